@@ -1,0 +1,127 @@
+"""App factory: builds the Bolt app from settings and dependencies. No I/O happens here."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot import texts
+from bot.coach import Coach
+from bot.logs import get_logger
+from bot.settings import Settings
+from bot.store import StoreUnavailable
+from handlers import register_all
+
+
+@dataclass
+class Deps:
+    """What the app needs from the outside world, built by the composition root (or a test)."""
+
+    coach: Coach
+    client: WebClient
+    log: Any
+
+
+def web_client(settings: Settings, *, timeout: float = 10.0, retries: bool = True) -> WebClient:
+    """A Web API client pointed at SLACK_API_BASE_URL.
+
+    With `retries`, 429s wait for Retry-After and connection errors are retried once, by
+    slack-sdk's own handlers. The profile client used on the request path has no retries and a
+    short timeout so an answer always fits in Slack's 3 s.
+    """
+    handlers = (
+        [
+            ConnectionErrorRetryHandler(max_retry_count=1),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+        ]
+        if retries
+        else []
+    )
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_base_url,
+        timeout=int(timeout) if timeout >= 1 else 1,
+        retry_handlers=handlers,
+        logger=logging.getLogger("slack_sdk.web"),
+    )
+
+
+def _context_middleware(deps: Deps) -> Callable[..., Any]:
+    def attach(context: Any, next: Callable[[], Any]) -> Any:
+        context["coach"] = deps.coach
+        # Bolt's thread pool does not copy contextvars: pass a bound logger through context.
+        context["log"] = deps.log.bind(
+            team_id=context.get("team_id"), user_id=context.get("user_id")
+        )
+        return next()
+
+    return attach
+
+
+def _event_dedupe(deps: Deps) -> Callable[..., Any]:
+    def dedupe(body: dict[str, Any], context: Any, next: Callable[[], Any]) -> Any:
+        """Events API retries and Socket Mode redeliveries carry the same event_id: handle once."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            team_id = str(body.get("team_id") or context.get("team_id") or "")
+            try:
+                first = deps.coach.store.claim_event(team_id, str(event_id))
+            except StoreUnavailable:
+                first = True  # Events we handle are idempotent; better twice than never.
+            if not first:
+                context["log"].info("event_redelivery_skipped", event_id=event_id)
+                return BoltResponse(status=200, body="")
+        return next()
+
+    return dedupe
+
+
+def _error_handler(error: Exception, body: dict[str, Any], respond: Any, context: Any) -> None:
+    log = context.get("log") or get_logger()
+    log.error("listener_failed", error=type(error).__name__, exc_info=error)
+    if body.get("response_url"):
+        try:
+            respond(text=texts.GENERIC_ERROR, response_type="ephemeral", replace_original=False)
+        except Exception:
+            log.warning("error_reply_failed")
+
+
+def create_app(
+    settings: Settings,
+    deps: Deps,
+    *,
+    process_before_response: bool = False,
+    listener_executor: Executor | None = None,
+) -> App:
+    """The Bolt app with every listener registered. Never reads the environment."""
+    signing_secret = (
+        settings.slack_signing_secret.get_secret_value()
+        if settings.slack_signing_secret is not None
+        # Socket Mode needs no signing secret; a random one makes forged HTTP requests fail.
+        else secrets.token_hex(32)
+    )
+    app = App(
+        client=deps.client,
+        signing_secret=signing_secret,
+        token_verification_enabled=False,
+        process_before_response=process_before_response,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("slack_bolt"),
+        listener_executor=listener_executor,
+    )
+    app.middleware(_context_middleware(deps))
+    app.middleware(_event_dedupe(deps))
+    app.error(_error_handler)
+    register_all(app)
+    return app

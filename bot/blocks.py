@@ -1,0 +1,271 @@
+"""Block Kit builders: pure functions from domain values to Slack JSON. User text is escaped."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from bot import texts
+from bot.streaks import Balance, Streak
+from bot.wins import MAX_BENEFICIARY, MAX_TEXT, Lane, LaneSuggestion, Win
+
+Block = dict[str, Any]
+Reply = tuple[str, list[Block]]  # (plain-text fallback, blocks)
+
+# action_id / block_id / callback_id: the contract between blocks and handlers.
+ACTION_UNDO = "win_undo"
+ACTION_PICK_SHIPPED = "win_pick_shipped"
+ACTION_PICK_CLARITY = "win_pick_clarity"
+VIEW_WIN = "win_modal"
+VIEW_WIN_DONE = "win_modal_done"
+FIELD_TEXT = "text"
+FIELD_LANE = "lane"
+FIELD_DATE = "date"
+FIELD_LINK = "link"
+FIELD_BENEFICIARY = "beneficiary"
+
+SECTION_LIMIT = 3000
+
+
+def escape(text: str) -> str:
+    """Make user text inert in mrkdwn: no mentions, no links, no broadcasts."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten at a word boundary with an ellipsis, never mid-word when avoidable."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def plain(text: str, limit: int = 3000) -> Block:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": mrkdwn(clip(text, SECTION_LIMIT))}
+
+
+def context(*lines: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(clip(line, 2000)) for line in lines]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": plain(text, 75),
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def quoted_win(text: str, budget: int = 2500) -> str:
+    """A win's text as an inert, length-safe quote for a section."""
+    return escape(clip(text, budget))
+
+
+def streak_line(streak: Streak) -> str:
+    if streak.current == 0:
+        return texts.STREAK_NONE
+    line = (
+        texts.STREAK_ONE if streak.current == 1 else texts.STREAK_MANY.format(weeks=streak.current)
+    )
+    return line + (texts.STREAK_AT_RISK if streak.at_risk else "")
+
+
+def balance_line(balance: Balance) -> str:
+    if balance.percent is None:
+        return texts.BALANCE_EMPTY
+    line = texts.BALANCE.format(percent=balance.percent, target=round(balance.target * 100))
+    return line + (texts.BALANCE_ON_TARGET if balance.on_target else "")
+
+
+def win_logged(
+    win: Win, streak: Streak, balance: Balance, *, duplicate: bool = False, with_undo: bool = True
+) -> tuple[str, list[Block]]:
+    """The private confirmation of a logged win: what, streak, balance, Undo."""
+    headline = texts.WIN_LOGGED[win.lane.value].format(text=quoted_win(win.text))
+    blocks: list[Block] = [section(headline)]
+    details = [streak_line(streak), balance_line(balance)]
+    if duplicate:
+        details.insert(0, texts.WIN_ALREADY_LOGGED)
+    blocks.append(context(" · ".join(details)))
+    if with_undo:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "win_logged_actions",
+                "elements": [button(texts.UNDO_BUTTON, ACTION_UNDO, win.id)],
+            }
+        )
+    fallback = texts.WIN_LOGGED[win.lane.value].format(text=quoted_win(win.text, 200))
+    return fallback, blocks
+
+
+def win_undone(
+    win: Win | None, streak: Streak | None = None, balance: Balance | None = None
+) -> tuple[str, list[Block]]:
+    if win is None:
+        return texts.WIN_ALREADY_UNDONE, [section(texts.WIN_ALREADY_UNDONE)]
+    text = texts.WIN_UNDONE.format(text=quoted_win(win.text))
+    blocks = [section(text)]
+    if streak is not None and balance is not None:
+        blocks.append(context(f"{streak_line(streak)} · {balance_line(balance)}"))
+    return texts.WIN_UNDONE.format(text=quoted_win(win.text, 200)), blocks
+
+
+def lane_question(text: str, suggestion: LaneSuggestion, draft_id: str) -> tuple[str, list[Block]]:
+    """Ask for the lane of `/win <text>`; the suggested lane's button is highlighted."""
+    hint = (
+        texts.LANE_SUGGESTION.format(label=suggestion.lane.label)
+        if suggestion.lane is not None
+        else texts.LANE_NO_SUGGESTION
+    )
+    shipped_style = "primary" if suggestion.lane is Lane.SHIPPED else None
+    clarity_style = "primary" if suggestion.lane is Lane.CLARITY else None
+    blocks: list[Block] = [
+        section(texts.LANE_QUESTION.format(text=quoted_win(text))),
+        context(hint),
+        {
+            "type": "actions",
+            "block_id": "win_lane_pick",
+            "elements": [
+                button(texts.LANE_SHIPPED_BUTTON, ACTION_PICK_SHIPPED, draft_id, shipped_style),
+                button(texts.LANE_CLARITY_BUTTON, ACTION_PICK_CLARITY, draft_id, clarity_style),
+            ],
+        },
+    ]
+    return "Which lane is this win in? 🚀 Shipped or 🧭 Created clarity", blocks
+
+
+def error(code: str, **values: Any) -> tuple[str, list[Block]]:
+    message = texts.ERRORS.get(code, texts.GENERIC_ERROR).format(**values)
+    return message, [section(message)]
+
+
+def not_saved(text: str) -> tuple[str, list[Block]]:
+    """Redis is down: say plainly that nothing was saved, and hand the text back."""
+    blocks = [section(texts.NOT_SAVED)]
+    if text.strip():
+        blocks.append(section("```" + quoted_win(text, 2800) + "```"))
+    return texts.NOT_SAVED, blocks
+
+
+def win_modal(
+    today: date, *, text: str = "", lane: Lane | None = None, private_metadata: str = ""
+) -> dict[str, Any]:
+    """The `/win` form: text, lane, date (for backdating), optional link and beneficiary."""
+    options = [
+        {"text": plain(texts.MODAL_LANE_SHIPPED), "value": Lane.SHIPPED.value},
+        {"text": plain(texts.MODAL_LANE_CLARITY), "value": Lane.CLARITY.value},
+    ]
+    lane_element: Block = {"type": "radio_buttons", "action_id": "value", "options": options}
+    if lane is not None:
+        lane_element["initial_option"] = options[0 if lane is Lane.SHIPPED else 1]
+    text_element: Block = {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "multiline": True,
+        "max_length": MAX_TEXT,
+        "placeholder": plain(texts.MODAL_TEXT_PLACEHOLDER, 150),
+    }
+    if text:
+        text_element["initial_value"] = text[:MAX_TEXT]
+    return {
+        "type": "modal",
+        "callback_id": VIEW_WIN,
+        "title": plain(texts.MODAL_TITLE, 24),
+        "submit": plain(texts.MODAL_SUBMIT, 24),
+        "close": plain(texts.MODAL_CANCEL, 24),
+        "private_metadata": private_metadata,
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": FIELD_TEXT,
+                "label": plain(texts.MODAL_TEXT_LABEL),
+                "element": text_element,
+            },
+            {
+                "type": "input",
+                "block_id": FIELD_LANE,
+                "label": plain(texts.MODAL_LANE_LABEL),
+                "element": lane_element,
+            },
+            {
+                "type": "input",
+                "block_id": FIELD_DATE,
+                "label": plain(texts.MODAL_DATE_LABEL),
+                "element": {
+                    "type": "datepicker",
+                    "action_id": "value",
+                    "initial_date": today.isoformat(),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": FIELD_LINK,
+                "optional": True,
+                "label": plain(texts.MODAL_LINK_LABEL),
+                "element": {"type": "url_text_input", "action_id": "value"},
+            },
+            {
+                "type": "input",
+                "block_id": FIELD_BENEFICIARY,
+                "optional": True,
+                "label": plain(texts.MODAL_BENEFICIARY_LABEL),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "max_length": MAX_BENEFICIARY,
+                    "placeholder": plain(texts.MODAL_BENEFICIARY_PLACEHOLDER, 150),
+                },
+            },
+        ],
+    }
+
+
+def result_modal(blocks: list[Block], title: str = texts.MODAL_DONE_TITLE) -> dict[str, Any]:
+    """A modal that shows an outcome (used after a submission and after Undo inside it)."""
+    return {
+        "type": "modal",
+        "callback_id": VIEW_WIN_DONE,
+        "title": plain(title, 24),
+        "close": plain(texts.MODAL_CLOSE, 24),
+        "blocks": blocks,
+    }
+
+
+def reflect_unavailable() -> Reply:
+    return texts.REFLECT_SOON, [section(texts.REFLECT_SOON)]
+
+
+def coach_help(unknown: str | None = None) -> tuple[str, list[Block]]:
+    blocks: list[Block] = []
+    if unknown is not None:
+        blocks.append(section(texts.COACH_UNKNOWN.format(text=escape(clip(unknown, 200)))))
+    blocks.append(section(texts.COACH_HELP))
+    return texts.COACH_HELP, blocks
+
+
+def home_intro() -> dict[str, Any]:
+    """The App Home for a PM: what PM Coach does and how to start."""
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": plain("PM Coach", 150)},
+            section(texts.HOME_INTRO),
+            context("Your wins are private. Use `/coach help` for everything else."),
+        ],
+    }

@@ -1,0 +1,200 @@
+"""`pm-coach`: the composition root. The only place that reads Settings(), builds clients and
+starts threads. `main()` reads like a table of contents:
+settings → logging → Redis → deps → app → scheduler → serve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot import jobs
+from bot.app import Deps, create_app, web_client
+from bot.coach import Coach
+from bot.logs import configure_logging, get_logger
+from bot.scheduler import build_scheduler
+from bot.server import make_server, wsgi_app
+from bot.settings import Settings, describe_error
+from bot.store import Store, connect
+
+EXIT_CONFIG = 2
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and `.env`, or exit with one line naming the problem."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # values come from the environment
+    except Exception as exc:
+        print(f"pm-coach: {describe_error(exc)}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def safe_url(url: str) -> str:
+    """A Redis URL without its password, for printing."""
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: redis.Redis
+    store: Store
+    client: WebClient
+    deps: Deps
+
+
+def build_runtime(
+    settings: Settings, redis_client: redis.Redis | None = None, clock: Any = utc_now
+) -> Runtime:
+    log = get_logger("pm_coach")
+    redis_client = redis_client if redis_client is not None else connect(settings.redis_url)
+    store = Store(redis_client)
+    client = web_client(settings)
+    coach = Coach(
+        store,
+        client,
+        clock,
+        settings.balance_target,
+        log,
+        profile_client=web_client(settings, timeout=1.5, retries=False),
+    )
+    return Runtime(settings, redis_client, store, client, Deps(coach=coach, client=client, log=log))
+
+
+def healthy(store: Store) -> dict[str, Any]:
+    ok = store.ping()
+    return {"ok": ok, "redis": "ok" if ok else "unreachable"}
+
+
+# Commands -------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+    log = get_logger("pm_coach")
+    runtime = build_runtime(settings)
+    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="listener")
+    app = create_app(settings, runtime.deps, listener_executor=executor)
+    process_id = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    scheduler = build_scheduler(
+        [
+            ("heartbeat", partial(jobs.heartbeat, runtime.store, process_id, utc_now, log), 30.0),
+        ]
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    scheduler.start()
+    jobs.heartbeat(runtime.store, process_id, utc_now, log)
+    try:
+        if settings.socket_mode:
+            serve_socket_mode(app, settings, stop, log)
+        else:
+            serve_http(app, runtime.store, settings, stop, log)
+    finally:
+        scheduler.shutdown(wait=True)
+        executor.shutdown(wait=True)  # work acknowledged to Slack finishes before we exit
+        runtime.redis.close()
+        log.info("stopped")
+    return 0
+
+
+def serve_http(app: App, store: Store, settings: Settings, stop: threading.Event, log: Any) -> None:
+    server = make_server(wsgi_app(app, partial(healthy, store)), "0.0.0.0", settings.port)  # noqa: S104
+    server.prepare()
+    thread = threading.Thread(target=server.serve, name="http", daemon=True)
+    thread.start()
+    log.info("serving_http", port=server.bind_addr[1], events="/slack/events", health="/healthz")
+    stop.wait()
+    server.stop()  # stops accepting; in-flight requests finish (shutdown_timeout)
+    thread.join(timeout=15)
+
+
+def serve_socket_mode(app: App, settings: Settings, stop: threading.Event, log: Any) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert settings.slack_app_token is not None
+    handler = SocketModeHandler(app, app_token=settings.slack_app_token.get_secret_value())
+    handler.connect()  # type: ignore[no-untyped-call]
+    log.info("serving_socket_mode")
+    stop.wait()
+    handler.close()  # type: ignore[no-untyped-call]
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Print whether config, Redis and Slack are fine; non-zero if any is not."""
+    settings = load_settings()
+    configure_logging("WARNING", settings.log_format, settings.secret_values())
+    mode = "Socket Mode" if settings.socket_mode else f"HTTP on port {settings.port}"
+    print(f"config: ok ({mode})")
+    failures = 0
+    runtime = build_runtime(settings)
+    try:
+        runtime.redis.ping()
+        alive = runtime.store.live_processes(utc_now())
+        print(f"redis:  ok ({safe_url(settings.redis_url)}; {alive} live pm-coach process(es))")
+    except redis.RedisError as exc:
+        failures += 1
+        print(f"redis:  FAILED ({safe_url(settings.redis_url)}: {type(exc).__name__})")
+    try:
+        auth = runtime.client.auth_test()
+        print(f"slack:  ok (team {auth.get('team')}, bot {auth.get('user')})")
+    except SlackApiError as exc:
+        failures += 1
+        print(f"slack:  FAILED (auth.test: {exc.response.get('error')})")
+    except (SlackClientError, OSError) as exc:
+        failures += 1
+        print(f"slack:  FAILED (cannot reach {settings.slack_api_base_url}: {type(exc).__name__})")
+    runtime.redis.close()
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pm-coach", description="PM Coach, a Slack bot for PMs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="serve Slack (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
+    sub.add_parser("check", help="check config, Redis and Slack; non-zero exit if any fails")
+    return parser
+
+
+COMMANDS = {"run": cmd_run, "check": cmd_check}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

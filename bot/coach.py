@@ -1,0 +1,246 @@
+"""The coach: use cases that combine the pure domain, the store and Slack.
+
+Handlers call these; nothing here knows about Bolt. Time comes from an injected clock so the
+sandbox and tests can move it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.store import PMState, Store
+from bot.streaks import Balance, Streak, balance, streak
+from bot.weeks import is_valid_tz, local_date, local_noon, week_of
+from bot.wins import (
+    Lane,
+    LaneSuggestion,
+    Win,
+    suggest_lane,
+    validate_backdate,
+    validate_beneficiary,
+    validate_link,
+    validate_text,
+    win_id,
+)
+
+Clock = Callable[[], datetime]
+FALLBACK_TZ = "UTC"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a PM stands: their clarity streak and 4-week balance."""
+
+    streak: Streak
+    balance: Balance
+
+
+@dataclass(frozen=True)
+class Logged:
+    win: Win
+    duplicate: bool
+    standing: Standing
+
+
+@dataclass(frozen=True)
+class Undone:
+    win: Win | None  # None: already removed
+    standing: Standing | None
+
+
+class TzCache:
+    """A small per-process LRU of PMs' zones, so the steady state of `/win` is one round trip.
+
+    It can be stale when another process changes a PM's zone; the store detects that and the
+    caller retries with the stored zone.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._data: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, team_id: str, user_id: str) -> str | None:
+        with self._lock:
+            tz = self._data.get((team_id, user_id))
+            if tz is not None:
+                self._data.move_to_end((team_id, user_id))
+            return tz
+
+    def put(self, team_id: str, user_id: str, tz: str) -> None:
+        with self._lock:
+            self._data[(team_id, user_id)] = tz
+            self._data.move_to_end((team_id, user_id))
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+    def drop(self, team_id: str, user_id: str) -> None:
+        with self._lock:
+            self._data.pop((team_id, user_id), None)
+
+
+class Coach:
+    def __init__(
+        self,
+        store: Store,
+        slack: WebClient,
+        clock: Clock,
+        default_target: int,
+        log: Any,
+        profile_client: WebClient | None = None,
+    ) -> None:
+        self.store = store
+        self.slack = slack
+        # users.info on the request path uses a client with a short timeout and no retries, so
+        # a slow Slack cannot push an answer past Slack's own 3 s deadline.
+        self.profile_client = profile_client or slack
+        self.clock = clock
+        self.default_target = default_target
+        self.log = log
+        self.tz_cache = TzCache()
+
+    # Time zones -------------------------------------------------------------------------------
+
+    def slack_tz(self, user_id: str) -> str:
+        """The PM's zone from `users.info`; UTC if Slack does not say or cannot be reached."""
+        try:
+            response = self.profile_client.users_info(user=user_id)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            self.log.warning("users_info_failed", user_id=user_id, error=type(exc).__name__)
+            return FALLBACK_TZ
+        user = response.get("user") or {}
+        tz = str(user.get("tz") or "")
+        return tz if tz and is_valid_tz(tz) else FALLBACK_TZ
+
+    def tz_for(self, team_id: str, user_id: str) -> str:
+        cached = self.tz_cache.get(team_id, user_id)
+        if cached is not None:
+            return cached
+        tz = self.store.profile_tz(team_id, user_id) or self.slack_tz(user_id)
+        self.tz_cache.put(team_id, user_id, tz)
+        return tz
+
+    def today(self, team_id: str, user_id: str) -> date:
+        return local_date(self.clock(), self.tz_for(team_id, user_id))
+
+    # Standing ---------------------------------------------------------------------------------
+
+    def standing(self, state: PMState, tz: str, now: datetime) -> Standing:
+        current = week_of(now, tz)
+        target = state.target if state.target is not None else self.default_target
+        return Standing(
+            streak=streak(state.counts, state.paused, current),
+            balance=balance(state.counts, current, target),
+        )
+
+    # Wins -------------------------------------------------------------------------------------
+
+    def log_win(
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        lane: Lane,
+        text: str,
+        source: str,
+        day: date | None = None,
+        link: str | None = None,
+        beneficiary: str | None = None,
+        draft_id: str | None = None,
+    ) -> Logged:
+        """Validate and store a win once per `source`. Raises WinInputError for bad input and
+        the store's unavailability errors when Redis is down (nothing is saved then)."""
+        text = validate_text(text)
+        link = validate_link(link)
+        beneficiary = validate_beneficiary(beneficiary)
+        tz = self.tz_for(team_id, user_id)
+        wrong_week: str | None = None
+        for _ in range(3):
+            now = self.clock()
+            today = local_date(now, tz)
+            if day is not None and day != today:
+                at = local_noon(validate_backdate(day, today), tz)
+            else:
+                at = now
+            win = Win(
+                id=win_id(team_id, user_id, source),
+                team_id=team_id,
+                user_id=user_id,
+                lane=lane,
+                text=text,
+                at=at.astimezone(now.tzinfo),
+                week=week_of(at, tz),
+                logged_at=now,
+                link=link,
+                beneficiary=beneficiary,
+            )
+            outcome = self.store.log_win(
+                win, source=source, tz=tz, now=now, draft_id=draft_id, replaces_week=wrong_week
+            )
+            if outcome.status != "stale_tz":
+                break
+            self.log.info("tz_changed_elsewhere", team_id=team_id, user_id=user_id)
+            wrong_week, tz = win.week, outcome.tz
+            self.tz_cache.put(team_id, user_id, tz)
+        else:  # pragma: no cover - a zone flapping three times in a row
+            raise RuntimeError("time zone kept changing while logging a win")
+        duplicate = outcome.status == "duplicate"
+        if duplicate:
+            stored = self.store.get_win(team_id, user_id, outcome.win_id)
+            win = stored or win
+        self.log.info(
+            "win_logged" if not duplicate else "win_duplicate",
+            team_id=team_id,
+            user_id=user_id,
+            lane=lane.value,
+            win_id=win.id,
+            week=win.week,
+        )
+        return Logged(win=win, duplicate=duplicate, standing=self.standing(outcome.state, tz, now))
+
+    def undo(self, team_id: str, user_id: str, win_id_: str) -> Undone:
+        outcome = self.store.delete_win(team_id, user_id, win_id_)
+        if outcome.win is None or outcome.state is None:
+            return Undone(win=None, standing=None)
+        self.log.info("win_undone", team_id=team_id, user_id=user_id, win_id=win_id_)
+        tz = self.tz_for(team_id, user_id)
+        return Undone(win=outcome.win, standing=self.standing(outcome.state, tz, self.clock()))
+
+    def draft(self, team_id: str, user_id: str, text: str) -> tuple[str, LaneSuggestion]:
+        """Keep `/win <text>` until the PM picks a lane; suggest one from the wording."""
+        text = validate_text(text)
+        draft_id = self.store.save_draft(team_id, user_id, {"text": text})
+        return draft_id, suggest_lane(text)
+
+    def log_draft(self, team_id: str, user_id: str, draft_id: str, lane: Lane) -> Logged | None:
+        """Log a drafted win in the lane the PM picked. A second click logs nothing new.
+
+        Returns None when the draft expired and was never logged.
+        """
+        source = f"draft:{draft_id}"
+        draft = self.store.get_draft(team_id, user_id, draft_id)
+        if draft is None:
+            logged_id = self.store.logged_for(team_id, user_id, source)
+            win = self.store.get_win(team_id, user_id, logged_id) if logged_id else None
+            if win is None:
+                return None
+            # Already logged by the first click: re-log through the same source to read the
+            # standing; the store sees the duplicate and writes nothing.
+            lane = win.lane
+            draft = {"text": win.text}
+        return self.log_win(
+            team_id=team_id,
+            user_id=user_id,
+            lane=lane,
+            text=str(draft["text"]),
+            source=source,
+            draft_id=draft_id,
+        )

@@ -1,0 +1,19 @@
+"""Scheduled duties as plain functions; the scheduler only decides when they run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.store import Store, StoreUnavailable
+
+
+def heartbeat(store: Store, process_id: str, clock: Callable[[], datetime], log: Any) -> None:
+    """Tell Redis this process is alive, so `pm-coach check` can count live processes."""
+    try:
+        alive = store.heartbeat(process_id, clock())
+    except StoreUnavailable:
+        log.warning("heartbeat_failed", reason="redis_unavailable")
+        return
+    log.debug("heartbeat", processes=alive)

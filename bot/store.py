@@ -1,0 +1,433 @@
+"""The store: the only module that talks to Redis. Every key PM Coach writes is listed here.
+
+Key layout, version 1 (``pmc:v1:`` prefix; bump the version to migrate). ``T`` is the Slack team
+id, ``U`` the user id. The part in braces is the Redis Cluster hash tag: all keys that one atomic
+operation touches share it, so the layout works unchanged on Redis Cluster.
+
+Per PM (hash tag ``{T:U}``) — written atomically by one Lua script per operation:
+  pmc:v1:{T:U}:profile        hash   tz, tz_source (slack|explicit), enrolled_at, target…  forever
+  pmc:v1:{T:U}:wins           hash   win id -> win JSON                                    forever
+  pmc:v1:{T:U}:timeline       zset   win id, score = when it happened (epoch ms)           forever
+  pmc:v1:{T:U}:weeks          hash   "<YYYY-Www>:s" / "<YYYY-Www>:c" -> wins that week     forever
+  pmc:v1:{T:U}:paused         set    local ISO weeks the PM paused (vacation)               forever
+  pmc:v1:{T:U}:seen:<source>  string win id logged for a Slack delivery (idempotency)     3 days
+  pmc:v1:{T:U}:draft:<id>     string JSON of a win waiting for its lane (/win <text>)      1 day
+
+Per team (hash tag ``{T}``) — derived data, written with single-key commands in the same round
+trip; it can be rebuilt from the per-PM keys:
+  pmc:v1:{T}:users            set    user ids of PMs who use PM Coach                      forever
+  pmc:v1:{T}:week:<YYYY-Www>  zset   "<U>:<win id>", score = when it happened (epoch ms)   forever
+  pmc:v1:{T}:event:<event_id> string Events API delivery already handled                   1 hour
+
+Operations:
+  pmc:v1:ops:procs            zset   process id, score = last heartbeat (epoch ms)          pruned
+
+Costs: logging a win is one round trip (a pipeline: one EVALSHA plus two single-key writes);
+a PM's first request in a process adds one profile read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
+from redis.retry import Retry
+
+from bot.streaks import WeekCount, counts_from_fields
+from bot.wins import Lane, Win
+
+PREFIX = "pmc:v1"
+SEEN_TTL_S = 3 * 24 * 3600
+DRAFT_TTL_S = 24 * 3600
+EVENT_TTL_S = 3600
+
+# Errors that mean "Redis is not there right now"; handlers turn them into "not saved".
+StoreUnavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def user_tag(team_id: str, user_id: str) -> str:
+    return f"{PREFIX}:{{{team_id}:{user_id}}}"
+
+
+def team_tag(team_id: str) -> str:
+    return f"{PREFIX}:{{{team_id}}}"
+
+
+class Keys:
+    """Key templates. Nothing outside this module builds a key."""
+
+    @staticmethod
+    def profile(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:profile"
+
+    @staticmethod
+    def wins(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:wins"
+
+    @staticmethod
+    def timeline(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:timeline"
+
+    @staticmethod
+    def weeks(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:weeks"
+
+    @staticmethod
+    def paused(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:paused"
+
+    @staticmethod
+    def seen(t: str, u: str, source: str) -> str:
+        digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+        return f"{user_tag(t, u)}:seen:{digest}"
+
+    @staticmethod
+    def draft(t: str, u: str, draft_id: str) -> str:
+        return f"{user_tag(t, u)}:draft:{draft_id}"
+
+    @staticmethod
+    def team_users(t: str) -> str:
+        return f"{team_tag(t)}:users"
+
+    @staticmethod
+    def team_week(t: str, week: str) -> str:
+        return f"{team_tag(t)}:week:{week}"
+
+    @staticmethod
+    def event(t: str, event_id: str) -> str:
+        return f"{team_tag(t)}:event:{event_id}"
+
+    PROCS = f"{PREFIX}:ops:procs"
+
+
+# Lua ------------------------------------------------------------------------------------------
+
+# KEYS: profile, wins, timeline, weeks, paused, seen, [draft]
+# ARGV: win id, win JSON, at ms, week, lane letter, tz, seen ttl, now iso
+# Returns {status, win id, weeks HGETALL, paused SMEMBERS, profile target or "", tz}
+# status: "logged" | "duplicate" | "stale_tz" (the PM's zone changed; nothing written)
+LOG_WIN = """
+local tz = redis.call('HGET', KEYS[1], 'tz')
+if not tz then
+  redis.call('HSET', KEYS[1], 'tz', ARGV[6], 'tz_source', 'slack', 'enrolled_at', ARGV[8])
+  tz = ARGV[6]
+elseif tz ~= ARGV[6] then
+  return {'stale_tz', '', {}, {}, '', tz}
+end
+local status = 'logged'
+local id = ARGV[1]
+local prior = redis.call('GET', KEYS[6])
+if prior then
+  status = 'duplicate'
+  id = prior
+else
+  redis.call('SET', KEYS[6], ARGV[1], 'EX', tonumber(ARGV[7]))
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), ARGV[1])
+  redis.call('HINCRBY', KEYS[4], ARGV[4] .. ':' .. ARGV[5], 1)
+end
+if KEYS[7] then redis.call('DEL', KEYS[7]) end
+local target = redis.call('HGET', KEYS[1], 'target') or ''
+return {status, id, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[5]), target, tz}
+"""
+
+# KEYS: wins, timeline, weeks, paused, profile
+# ARGV: win id
+# Returns {"deleted", win JSON, weeks, paused, target} or {"missing"}
+DELETE_WIN = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return {'missing'} end
+local win = cjson.decode(raw)
+local field = win['week'] .. ':' .. string.sub(win['lane'], 1, 1)
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('HINCRBY', KEYS[3], field, -1) <= 0 then redis.call('HDEL', KEYS[3], field) end
+local target = redis.call('HGET', KEYS[5], 'target') or ''
+return {'deleted', raw, redis.call('HGETALL', KEYS[3]), redis.call('SMEMBERS', KEYS[4]), target}
+"""
+
+
+# KEYS: profile   ARGV: tz, source ("slack" | "explicit")
+# An explicit choice (/coach timezone) wins over Slack's zone; only enrolled PMs have a profile.
+SET_TZ = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[2] == 'slack' and redis.call('HGET', KEYS[1], 'tz_source') == 'explicit' then return 0 end
+redis.call('HSET', KEYS[1], 'tz', ARGV[1], 'tz_source', ARGV[2])
+return 1
+"""
+
+
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+
+
+def _pairs(flat: Sequence[Any] | Mapping[str, Any]) -> dict[str, str]:
+    if isinstance(flat, Mapping):
+        return {str(k): str(v) for k, v in flat.items()}
+    return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+# Results --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PMState:
+    """What the confirmation of a change shows: the PM's week counts, pauses and target."""
+
+    counts: dict[str, WeekCount]
+    paused: frozenset[str]
+    target: int | None  # the PM's own target percent, None = the team default
+
+
+@dataclass(frozen=True)
+class LogOutcome:
+    status: str  # "logged" | "duplicate" | "stale_tz"
+    win_id: str
+    state: PMState
+    tz: str
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    win: Win | None  # None when there was nothing to delete (already undone)
+    state: PMState | None
+
+
+def _state(weeks: Any, paused: Any, target: Any) -> PMState:
+    target_text = str(target or "")
+    return PMState(
+        counts=counts_from_fields(_pairs(weeks)),
+        paused=frozenset(str(p) for p in paused),
+        target=int(target_text) if target_text.isdigit() else None,
+    )
+
+
+def connect(url: str, **overrides: Any) -> redis.Redis:
+    """A client that fails fast: a PM must hear "not saved" well inside Slack's 3 s."""
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_connect_timeout": 0.5,
+        "socket_timeout": 1.0,
+        "retry": Retry(NoBackoff(), 1),
+        "health_check_interval": 30,
+    }
+    options.update(overrides)
+    return redis.Redis.from_url(url, **options)
+
+
+class Store:
+    """Every read and write of PM Coach state. Connections are passed in, never created here."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    # Health -----------------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.redis.ping())
+        except StoreUnavailable:
+            return False
+
+    def heartbeat(self, process_id: str, now: datetime, ttl_s: int = 180) -> int:
+        """Record that this process is alive; return how many processes are alive."""
+        now_ms = int(now.timestamp() * 1000)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(Keys.PROCS, {process_id: now_ms})
+        pipe.zremrangebyscore(Keys.PROCS, "-inf", now_ms - ttl_s * 1000)
+        pipe.zcard(Keys.PROCS)
+        return int(pipe.execute()[-1])
+
+    def live_processes(self, now: datetime, ttl_s: int = 180) -> int:
+        now_ms = int(now.timestamp() * 1000)
+        return int(self.redis.zcount(Keys.PROCS, now_ms - ttl_s * 1000, "+inf"))
+
+    # Profiles ---------------------------------------------------------------------------------
+
+    def profile_tz(self, team_id: str, user_id: str) -> str | None:
+        value = self.redis.hget(Keys.profile(team_id, user_id), "tz")
+        return str(value) if value else None
+
+    def set_tz(self, team_id: str, user_id: str, tz: str, source: str) -> bool:
+        """Record a PM's zone; Slack's zone never overrides an explicit choice. True if set."""
+        key = Keys.profile(team_id, user_id)
+        result = self._run_with_script(
+            SET_TZ, lambda pipe: pipe.evalsha(_sha(SET_TZ), 1, key, tz, source)
+        )
+        return bool(result[0])
+
+    # Wins -------------------------------------------------------------------------------------
+
+    def log_win(
+        self,
+        win: Win,
+        *,
+        source: str,
+        tz: str,
+        now: datetime,
+        draft_id: str | None = None,
+        replaces_week: str | None = None,
+    ) -> LogOutcome:
+        """Store `win` once per `source` (a Slack delivery identity), in one round trip.
+
+        `tz` is the zone the caller computed `win.week` with; if the PM's stored zone differs,
+        nothing is written and the outcome is ``stale_tz`` with the stored zone, so the caller
+        recomputes the week and calls again (passing the wrong week as `replaces_week`).
+        """
+        t, u = win.team_id, win.user_id
+        keys = [
+            Keys.profile(t, u),
+            Keys.wins(t, u),
+            Keys.timeline(t, u),
+            Keys.weeks(t, u),
+            Keys.paused(t, u),
+            Keys.seen(t, u, source),
+        ]
+        if draft_id is not None:
+            keys.append(Keys.draft(t, u, draft_id))
+        lane_letter = "s" if win.lane is Lane.SHIPPED else "c"
+        at_ms = int(win.at.timestamp() * 1000)
+        args = [
+            win.id,
+            json.dumps(win.to_json_dict(), ensure_ascii=False),
+            at_ms,
+            win.week,
+            lane_letter,
+            tz,
+            SEEN_TTL_S,
+            now.isoformat(),
+        ]
+        member = f"{u}:{win.id}"
+
+        def queue(pipe: Any) -> None:
+            pipe.evalsha(_sha(LOG_WIN), len(keys), *keys, *args)
+            pipe.zadd(Keys.team_week(t, win.week), {member: at_ms})
+            pipe.sadd(Keys.team_users(t), u)
+            if replaces_week is not None and replaces_week != win.week:
+                pipe.zrem(Keys.team_week(t, replaces_week), member)
+
+        result = self._run_with_script(LOG_WIN, queue)[0]
+        status, win_id, weeks, paused, target, stored_tz = result
+        if status == "stale_tz":
+            # The team index entry written beside the refused script is undone by the retry.
+            return LogOutcome(status, "", _state([], [], ""), str(stored_tz))
+        return LogOutcome(str(status), str(win_id), _state(weeks, paused, target), str(stored_tz))
+
+    def delete_win(self, team_id: str, user_id: str, win_id: str) -> DeleteOutcome:
+        """Remove exactly one win and what it counted for. Idempotent."""
+        t, u = team_id, user_id
+        keys = [
+            Keys.wins(t, u),
+            Keys.timeline(t, u),
+            Keys.weeks(t, u),
+            Keys.paused(t, u),
+            Keys.profile(t, u),
+        ]
+        result = self._run_with_script(
+            DELETE_WIN, lambda pipe: pipe.evalsha(_sha(DELETE_WIN), len(keys), *keys, win_id)
+        )[0]
+        if result[0] != "deleted":
+            return DeleteOutcome(win=None, state=None)
+        win = Win.from_json_dict(json.loads(result[1]))
+        self.redis.zrem(Keys.team_week(t, win.week), f"{u}:{win.id}")
+        return DeleteOutcome(win=win, state=_state(result[2], result[3], result[4]))
+
+    def get_win(self, team_id: str, user_id: str, win_id: str) -> Win | None:
+        raw = self.redis.hget(Keys.wins(team_id, user_id), win_id)
+        return Win.from_json_dict(json.loads(str(raw))) if raw else None
+
+    def user_wins(
+        self,
+        team_id: str,
+        user_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[Win]:
+        """A PM's wins in time order (when they happened), optionally within [start, end]."""
+        low = int(start.timestamp() * 1000) if start else "-inf"
+        high = int(end.timestamp() * 1000) if end else "+inf"
+        key = Keys.timeline(team_id, user_id)
+        start_at = 0 if limit else None
+        ids: list[str]
+        if newest_first:
+            ids = self.redis.zrevrangebyscore(key, high, low, start=start_at, num=limit)  # type: ignore[assignment]
+        else:
+            ids = self.redis.zrangebyscore(key, low, high, start=start_at, num=limit)  # type: ignore[assignment]
+        if not ids:
+            return []
+        raws = self.redis.hmget(Keys.wins(team_id, user_id), ids)
+        return [Win.from_json_dict(json.loads(r)) for r in raws if r]
+
+    def team_week_entries(self, team_id: str, week: str) -> list[tuple[str, str]]:
+        """(user id, win id) of every win a team logged in a local ISO week, in time order."""
+        members = self.redis.zrange(Keys.team_week(team_id, week), 0, -1)
+        return [tuple(str(m).split(":", 1)) for m in members]  # type: ignore[misc]
+
+    def team_week_wins(self, team_id: str, week: str) -> list[Win]:
+        """Every win of a team in a local ISO week: two round trips, whatever the team size."""
+        entries = self.team_week_entries(team_id, week)
+        if not entries:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for user_id, win_id in entries:
+            pipe.hget(Keys.wins(team_id, user_id), win_id)
+        return [Win.from_json_dict(json.loads(r)) for r in pipe.execute() if r]
+
+    def team_users(self, team_id: str) -> set[str]:
+        return {str(u) for u in self.redis.smembers(Keys.team_users(team_id))}
+
+    # Drafts (a win waiting for its lane) ------------------------------------------------------
+
+    def save_draft(self, team_id: str, user_id: str, draft: Mapping[str, Any]) -> str:
+        draft_id = secrets.token_hex(8)
+        self.redis.set(
+            Keys.draft(team_id, user_id, draft_id),
+            json.dumps(draft, ensure_ascii=False),
+            ex=DRAFT_TTL_S,
+        )
+        return draft_id
+
+    def get_draft(self, team_id: str, user_id: str, draft_id: str) -> dict[str, Any] | None:
+        raw = self.redis.get(Keys.draft(team_id, user_id, draft_id))
+        return json.loads(str(raw)) if raw else None
+
+    def logged_for(self, team_id: str, user_id: str, source: str) -> str | None:
+        """The win id already logged for a delivery, if any."""
+        value = self.redis.get(Keys.seen(team_id, user_id, source))
+        return str(value) if value else None
+
+    # Events -----------------------------------------------------------------------------------
+
+    def claim_event(self, team_id: str, event_id: str) -> bool:
+        """True the first time an Events API delivery is seen; False for a retry."""
+        return bool(self.redis.set(Keys.event(team_id, event_id), "1", nx=True, ex=EVENT_TTL_S))
+
+    # Plumbing ---------------------------------------------------------------------------------
+
+    def _run_with_script(self, script: str, queue: Any) -> list[Any]:
+        """Run a pipeline whose first command is EVALSHA of `script`; load it once if needed.
+
+        Scripts are called by SHA inside a plain pipeline, so the steady state is one round trip
+        (redis-py's Script objects would add a SCRIPT EXISTS to every pipeline).
+        """
+        for attempt in range(2):
+            pipe = self.redis.pipeline(transaction=False)
+            queue(pipe)
+            try:
+                return list(pipe.execute())
+            except NoScriptError:
+                if attempt:
+                    raise
+                self.redis.script_load(script)
+        raise AssertionError("unreachable")

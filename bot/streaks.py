@@ -1,0 +1,112 @@
+"""Weekly clarity streaks and the 4-week balance, exactly as PRODUCT.md defines them. Pure.
+
+Inputs are per-week counts keyed by local ISO week id (``2026-W48``); the current week is passed
+in, never read from a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from dataclasses import dataclass
+
+from bot.weeks import shift_week, weeks_back, weeks_between
+
+BALANCE_WEEKS = 4
+
+
+@dataclass(frozen=True)
+class WeekCount:
+    shipped: int = 0
+    clarity: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.shipped + self.clarity
+
+
+@dataclass(frozen=True)
+class Streak:
+    current: int
+    longest: int
+    # The current week has no clarity win yet and one more miss would end the run: a gentle
+    # nudge may say "log a clarity win this week to keep it", never "you broke it".
+    at_risk: bool = False
+
+
+def streak(counts: Mapping[str, WeekCount], paused: Set[str], current_week: str) -> Streak:
+    """Current and longest streak.
+
+    A week *counts* when it holds at least one clarity win. The run ends at the current week, or
+    at the week before while the current week has no clarity win yet. A single non-counting week
+    between counting weeks does not break the run (and adds nothing); two in a row do. Paused
+    weeks are skipped: they neither count nor break.
+    """
+    counting = {w for w, c in counts.items() if c.clarity > 0 and w <= current_week}
+    if not counting:
+        return Streak(current=0, longest=0)
+    anchor = current_week if current_week in counting else shift_week(current_week, -1)
+    run = longest = misses = 0
+    for week in weeks_between(min(counting), anchor):
+        if week in paused:
+            continue
+        if week in counting:
+            run = run + 1 if misses < 2 else 1
+            misses = 0
+            longest = max(longest, run)
+        else:
+            misses += 1
+            if misses >= 2:
+                run = 0
+    current = run if misses < 2 else 0
+    at_risk = current > 0 and current_week not in counting and misses == 1
+    return Streak(current=current, longest=longest, at_risk=at_risk)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """Share of clarity wins over the current week and the three before it."""
+
+    share: float | None  # 0..1; None when there were no wins in the window
+    window: WeekCount
+    this_week: WeekCount
+    last_week: WeekCount
+    target: float  # 0..1
+
+    @property
+    def percent(self) -> int | None:
+        return None if self.share is None else round(self.share * 100)
+
+    @property
+    def on_target(self) -> bool:
+        return self.share is not None and self.share >= self.target
+
+
+def balance(counts: Mapping[str, WeekCount], current_week: str, target_percent: int) -> Balance:
+    window_weeks = weeks_back(current_week, BALANCE_WEEKS)
+    shipped = sum(counts.get(w, WeekCount()).shipped for w in window_weeks)
+    clarity = sum(counts.get(w, WeekCount()).clarity for w in window_weeks)
+    total = shipped + clarity
+    return Balance(
+        share=None if total == 0 else clarity / total,
+        window=WeekCount(shipped=shipped, clarity=clarity),
+        this_week=counts.get(current_week, WeekCount()),
+        last_week=counts.get(shift_week(current_week, -1), WeekCount()),
+        target=target_percent / 100,
+    )
+
+
+def counts_from_fields(fields: Mapping[str, str | int]) -> dict[str, WeekCount]:
+    """Week counts from the store's ``<week>:s`` / ``<week>:c`` hash fields."""
+    shipped: dict[str, int] = {}
+    clarity: dict[str, int] = {}
+    for key, value in fields.items():
+        week, _, lane = key.rpartition(":")
+        if lane == "s":
+            shipped[week] = int(value)
+        elif lane == "c":
+            clarity[week] = int(value)
+    weeks = set(shipped) | set(clarity)
+    return {
+        w: WeekCount(shipped=max(shipped.get(w, 0), 0), clarity=max(clarity.get(w, 0), 0))
+        for w in weeks
+    }

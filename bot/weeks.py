@@ -1,0 +1,82 @@
+"""ISO weeks in a PM's own time zone. Pure functions; time is always passed in.
+
+A week id looks like ``2026-W48`` and sorts as text in time order.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_TZ = "UTC"
+
+
+def zone(tz: str | None) -> ZoneInfo:
+    """The zone for an IANA name; UTC for an unknown or empty one."""
+    try:
+        return ZoneInfo(tz or DEFAULT_TZ)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TZ)
+
+
+def is_valid_tz(tz: str) -> bool:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return "/" in tz or tz == "UTC"
+
+
+def local_date(instant: datetime, tz: str | None) -> date:
+    """The calendar date at `instant` on the PM's wall clock."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    return instant.astimezone(zone(tz)).date()
+
+
+def week_of_date(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_of(instant: datetime, tz: str | None) -> str:
+    """The PM's local ISO week at `instant`."""
+    return week_of_date(local_date(instant, tz))
+
+
+def parse_week(week: str) -> tuple[int, int]:
+    """(year, week) of a week id; ValueError if it is not one."""
+    year_text, sep, week_text = week.partition("-W")
+    if not sep or len(week_text) != 2 or not year_text.isdigit() or not week_text.isdigit():
+        raise ValueError(f"not an ISO week: {week!r}")
+    year, number = int(year_text), int(week_text)
+    date.fromisocalendar(year, number, 1)  # raises ValueError for week 53 of a 52-week year
+    return year, number
+
+
+def week_monday(week: str) -> date:
+    year, number = parse_week(week)
+    return date.fromisocalendar(year, number, 1)
+
+
+def shift_week(week: str, weeks: int) -> str:
+    """The week `weeks` after (negative: before) `week`."""
+    return week_of_date(week_monday(week) + timedelta(weeks=weeks))
+
+
+def weeks_back(week: str, count: int) -> list[str]:
+    """`count` weeks ending at `week`, oldest first."""
+    return [shift_week(week, -i) for i in range(count - 1, -1, -1)]
+
+
+def weeks_between(first: str, last: str) -> list[str]:
+    """Every week from `first` to `last` inclusive (empty if first is after last)."""
+    start, end = week_monday(first), week_monday(last)
+    if start > end:
+        return []
+    return [week_of_date(start + timedelta(weeks=i)) for i in range((end - start).days // 7 + 1)]
+
+
+def local_noon(day: date, tz: str | None) -> datetime:
+    """Noon on `day` in the PM's zone: the instant a backdated win is recorded at."""
+    return datetime.combine(day, time(12, 0), tzinfo=zone(tz))

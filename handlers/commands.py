@@ -1,0 +1,87 @@
+"""Slash commands: /win, /coach, /reflect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.store import StoreUnavailable
+from bot.texts import BLANK_WITH_LANE_EXAMPLES
+from bot.wins import WinInputError, parse_win_command
+from handlers.replies import coach_of, ephemeral
+
+
+def input_error(exc: WinInputError) -> blocks.Reply:
+    if exc.code == "blank_with_lane":
+        verb, example = BLANK_WITH_LANE_EXAMPLES[exc.detail]
+        return blocks.error(exc.code, verb=verb, lane=exc.detail, example=example)
+    if exc.code == "too_long":
+        return blocks.error(exc.code, length=int(exc.detail or 0))
+    return blocks.error(exc.code)
+
+
+def win(ack: Ack, command: dict[str, Any], context: Any, client: WebClient) -> None:
+    """`/win [lane] [text]`: log, ask for the lane, or open the form."""
+    coach = coach_of(context)
+    team_id, user_id = command["team_id"], command["user_id"]
+    raw = command.get("text") or ""
+    try:
+        parsed = parse_win_command(raw)
+    except WinInputError as exc:
+        ack(**ephemeral(input_error(exc)))
+        return
+    try:
+        if not parsed.text:
+            ack()
+            today = coach.today(team_id, user_id)
+            client.views_open(trigger_id=command["trigger_id"], view=blocks.win_modal(today))
+            return
+        if parsed.lane is None:
+            draft_id, suggestion = coach.draft(team_id, user_id, parsed.text)
+            ack(**ephemeral(blocks.lane_question(parsed.text, suggestion, draft_id)))
+            return
+        logged = coach.log_win(
+            team_id=team_id,
+            user_id=user_id,
+            lane=parsed.lane,
+            text=parsed.text,
+            source=f"command:{command.get('trigger_id') or ''}",
+        )
+    except WinInputError as exc:
+        ack(**ephemeral(input_error(exc)))
+        return
+    except StoreUnavailable:
+        context["log"].error("store_unavailable", surface="/win")
+        ack(**ephemeral(blocks.not_saved(parsed.text)))
+        return
+    ack(
+        **ephemeral(
+            blocks.win_logged(
+                logged.win,
+                logged.standing.streak,
+                logged.standing.balance,
+                duplicate=logged.duplicate,
+            )
+        )
+    )
+
+
+def coach_command(ack: Ack, command: dict[str, Any]) -> None:
+    """`/coach [subcommand]`: help for now; the coaching commands build on it."""
+    text = (command.get("text") or "").strip()
+    unknown = text if text and text.lower() not in ("help", "?") else None
+    ack(**ephemeral(blocks.coach_help(unknown)))
+
+
+def reflect(ack: Ack) -> None:
+    """`/reflect`: answering reflection prompts arrives with the nudges."""
+    ack(**ephemeral(blocks.reflect_unavailable()))
+
+
+def register(app: App) -> None:
+    app.command("/win")(win)
+    app.command("/coach")(coach_command)
+    app.command("/reflect")(reflect)

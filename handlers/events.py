@@ -1,0 +1,38 @@
+"""Events API: the App Home tab and profile changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.weeks import is_valid_tz
+from handlers.replies import coach_of
+
+
+def home_opened(event: dict[str, Any], client: WebClient, context: Any) -> None:
+    """Show the App Home when a PM opens it."""
+    if event.get("tab") not in (None, "home"):
+        return
+    client.views_publish(user_id=event["user"], view=blocks.home_intro())
+    context["log"].info("home_published")
+
+
+def user_changed(event: dict[str, Any], context: Any) -> None:
+    """Follow a PM's Slack time zone unless they chose one explicitly."""
+    user = event.get("user") or {}
+    tz = str(user.get("tz") or "")
+    team_id = str(user.get("team_id") or context.get("team_id") or "")
+    if not tz or not is_valid_tz(tz) or not team_id:
+        return
+    coach = coach_of(context)
+    if coach.store.set_tz(team_id, str(user.get("id")), tz, "slack"):
+        coach.tz_cache.drop(team_id, str(user.get("id")))
+        context["log"].info("tz_followed_slack", tz=tz)
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(home_opened)
+    app.event("user_change")(user_changed)

@@ -1,0 +1,23 @@
+"""Small helpers shared by listeners: turn (text, blocks) pairs into Slack replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks import Reply
+from bot.coach import Coach
+
+
+def coach_of(context: Any) -> Coach:
+    coach: Coach = context["coach"]
+    return coach
+
+
+def ephemeral(reply: Reply) -> dict[str, Any]:
+    text, blocks = reply
+    return {"text": text, "blocks": blocks, "response_type": "ephemeral"}
+
+
+def replacement(reply: Reply) -> dict[str, Any]:
+    text, blocks = reply
+    return {"text": text, "blocks": blocks, "replace_original": True, "response_type": "ephemeral"}

@@ -1,0 +1,100 @@
+"""Modal submissions: the `/win` form."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import blocks, texts
+from bot.store import StoreUnavailable
+from bot.wins import Lane, WinInputError
+from handlers.commands import input_error
+
+# Which form field an input error belongs to, so Slack shows it under that field.
+ERROR_FIELD = {
+    "blank": blocks.FIELD_TEXT,
+    "too_long": blocks.FIELD_TEXT,
+    "bad_form": blocks.FIELD_TEXT,
+    "no_lane": blocks.FIELD_LANE,
+    "future_date": blocks.FIELD_DATE,
+    "date_too_old": blocks.FIELD_DATE,
+    "bad_link": blocks.FIELD_LINK,
+    "beneficiary_too_long": blocks.FIELD_BENEFICIARY,
+}
+
+
+def _value(values: dict[str, Any], block_id: str) -> dict[str, Any]:
+    field = (values.get(block_id) or {}).get("value")
+    return field if isinstance(field, dict) else {}
+
+
+def read_win_form(view: dict[str, Any]) -> dict[str, Any]:
+    """The form's values, or WinInputError for a malformed or incomplete submission."""
+    values = (view.get("state") or {}).get("values")
+    if not isinstance(values, dict):
+        raise WinInputError("bad_form")
+    text = _value(values, blocks.FIELD_TEXT).get("value")
+    if not isinstance(text, str | None):
+        raise WinInputError("bad_form")
+    option = _value(values, blocks.FIELD_LANE).get("selected_option") or {}
+    lane_value = option.get("value") if isinstance(option, dict) else None
+    if lane_value not in (Lane.SHIPPED.value, Lane.CLARITY.value):
+        raise WinInputError("no_lane" if lane_value is None else "bad_form")
+    raw_date = _value(values, blocks.FIELD_DATE).get("selected_date")
+    try:
+        day = date.fromisoformat(raw_date) if raw_date else None
+    except (TypeError, ValueError):
+        raise WinInputError("bad_form") from None
+    link = _value(values, blocks.FIELD_LINK).get("value")
+    beneficiary = _value(values, blocks.FIELD_BENEFICIARY).get("value")
+    if not isinstance(link, str | None) or not isinstance(beneficiary, str | None):
+        raise WinInputError("bad_form")
+    return {
+        "text": text or "",
+        "lane": Lane(lane_value),
+        "day": day,
+        "link": link,
+        "beneficiary": beneficiary,
+    }
+
+
+def win_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: Any) -> None:
+    """Validate, log once per view (a double submit has the same view id), show the outcome."""
+    coach = context["coach"]
+    team_id = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
+    user_id = str((body.get("user") or {}).get("id"))
+    try:
+        form = read_win_form(view)
+        logged = coach.log_win(
+            team_id=team_id,
+            user_id=user_id,
+            lane=form["lane"],
+            text=form["text"],
+            source=f"view:{view.get('id')}",
+            day=form["day"],
+            link=form["link"],
+            beneficiary=form["beneficiary"],
+        )
+    except WinInputError as exc:
+        message = input_error(exc)[0]
+        ack(
+            response_action="errors",
+            errors={ERROR_FIELD.get(exc.code, blocks.FIELD_TEXT): blocks.clip(message, 150)},
+        )
+        return
+    except StoreUnavailable:
+        context["log"].error("store_unavailable", surface="win_modal")
+        # Keeping the form open with an error loses nothing: the PM can submit again.
+        ack(response_action="errors", errors={blocks.FIELD_TEXT: texts.NOT_SAVED_SHORT})
+        return
+    standing = logged.standing
+    _, confirmation = blocks.win_logged(
+        logged.win, standing.streak, standing.balance, duplicate=logged.duplicate
+    )
+    ack(response_action="update", view=blocks.result_modal(confirmation))
+
+
+def register(app: App) -> None:
+    app.view(blocks.VIEW_WIN)(win_submitted)
