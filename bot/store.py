@@ -18,6 +18,7 @@ trip; it can be rebuilt from the per-PM keys:
   pmc:v1:{T}:users            set    user ids of PMs who use PM Coach                      forever
   pmc:v1:{T}:week:<YYYY-Www>  zset   "<U>:<win id>", score = when it happened (epoch ms)   forever
   pmc:v1:{T}:event:<event_id> string Events API delivery already handled                   1 hour
+  pmc:v1:{T}:team             hash   uninstalled_at (app_uninstalled / tokens_revoked)     forever
 
 Operations:
   pmc:v1:ops:procs            zset   process id, score = last heartbeat (epoch ms)          pruned
@@ -100,6 +101,10 @@ class Keys:
     @staticmethod
     def team_week(t: str, week: str) -> str:
         return f"{team_tag(t)}:week:{week}"
+
+    @staticmethod
+    def team(t: str) -> str:
+        return f"{team_tag(t)}:team"
 
     @staticmethod
     def event(t: str, event_id: str) -> str:
@@ -412,6 +417,13 @@ class Store:
     def claim_event(self, team_id: str, event_id: str) -> bool:
         """True the first time an Events API delivery is seen; False for a retry."""
         return bool(self.redis.set(Keys.event(team_id, event_id), "1", nx=True, ex=EVENT_TTL_S))
+
+    def mark_uninstalled(self, team_id: str, now: datetime) -> None:
+        """The app was removed from a team (or its tokens revoked): scheduled work stops."""
+        self.redis.hset(Keys.team(team_id), "uninstalled_at", now.isoformat())
+
+    def is_uninstalled(self, team_id: str) -> bool:
+        return bool(self.redis.hexists(Keys.team(team_id), "uninstalled_at"))
 
     # Plumbing ---------------------------------------------------------------------------------
 

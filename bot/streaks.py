@@ -40,6 +40,11 @@ def streak(counts: Mapping[str, WeekCount], paused: Set[str], current_week: str)
     at the week before while the current week has no clarity win yet. A single non-counting week
     between counting weeks does not break the run (and adds nothing); two in a row do. Paused
     weeks are skipped: they neither count nor break.
+
+    While the current week is still open, a miss last week does not end the run yet: it would
+    only become the second miss in a row if this week also ends without a clarity win. The
+    streak then shows its length with `at_risk` set, rather than dropping to zero on Monday and
+    coming back when the PM logs a clarity win.
     """
     counting = {w for w, c in counts.items() if c.clarity > 0 and w <= current_week}
     if not counting:

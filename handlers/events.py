@@ -33,6 +33,16 @@ def user_changed(event: dict[str, Any], context: Any) -> None:
         context["log"].info("tz_followed_slack", tz=tz)
 
 
+def uninstalled(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+    """The app left the workspace or lost its tokens: stop all scheduled work for the team."""
+    coach = coach_of(context)
+    team_id = str(body.get("team_id") or context.get("team_id") or "")
+    coach.store.mark_uninstalled(team_id, coach.clock())
+    context["log"].warning("team_uninstalled", event=event.get("type"))
+
+
 def register(app: App) -> None:
     app.event("app_home_opened")(home_opened)
     app.event("user_change")(user_changed)
+    app.event("app_uninstalled")(uninstalled)
+    app.event("tokens_revoked")(uninstalled)

@@ -1,0 +1,162 @@
+"""Shared fixtures: a private redis-server, the loopback fake Slack, and the real app served
+over HTTP by the production server, driven with signed requests."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+
+from bot.app import create_app
+from bot.cli import build_runtime, healthy
+from bot.fakeslack import FakeSlack
+from bot.server import make_server, wsgi_app
+from bot.settings import Settings
+from tests.driver import SlackDriver
+from tests.redis_server import RedisServer, find_redis_server
+
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
+              "NO_PROXY", "no_proxy")
+SIGNING_SECRET = "test-signing-secret-5f2a9c"
+BOT_TOKEN = "xoxb-test-1111-2222-secretbot"
+APP_TOKEN = "xapp-1-test-secretapp"
+TEAM = "T0TEAM"
+
+for _name in PROXY_VARS:  # slack-sdk reads these; its Socket Mode client ignores NO_PROXY
+    os.environ.pop(_name, None)
+
+
+class Clock:
+    """A clock tests move by hand; aware UTC datetimes only."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self.now
+
+    def set(self, now: datetime) -> None:
+        with self._lock:
+            self.now = now
+
+    def advance(self, **kwargs: float) -> None:
+        with self._lock:
+            self.now = self.now + timedelta(**kwargs)
+
+
+@pytest.fixture(scope="session", name="redis_url")
+def _redis_url() -> Iterator[str]:
+    """The suite's own Redis: a private redis-server, or PMC_TEST_REDIS_URL (disposable)."""
+    url = os.environ.get("PMC_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    binary = find_redis_server()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.exit("redis-server is required in CI; install Debian's redis-server", 3)
+        message = "NO redis-server FOUND: the suite runs against fakeredis, which is NOT real Redis"
+        warnings.warn(message, stacklevel=1)
+        print(f"\n*** {message} ***\n", file=sys.stderr)
+        yield "fakeredis://"
+        return
+    server = RedisServer(binary).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(name="redis_server")
+def _redis_server() -> Iterator[RedisServer]:
+    """A redis-server of its own for a test that stops and restarts it."""
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip("needs a redis-server binary")
+    server = RedisServer(binary).start()
+    yield server
+    server.stop()
+
+
+def make_redis(url: str) -> redis.Redis:
+    if url.startswith("fakeredis://"):
+        import fakeredis
+
+        return fakeredis.FakeRedis(decode_responses=True)
+    from bot.store import connect
+
+    return connect(url)
+
+
+@pytest.fixture(name="rds")
+def _rds(redis_url: str) -> Iterator[redis.Redis]:
+    client = make_redis(redis_url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture(name="fake")
+def _fake() -> Iterator[FakeSlack]:
+    with FakeSlack(team_id=TEAM, bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        fake.add_user("U0ALICE", name="alice", tz="Europe/Berlin")
+        fake.add_user("U0BOB", name="bob", tz="America/New_York")
+        fake.add_user("U0ADMIN", name="admin", tz="Europe/London", is_admin=True)
+        yield fake
+
+
+@pytest.fixture(name="clock")
+def _clock() -> Clock:
+    # Wednesday 2026-11-25 10:00 UTC: ISO week 2026-W48 in Berlin and New York alike.
+    return Clock(datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture(name="settings")
+def _settings(fake: FakeSlack, redis_url: str) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_base_url=fake.api_base_url,
+        redis_url=redis_url,
+    )
+
+
+@contextmanager
+def serve_app(settings: Settings, redis_client: redis.Redis, fake: FakeSlack, clock: Clock,
+              *, process_before_response: bool = False) -> Iterator[SlackDriver]:
+    """The real app (production ack mode by default) behind the real HTTP server."""
+    runtime = build_runtime(settings, redis_client=redis_client, clock=clock)
+    executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="listener")
+    app = create_app(settings, runtime.deps, listener_executor=executor,
+                     process_before_response=process_before_response)
+    server = make_server(wsgi_app(app, lambda: healthy(runtime.store)), "127.0.0.1", 0, threads=8)
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    port = server.bind_addr[1]
+    try:
+        yield SlackDriver(
+            base_url=f"http://127.0.0.1:{port}", secret=SIGNING_SECRET, fake=fake, team_id=TEAM,
+            store=runtime.store, coach=runtime.deps.coach,
+        )
+    finally:
+        server.stop()
+        thread.join(timeout=5)
+        executor.shutdown(wait=True)
+
+
+@pytest.fixture(name="slack")
+def _slack(settings: Settings, rds: redis.Redis, fake: FakeSlack, clock: Clock
+           ) -> Iterator[SlackDriver]:
+    """The running app and a driver that talks to it as Slack does."""
+    with serve_app(settings, rds, fake, clock) as driver:
+        yield driver

@@ -1,0 +1,145 @@
+"""The store against real Redis: round trips, atomicity, idempotency, and failing fast."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from bot.fakeslack import FakeSlack
+from bot.settings import Settings
+from bot.store import Store, connect
+from bot.wins import Lane, Win
+from tests.conftest import TEAM, Clock, serve_app
+from tests.redis_server import RedisServer, free_port
+
+
+class CountingConnection(redis.Connection):
+    """Counts round trips: each send of one command or one whole pipeline is one."""
+
+    sends = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        type(self).sends += 1
+        super().send_packed_command(command, check_health)
+
+
+def counting_client(url: str) -> redis.Redis:
+    return connect(url, connection_class=CountingConnection, health_check_interval=0)
+
+
+def make_win(text: str = "Framed the bet", lane: Lane = Lane.CLARITY, user: str = "U0ALICE",
+             win_id: str = "w1") -> Win:
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    return Win(id=win_id, team_id=TEAM, user_id=user, lane=lane, text=text, at=now,
+               week="2026-W48", logged_at=now)
+
+
+def test_logging_a_win_is_one_round_trip_through_the_app(
+    settings: Settings, redis_url: str, rds: redis.Redis, fake: FakeSlack, clock: Clock
+) -> None:
+    """Steady state: `/win` through the running app costs exactly one Redis round trip;
+    a PM's very first request adds one profile read."""
+    client = counting_client(redis_url)
+    client.script_flush()  # the first call also loads the script (one extra, once per server)
+    with serve_app(settings, client, fake, clock) as slack:
+        CountingConnection.sends = 0
+        slack.command("/win", "clarity first ever")
+        first = CountingConnection.sends
+        CountingConnection.sends = 0
+        for i in range(5):
+            reply = slack.command("/win", f"shipped steady {i}")
+            assert "Logged" in reply.text
+        steady = CountingConnection.sends
+    assert first == 1 + 1 + 2  # profile read, the pipeline, then NOSCRIPT → SCRIPT LOAD + retry
+    assert steady == 5
+
+
+def test_log_win_is_atomic_and_idempotent(rds: redis.Redis) -> None:
+    store = Store(rds)
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    first = store.log_win(make_win(), source="command:t1", tz="Europe/Berlin", now=now)
+    again = store.log_win(make_win(win_id="w-other"), source="command:t1", tz="Europe/Berlin",
+                          now=now)
+    assert (first.status, again.status) == ("logged", "duplicate")
+    assert again.win_id == "w1"
+    assert len(store.user_wins(TEAM, "U0ALICE")) == 1
+    assert first.state.counts["2026-W48"].clarity == 1
+    assert store.team_users(TEAM) == {"U0ALICE"}
+
+
+def test_stale_zone_writes_nothing(rds: redis.Redis) -> None:
+    store = Store(rds)
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    store.log_win(make_win(), source="a", tz="Europe/Berlin", now=now)
+    outcome = store.log_win(make_win(win_id="w2"), source="b", tz="Asia/Tokyo", now=now)
+    assert (outcome.status, outcome.tz) == ("stale_tz", "Europe/Berlin")
+    assert [w.id for w in store.user_wins(TEAM, "U0ALICE")] == ["w1"]
+
+
+def test_keys_are_namespaced_versioned_and_share_a_hash_tag(rds: redis.Redis) -> None:
+    """Every key is under pmc:v1, carries the team, and a user's keys share one hash tag."""
+    store = Store(rds)
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    store.log_win(make_win(), source="a", tz="UTC", now=now)
+    store.save_draft(TEAM, "U0ALICE", {"text": "x"})
+    keys = sorted(rds.scan_iter("*"))
+    assert keys and all(k.startswith(f"pmc:v1:{{{TEAM}") for k in keys), keys
+    user_keys = [k for k in keys if f"{{{TEAM}:U0ALICE}}" in k]
+    assert {k.split("}")[0] for k in user_keys} == {f"pmc:v1:{{{TEAM}:U0ALICE"}
+    assert len(user_keys) >= 5
+
+
+def test_delete_restores_counts(rds: redis.Redis) -> None:
+    store = Store(rds)
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    store.log_win(make_win(win_id="a"), source="a", tz="UTC", now=now)
+    store.log_win(make_win(win_id="b", lane=Lane.SHIPPED), source="b", tz="UTC", now=now)
+    outcome = store.delete_win(TEAM, "U0ALICE", "a")
+    assert outcome.win is not None and outcome.win.id == "a"
+    assert outcome.state is not None and "2026-W48" in outcome.state.counts
+    assert outcome.state.counts["2026-W48"].clarity == 0
+    assert store.delete_win(TEAM, "U0ALICE", "a").win is None
+    assert store.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", "b")]
+
+
+def test_unreachable_redis_fails_fast() -> None:
+    """With nothing listening, a store call fails in well under a second (no long retries)."""
+    store = Store(connect(f"redis://127.0.0.1:{free_port()}/0"))
+    started = time.monotonic()
+    try:
+        store.log_win(make_win(), source="x", tz="UTC", now=datetime.now(UTC))
+    except redis.ConnectionError:
+        pass
+    else:
+        raise AssertionError("expected a connection error")
+    assert time.monotonic() - started < 1.5
+
+
+def test_redis_down_means_not_saved(settings: Settings, fake: FakeSlack, clock: Clock,
+                                    redis_server: RedisServer) -> None:
+    """Redis stops: the PM hears plainly, quickly, that the win was NOT saved; when Redis is
+    back the app recovers without a restart and logs normally."""
+    client = connect(redis_server.url)
+    with serve_app(settings, client, fake, clock) as slack:
+        assert "Logged" in slack.command("/win", "clarity before the outage").text
+        redis_server.stop()
+        started = time.monotonic()
+        reply = slack.command("/win", "clarity during the outage")
+        elapsed = time.monotonic() - started
+        assert reply.status == 200
+        assert "*not saved*" in reply.text and "during the outage" in reply.text
+        assert "Logged" not in reply.text
+        assert elapsed < 3.0
+        question = slack.command("/win", "Aligned on the roadmap")
+        assert "*not saved*" in question.text
+        health = slack.get("/healthz")
+        assert health.status == 503
+        redis_server.start()
+        clock.advance(minutes=5)
+        assert slack.get("/healthz").status == 200
+        assert "Logged" in slack.command("/win", "clarity after the outage").text
+        texts = [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")]
+        assert texts == ["before the outage", "after the outage"]
