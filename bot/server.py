@@ -51,11 +51,15 @@ def make_server(
     *,
     threads: int = 16,
     shutdown_timeout: int = 10,
+    poll_interval: float = 0.5,
 ) -> wsgi.Server:
-    return wsgi.Server(
+    """A cheroot server; `poll_interval` bounds how long `stop()` waits for its accept loop."""
+    server = wsgi.Server(
         (host, port),
         application,
         numthreads=threads,
         shutdown_timeout=shutdown_timeout,
         server_name="pm-coach",
     )
+    server.expiration_interval = poll_interval
+    return server

@@ -8,8 +8,8 @@ import sys
 import threading
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,8 +23,16 @@ from bot.settings import Settings
 from tests.driver import SlackDriver
 from tests.redis_server import RedisServer, find_redis_server
 
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy",
-              "NO_PROXY", "no_proxy")
+PROXY_VARS = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
 SIGNING_SECRET = "test-signing-secret-5f2a9c"
 BOT_TOKEN = "xoxb-test-1111-2222-secretbot"
 APP_TOKEN = "xapp-1-test-secretapp"
@@ -131,22 +139,38 @@ def _settings(fake: FakeSlack, redis_url: str) -> Settings:
 
 
 @contextmanager
-def serve_app(settings: Settings, redis_client: redis.Redis, fake: FakeSlack, clock: Clock,
-              *, process_before_response: bool = False) -> Iterator[SlackDriver]:
+def serve_app(
+    settings: Settings,
+    redis_client: redis.Redis,
+    fake: FakeSlack,
+    clock: Clock,
+    *,
+    process_before_response: bool = False,
+) -> Iterator[SlackDriver]:
     """The real app (production ack mode by default) behind the real HTTP server."""
     runtime = build_runtime(settings, redis_client=redis_client, clock=clock)
     executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="listener")
-    app = create_app(settings, runtime.deps, listener_executor=executor,
-                     process_before_response=process_before_response)
-    server = make_server(wsgi_app(app, lambda: healthy(runtime.store)), "127.0.0.1", 0, threads=8)
+    app = create_app(
+        settings,
+        runtime.deps,
+        listener_executor=executor,
+        process_before_response=process_before_response,
+    )
+    server = make_server(
+        wsgi_app(app, lambda: healthy(runtime.store)), "127.0.0.1", 0, threads=8, poll_interval=0.02
+    )
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     port = server.bind_addr[1]
     try:
         yield SlackDriver(
-            base_url=f"http://127.0.0.1:{port}", secret=SIGNING_SECRET, fake=fake, team_id=TEAM,
-            store=runtime.store, coach=runtime.deps.coach,
+            base_url=f"http://127.0.0.1:{port}",
+            secret=SIGNING_SECRET,
+            fake=fake,
+            team_id=TEAM,
+            store=runtime.store,
+            coach=runtime.deps.coach,
         )
     finally:
         server.stop()
@@ -155,8 +179,9 @@ def serve_app(settings: Settings, redis_client: redis.Redis, fake: FakeSlack, cl
 
 
 @pytest.fixture(name="slack")
-def _slack(settings: Settings, rds: redis.Redis, fake: FakeSlack, clock: Clock
-           ) -> Iterator[SlackDriver]:
+def _slack(
+    settings: Settings, rds: redis.Redis, fake: FakeSlack, clock: Clock
+) -> Iterator[SlackDriver]:
     """The running app and a driver that talks to it as Slack does."""
     with serve_app(settings, rds, fake, clock) as driver:
         yield driver

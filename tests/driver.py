@@ -66,8 +66,16 @@ def find_action(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:
 
 
 class SlackDriver:
-    def __init__(self, *, base_url: str, secret: str, fake: FakeSlack, team_id: str,
-                 store: Store, coach: Coach) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        secret: str,
+        fake: FakeSlack,
+        team_id: str,
+        store: Store,
+        coach: Coach,
+    ) -> None:
         self.base_url = base_url
         self.secret = secret
         self.fake = fake
@@ -77,14 +85,26 @@ class SlackDriver:
 
     # Raw --------------------------------------------------------------------------------------
 
-    def post(self, body: bytes, content_type: str, *, headers: dict[str, str] | None = None,
-             sign: bool = True, timestamp: int | None = None, path: str = "/slack/events",
-             timeout: float = 10.0) -> Response:
-        sent = signed_headers(self.secret, body, timestamp, content_type) if sign else {
-            "Content-Type": content_type}
+    def post(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        sign: bool = True,
+        timestamp: int | None = None,
+        path: str = "/slack/events",
+        timeout: float = 10.0,
+    ) -> Response:
+        sent = (
+            signed_headers(self.secret, body, timestamp, content_type)
+            if sign
+            else {"Content-Type": content_type}
+        )
         sent.update(headers or {})
         request = urllib.request.Request(  # noqa: S310 - loopback URL of the test server
-            self.base_url + path, data=body, headers=sent, method="POST")
+            self.base_url + path, data=body, headers=sent, method="POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 return Response(response.status, response.read())
@@ -100,67 +120,120 @@ class SlackDriver:
 
     # As Slack ---------------------------------------------------------------------------------
 
-    def command(self, command: str, text: str = "", *, user: str = "U0ALICE",
-                channel: str = "C0GENERAL", trigger_id: str | None = None) -> Response:
+    def command(
+        self,
+        command: str,
+        text: str = "",
+        *,
+        user: str = "U0ALICE",
+        channel: str = "C0GENERAL",
+        trigger_id: str | None = None,
+    ) -> Response:
         hook = f"cmd-{secrets.token_hex(6)}"
         url = self.fake.response_url(hook)
         body, content_type = payloads.slash_command(
-            command, text, team_id=self.team_id, user_id=user, channel_id=channel,
-            response_url=url, trigger_id=trigger_id,
+            command,
+            text,
+            team_id=self.team_id,
+            user_id=user,
+            channel_id=channel,
+            response_url=url,
+            trigger_id=trigger_id,
         )
         response = self.post(body, content_type)
         response.response_url, response.hook = url, hook
         return response
 
-    def click(self, reply: Response | dict[str, Any], action_id: str, *, user: str = "U0ALICE",
-              channel: str = "C0GENERAL") -> Response:
+    def click(
+        self,
+        reply: Response | dict[str, Any],
+        action_id: str,
+        *,
+        user: str = "U0ALICE",
+        channel: str = "C0GENERAL",
+    ) -> Response:
         """Click a button in an ephemeral reply (message container, answered via response_url)."""
         message = reply.json if isinstance(reply, Response) else reply
         element = find_action(message.get("blocks", []), action_id)
         hook = f"act-{secrets.token_hex(6)}"
         url = self.fake.response_url(hook)
-        action = {"type": "button", "action_id": action_id, "block_id": "b",
-                  "value": element.get("value", ""), "text": element.get("text"),
-                  "action_ts": f"{time.time():.6f}"}
+        action = {
+            "type": "button",
+            "action_id": action_id,
+            "block_id": "b",
+            "value": element.get("value", ""),
+            "text": element.get("text"),
+            "action_ts": f"{time.time():.6f}",
+        }
         body, content_type = payloads.block_actions(
-            [action], team_id=self.team_id, user_id=user, response_url=url, channel_id=channel,
-            message={"type": "message", "text": message.get("text", ""),
-                     "blocks": message.get("blocks", []), "ts": f"{time.time():.6f}"},
+            [action],
+            team_id=self.team_id,
+            user_id=user,
+            response_url=url,
+            channel_id=channel,
+            message={
+                "type": "message",
+                "text": message.get("text", ""),
+                "blocks": message.get("blocks", []),
+                "ts": f"{time.time():.6f}",
+            },
         )
         response = self.post(body, content_type)
         response.response_url, response.hook = url, hook
         return response
 
-    def click_in_view(self, view: dict[str, Any], action_id: str, *, user: str = "U0ALICE"
-                      ) -> Response:
+    def click_in_view(
+        self, view: dict[str, Any], action_id: str, *, user: str = "U0ALICE"
+    ) -> Response:
         element = find_action(view.get("blocks", []), action_id)
-        action = {"type": "button", "action_id": action_id, "block_id": "b",
-                  "value": element.get("value", ""), "action_ts": f"{time.time():.6f}"}
+        action = {
+            "type": "button",
+            "action_id": action_id,
+            "block_id": "b",
+            "value": element.get("value", ""),
+            "action_ts": f"{time.time():.6f}",
+        }
         body, content_type = payloads.block_actions(
-            [action], team_id=self.team_id, user_id=user, view=view)
+            [action], team_id=self.team_id, user_id=user, view=view
+        )
         return self.post(body, content_type)
 
-    def submit(self, view: dict[str, Any], values: dict[str, Any], *, user: str = "U0ALICE",
-               view_id: str | None = None) -> Response:
+    def submit(
+        self,
+        view: dict[str, Any],
+        values: dict[str, Any],
+        *,
+        user: str = "U0ALICE",
+        view_id: str | None = None,
+    ) -> Response:
         body, content_type = payloads.view_submission(
-            view, values, team_id=self.team_id, user_id=user, view_id=view_id)
+            view, values, team_id=self.team_id, user_id=user, view_id=view_id
+        )
         return self.post(body, content_type)
 
-    def event(self, event: dict[str, Any], *, event_id: str | None = None,
-              headers: dict[str, str] | None = None) -> Response:
-        body, content_type = payloads.event_callback(event, team_id=self.team_id,
-                                                     event_id=event_id)
+    def event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        body, content_type = payloads.event_callback(event, team_id=self.team_id, event_id=event_id)
         return self.post(body, content_type, headers=headers)
 
     # Reading what Slack received --------------------------------------------------------------
 
-    def hook_posts(self, reply: Response, count: int = 1, timeout: float = 5.0
-                   ) -> list[dict[str, Any]]:
+    def hook_posts(
+        self, reply: Response, count: int = 1, timeout: float = 5.0
+    ) -> list[dict[str, Any]]:
         """The bodies the app POSTed to a reply's response_url (waits for `count`)."""
         deadline = time.monotonic() + timeout
         while True:
-            posts = [c.args for c in self.fake.calls_to("response_url")
-                     if c.args.get("_hook") == reply.hook]
+            posts = [
+                c.args
+                for c in self.fake.calls_to("response_url")
+                if c.args.get("_hook") == reply.hook
+            ]
             if len(posts) >= count or time.monotonic() > deadline:
                 break
             time.sleep(0.01)

@@ -27,7 +27,9 @@ def _validator() -> jsonschema.protocols.Validator:
     resources = []
     for path in (SCHEMAS / "schemas").glob("*.json"):
         schema = json.loads(path.read_text())
-        url = f"https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/{path.name}"
+        url = (
+            f"https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/{path.name}"
+        )
         resources.append((url, Resource.from_contents(schema)))
     registry = Registry().with_resources(resources)
     cls = jsonschema.validators.validator_for(root)
@@ -40,8 +42,9 @@ def test_manifest_is_valid(manifest: dict, validator: jsonschema.protocols.Valid
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
 
 
-def test_validator_rejects_a_broken_manifest(manifest: dict,
-                                            validator: jsonschema.protocols.Validator) -> None:
+def test_validator_rejects_a_broken_manifest(
+    manifest: dict, validator: jsonschema.protocols.Validator
+) -> None:
     """The schema check can fail: a wrong type is caught."""
     manifest["settings"]["socket_mode_enabled"] = "yes"
     assert list(validator.iter_errors(manifest))
@@ -56,7 +59,12 @@ def test_manifest_declares_what_the_app_needs(manifest: dict) -> None:
     assert features["app_home"]["messages_tab_enabled"] is True
     assert {c["command"] for c in features["slash_commands"]} == {"/win", "/reflect", "/coach"}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
-        "commands", "chat:write", "im:write", "users:read", "channels:read", "groups:read",
+        "commands",
+        "chat:write",
+        "im:write",
+        "users:read",
+        "channels:read",
+        "groups:read",
         "files:write",
     }
     assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]

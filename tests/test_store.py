@@ -30,11 +30,23 @@ def counting_client(url: str) -> redis.Redis:
     return connect(url, connection_class=CountingConnection, health_check_interval=0)
 
 
-def make_win(text: str = "Framed the bet", lane: Lane = Lane.CLARITY, user: str = "U0ALICE",
-             win_id: str = "w1") -> Win:
+def make_win(
+    text: str = "Framed the bet",
+    lane: Lane = Lane.CLARITY,
+    user: str = "U0ALICE",
+    win_id: str = "w1",
+) -> Win:
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    return Win(id=win_id, team_id=TEAM, user_id=user, lane=lane, text=text, at=now,
-               week="2026-W48", logged_at=now)
+    return Win(
+        id=win_id,
+        team_id=TEAM,
+        user_id=user,
+        lane=lane,
+        text=text,
+        at=now,
+        week="2026-W48",
+        logged_at=now,
+    )
 
 
 def test_logging_a_win_is_one_round_trip_through_the_app(
@@ -61,8 +73,9 @@ def test_log_win_is_atomic_and_idempotent(rds: redis.Redis) -> None:
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     first = store.log_win(make_win(), source="command:t1", tz="Europe/Berlin", now=now)
-    again = store.log_win(make_win(win_id="w-other"), source="command:t1", tz="Europe/Berlin",
-                          now=now)
+    again = store.log_win(
+        make_win(win_id="w-other"), source="command:t1", tz="Europe/Berlin", now=now
+    )
     assert (first.status, again.status) == ("logged", "duplicate")
     assert again.win_id == "w1"
     assert len(store.user_wins(TEAM, "U0ALICE")) == 1
@@ -118,8 +131,9 @@ def test_unreachable_redis_fails_fast() -> None:
     assert time.monotonic() - started < 1.5
 
 
-def test_redis_down_means_not_saved(settings: Settings, fake: FakeSlack, clock: Clock,
-                                    redis_server: RedisServer) -> None:
+def test_redis_down_means_not_saved(
+    settings: Settings, fake: FakeSlack, clock: Clock, redis_server: RedisServer
+) -> None:
     """Redis stops: the PM hears plainly, quickly, that the win was NOT saved; when Redis is
     back the app recovers without a restart and logs normally."""
     client = connect(redis_server.url)

@@ -44,10 +44,17 @@ def test_win_with_lane_is_logged_and_confirmed(slack: SlackDriver) -> None:
 
 
 def test_every_lane_alias_works(slack: SlackDriver) -> None:
-    for alias, lane in [("shipped", Lane.SHIPPED), ("ship", Lane.SHIPPED), ("s", Lane.SHIPPED),
-                        (":rocket:", Lane.SHIPPED), ("🚀", Lane.SHIPPED),
-                        ("clarity", Lane.CLARITY), ("c", Lane.CLARITY),
-                        (":compass:", Lane.CLARITY), ("🧭", Lane.CLARITY)]:
+    for alias, lane in [
+        ("shipped", Lane.SHIPPED),
+        ("ship", Lane.SHIPPED),
+        ("s", Lane.SHIPPED),
+        (":rocket:", Lane.SHIPPED),
+        ("🚀", Lane.SHIPPED),
+        ("clarity", Lane.CLARITY),
+        ("c", Lane.CLARITY),
+        (":compass:", Lane.CLARITY),
+        ("🧭", Lane.CLARITY),
+    ]:
         reply = slack.command("/win", f"{alias} win via {alias}")
         assert reply.status == 200, alias
         stored = {w.text: w.lane for w in wins_of(slack)}
@@ -111,8 +118,13 @@ def test_expired_question_logs_nothing(slack: SlackDriver, rds: redis.Redis) -> 
     assert wins_of(slack) == []
 
 
-def _modal_values(text: str | None, lane: str | None, day: str | None,
-                  link: str | None = None, beneficiary: str | None = None) -> dict:
+def _modal_values(
+    text: str | None,
+    lane: str | None,
+    day: str | None,
+    link: str | None = None,
+    beneficiary: str | None = None,
+) -> dict:
     lane_option = {"value": lane} if lane else None
     return {
         FIELD_TEXT: {"value": {"type": "plain_text_input", "value": text}},
@@ -134,8 +146,13 @@ def test_win_with_no_text_opens_the_modal(slack: SlackDriver, fake: FakeSlack) -
     date_block = next(b for b in view["blocks"] if b["block_id"] == FIELD_DATE)
     assert date_block["element"]["initial_date"] == "2026-11-25"
 
-    values = _modal_values("Got legal and sales to agree on the new terms", "clarity",
-                           "2026-11-16", "https://docs.example.com/terms", "Sales EMEA")
+    values = _modal_values(
+        "Got legal and sales to agree on the new terms",
+        "clarity",
+        "2026-11-16",
+        "https://docs.example.com/terms",
+        "Sales EMEA",
+    )
     first = slack.submit(view, values, view_id="V0MODAL1")
     assert first.status == 200
     assert first.json["response_action"] == "update"
@@ -152,8 +169,11 @@ def test_undo_inside_the_modal_updates_it(slack: SlackDriver, fake: FakeSlack) -
     slack.command("/win", "")
     opened = fake.wait_for("views.open")[0]
     view_id = opened.response["view"]["id"]
-    done = slack.submit(opened.args["view"], _modal_values("Cut scope of v2", "clarity",
-                                                           "2026-11-25"), view_id=view_id)
+    done = slack.submit(
+        opened.args["view"],
+        _modal_values("Cut scope of v2", "clarity", "2026-11-25"),
+        view_id=view_id,
+    )
     # Slack replaces the modal with the view the app answered with (response_action=update).
     result_view = dict(done.json["view"], id=view_id, hash=opened.response["view"]["hash"])
     fake.clear_calls()
@@ -200,8 +220,9 @@ def test_bad_input_gets_a_friendly_private_answer(slack: SlackDriver) -> None:
     assert wins_of(slack) == []
 
 
-def test_text_is_stored_exactly_and_escaped_on_the_way_out(slack: SlackDriver,
-                                                          fake: FakeSlack) -> None:
+def test_text_is_stored_exactly_and_escaped_on_the_way_out(
+    slack: SlackDriver, fake: FakeSlack
+) -> None:
     """Mentions and `&` are kept as typed in Redis and never reach Slack live."""
     hostile = "Told <!channel> & <@U0BOB> about <https://evil.example|this> <!here>"
     reply = slack.command("/win", "shipped " + hostile)
@@ -262,8 +283,9 @@ def test_zone_changed_by_another_process_is_respected(slack: SlackDriver, clock:
     assert slack.store.team_week_entries(TEAM, "2026-W49") == [("U0ALICE", second.id)]
 
 
-def test_backdate_default_is_today_in_the_pms_zone(slack: SlackDriver, fake: FakeSlack,
-                                                   clock: Clock) -> None:
+def test_backdate_default_is_today_in_the_pms_zone(
+    slack: SlackDriver, fake: FakeSlack, clock: Clock
+) -> None:
     from datetime import UTC, datetime
 
     clock.set(datetime(2026, 11, 25, 23, 30, tzinfo=UTC))  # already the 26th in Berlin

@@ -56,8 +56,9 @@ def test_text_limits() -> None:
         validate_text(" \n\t ")
 
 
-@pytest.mark.parametrize("link", ["javascript:alert(1)", "ftp://x", "https://", "https://a b",
-                                  "https://x.y/<!channel>"])
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "ftp://x", "https://", "https://a b", "https://x.y/<!channel>"]
+)
 def test_bad_links_refused(link: str) -> None:
     with pytest.raises(WinInputError, match="bad_link"):
         validate_link(link)

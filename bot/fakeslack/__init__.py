@@ -1,0 +1,43 @@
+"""A fake Slack on loopback, for the test suite and the terminal sandbox.
+
+The app under test talks to it exactly as to Slack: slack_sdk's ``WebClient(base_url=
+fake.api_base_url)``, Bolt's ``respond()`` posting to ``fake.response_url(key)``, and the
+Socket Mode client connecting to the ``ws://`` URL that ``apps.connections.open`` hands out.
+Only the wire is fake: a real HTTP server on 127.0.0.1 (free port), no external network.
+
+Emulated:
+
+* Web API methods the bot uses: auth.test, users.info/list, conversations.open/members/info,
+  chat.postMessage/postEphemeral/update/delete, views.open/push/update/publish, the
+  external file upload flow (files.getUploadURLExternal, upload URL,
+  files.completeUploadExternal), apps.connections.open; anything else answers
+  ``unknown_method`` with HTTP 200, as Slack does.
+* Slack's answers and error names (``channel_not_found``, ``not_in_channel``,
+  ``is_archived``, ``user_not_found``, ``invalid_auth``, ``hash_conflict``, ...), cursor
+  pagination, Block Kit limits (``invalid_blocks`` on chat.*, ``invalid_arguments`` with
+  ``[ERROR] ... [json-pointer:...]`` messages on views.*), single-use trigger ids, the
+  5-uses limit of a response_url.
+* Fault injection: errors, 429 + Retry-After, 5xx, slow answers, a workspace-wide token
+  bucket on chat.postMessage.
+* Socket Mode: hello, envelopes, acks, redelivery (same envelope_id), disconnect requests.
+
+Not emulated: OAuth and scopes, Enterprise Grid, per-method rate tiers (only what you
+inject), message formatting/unfurling, threads' reply counts, what a response_url body
+does to the original message, group DMs, event delivery retries on its own (send them
+yourself), file downloads, and Slack's occasional short pages in cursor pagination.
+"""
+
+from bot.fakeslack import payloads
+from bot.fakeslack.blockkit import validate_blocks, validate_view
+from bot.fakeslack.payloads import signed_headers
+from bot.fakeslack.server import Call, FakeSlack, SlackError
+
+__all__ = [
+    "Call",
+    "FakeSlack",
+    "SlackError",
+    "payloads",
+    "signed_headers",
+    "validate_blocks",
+    "validate_view",
+]

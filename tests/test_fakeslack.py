@@ -1,0 +1,915 @@
+"""The fake Slack answers real slack_sdk / Bolt clients the way Slack does."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from bot.fakeslack import FakeSlack, payloads, signed_headers, validate_blocks, validate_view
+
+SAMPLES = Path("/work/shared/slack/java-slack-sdk-json-logs")
+PROXY_VARS = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
+TEAM = "T0TEAM"
+ANN = "U0ANN"
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack(team_id=TEAM, bot_token="xoxb-test", app_token="xapp-test") as f:
+        f.add_user(ANN, name="Ann Lee", tz="Europe/Berlin", is_admin=True)
+        f.add_channel("C0PMS", name="pms", members=[ANN])
+        yield f
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> WebClient:
+    return WebClient(token="xoxb-test", base_url=fake.api_base_url, timeout=5)
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def modal(title: str = "Log a win", **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title},
+        "blocks": [section("hello")],
+        **extra,
+    }
+
+
+def api_sample(name: str) -> dict[str, Any] | None:
+    """The Java SDK's sample answer of a Web API method, when the samples are around."""
+    path = SAMPLES / "api" / f"{name}.json"
+    return dict(json.loads(path.read_text())) if path.exists() else None
+
+
+def data_keys(resp: Any) -> set[str]:
+    return set(resp.data)
+
+
+def raw_post(url: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
+    """POST without slack_sdk, to see what the fake answers on the wire."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        conn.request("POST", parts.path, body, {"Content-Type": content_type})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- auth
+
+
+def test_auth_test_answers_with_the_bot_identity(fake: FakeSlack, client: WebClient) -> None:
+    resp = client.auth_test()
+    assert resp["ok"] is True
+    assert resp["team_id"] == TEAM
+    assert resp["user_id"] == fake.bot_user_id
+    assert resp["bot_id"] == fake.bot_id
+    sample = api_sample("auth.test")
+    if sample is not None:
+        assert data_keys(resp) <= set(sample)
+    call = fake.calls_to("auth.test")[0]
+    assert call.token == "xoxb-test"
+    assert call.status == 200
+
+
+@pytest.mark.parametrize(
+    ("token", "error"),
+    [("xoxb-wrong", "invalid_auth"), ("xapp-test", "not_allowed_token_type")],
+)
+def test_wrong_token_is_refused(fake: FakeSlack, token: str, error: str) -> None:
+    with pytest.raises(SlackApiError) as exc:
+        WebClient(token=token, base_url=fake.api_base_url).auth_test()
+    assert exc.value.response["error"] == error
+
+
+def test_missing_token_is_not_authed(fake: FakeSlack) -> None:
+    status, body = raw_post(
+        fake.api_base_url + "auth.test", b"", "application/x-www-form-urlencoded"
+    )
+    assert (status, body) == (200, {"ok": False, "error": "not_authed"})
+
+
+def test_token_may_come_as_form_argument(fake: FakeSlack) -> None:
+    body = urlencode({"token": "xoxb-test"}).encode()
+    status, answer = raw_post(
+        fake.api_base_url + "auth.test", body, "application/x-www-form-urlencoded"
+    )
+    assert status == 200 and answer["ok"] is True
+    assert fake.calls_to("auth.test")[0].token == "xoxb-test"
+
+
+def test_unknown_method_is_200_unknown_method(fake: FakeSlack, client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as exc:
+        client.api_call("pins.nonsense")
+    assert exc.value.response.status_code == 200
+    assert exc.value.response["error"] == "unknown_method"
+
+
+# --------------------------------------------------------------------------- users
+
+
+def test_users_info_found(fake: FakeSlack, client: WebClient) -> None:
+    user = client.users_info(user=ANN)["user"]
+    assert user["id"] == ANN
+    assert user["tz"] == "Europe/Berlin"
+    assert user["tz_label"] in ("Central European Time", "Central European Summer Time")
+    assert user["tz_offset"] in (3600, 7200)
+    assert user["is_admin"] is True and user["is_owner"] is False and user["deleted"] is False
+    sample_answer = api_sample("users.info")
+    if sample_answer is not None:
+        sample = sample_answer["user"]
+        grid_only = {"enterprise_user", "enterprise_id", "enterprise_name", "teams"}
+        assert set(user) <= set(sample) | {"locale"}
+        assert {"tz", "tz_label", "tz_offset", "is_admin", "is_owner", "profile"} <= set(user)
+        assert not set(user) & grid_only
+
+
+def test_users_info_unknown_user(client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as exc:
+        client.users_info(user="U0NOBODY")
+    assert exc.value.response["error"] == "user_not_found"
+
+
+def test_deactivated_user_has_no_tz(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_user("U0GONE", name="Gone", deleted=True)
+    user = client.users_info(user="U0GONE")["user"]
+    assert user["deleted"] is True
+    assert "tz" not in user and "is_admin" not in user
+
+
+def test_users_list_paginates(fake: FakeSlack, client: WebClient) -> None:
+    for i in range(7):
+        fake.add_user(f"U1{i:04d}")
+    seen: list[str] = []
+    for page in client.users_list(limit=3):
+        seen += [m["id"] for m in page["members"]]
+    assert len(seen) == len(set(seen)) == 9  # 7 + Ann + the bot user
+
+
+# --------------------------------------------------------------------------- conversations
+
+
+def test_conversations_members_paginates_over_pages(fake: FakeSlack, client: WebClient) -> None:
+    people = [f"U2{i:05d}" for i in range(250)]
+    fake.add_channel("C0BIG", members=people, bot_is_member=False)
+    seen: list[str] = []
+    cursors: list[str] = []
+    cursor = None
+    while True:
+        resp = client.conversations_members(channel="C0BIG", limit=100, cursor=cursor)
+        seen += resp["members"]
+        cursor = resp["response_metadata"]["next_cursor"]
+        cursors.append(cursor)
+        if not cursor:
+            break
+    assert len(fake.calls_to("conversations.members")) == 3
+    assert cursors[-1] == ""
+    assert seen == people
+
+
+def test_conversations_members_errors(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_channel("G0SECRET", is_private=True, bot_is_member=False, members=[ANN])
+    for channel in ("C0NOPE", "G0SECRET"):
+        with pytest.raises(SlackApiError) as exc:
+            client.conversations_members(channel=channel)
+        assert exc.value.response["error"] == "channel_not_found"
+    with pytest.raises(SlackApiError) as exc:  # a user id is no channel here
+        client.conversations_members(channel=ANN)
+    assert exc.value.response["error"] == "channel_not_found"
+    with pytest.raises(SlackApiError) as exc:
+        client.conversations_members(channel="C0PMS", cursor="garbage")
+    assert exc.value.response["error"] == "invalid_cursor"
+
+
+def test_conversations_open_gives_the_stable_dm(fake: FakeSlack, client: WebClient) -> None:
+    first = client.conversations_open(users=ANN)
+    again = client.conversations_open(users=ANN)
+    assert first["channel"]["id"] == again["channel"]["id"] == fake.dm_channel(ANN)
+    assert fake.dm_channel(ANN).startswith("D")
+    assert again["already_open"] is True
+    with pytest.raises(SlackApiError) as exc:
+        client.conversations_open(users="U0NOBODY")
+    assert exc.value.response["error"] == "user_not_found"
+
+
+def test_conversations_info(fake: FakeSlack, client: WebClient) -> None:
+    info = client.conversations_info(channel="C0PMS", include_num_members=True)["channel"]
+    assert info["id"] == "C0PMS" and info["name"] == "pms" and info["is_member"] is True
+    assert info["num_members"] == 2  # Ann and the bot
+    sample_answer = api_sample("conversations.info")
+    if sample_answer is not None:
+        sample = sample_answer["channel"]
+        assert set(info) <= set(sample) | {"parent_conversation"}
+
+
+# --------------------------------------------------------------------------- chat
+
+
+def test_post_message_is_journaled_with_decoded_blocks(fake: FakeSlack, client: WebClient) -> None:
+    blocks = [section("*Win logged*")]
+    resp = client.chat_postMessage(channel="C0PMS", text="Win logged", blocks=blocks)
+    call = fake.wait_for("chat.postMessage")[0]
+    assert call.args["blocks"] == blocks
+    assert call.args["channel"] == "C0PMS"
+    assert call.response["ts"] == resp["ts"]
+    [stored] = fake.messages("C0PMS")
+    assert stored["text"] == "Win logged" and stored["blocks"] == blocks
+    assert stored["user"] == fake.bot_user_id and stored["channel"] == "C0PMS"
+
+
+def test_form_encoded_blocks_are_decoded(fake: FakeSlack) -> None:
+    blocks = [section("from a form")]
+    body = urlencode(
+        {"token": "xoxb-test", "channel": "C0PMS", "blocks": json.dumps(blocks)}
+    ).encode()
+    status, answer = raw_post(
+        fake.api_base_url + "chat.postMessage", body, "application/x-www-form-urlencoded"
+    )
+    assert status == 200 and answer["ok"] is True
+    assert fake.calls_to("chat.postMessage")[0].args["blocks"] == blocks
+
+
+def test_ts_are_unique_and_increasing_and_threads_are_kept(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    parent = client.chat_postMessage(channel="C0PMS", text="parent")["ts"]
+    reply = client.chat_postMessage(channel="C0PMS", text="reply", thread_ts=parent)["ts"]
+    dm = client.chat_postMessage(channel=ANN, text="to Ann")  # a user id posts to the DM
+    assert float(parent) < float(reply) < float(dm["ts"])
+    assert dm["channel"] == fake.dm_channel(ANN)
+    assert [m.get("thread_ts") for m in fake.messages("C0PMS")] == [None, parent]
+    assert fake.messages(ANN)[0]["text"] == "to Ann"
+
+
+def test_update_and_delete(fake: FakeSlack, client: WebClient) -> None:
+    ts = client.chat_postMessage(channel="C0PMS", text="v1")["ts"]
+    updated = client.chat_update(channel="C0PMS", ts=ts, text="v2", blocks=[section("v2")])
+    assert updated["ts"] == ts and updated["text"] == "v2"
+    assert fake.messages("C0PMS")[0]["text"] == "v2"
+    assert fake.messages("C0PMS")[0]["blocks"] == [section("v2")]
+    client.chat_delete(channel="C0PMS", ts=ts)
+    assert fake.messages("C0PMS") == []
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_update(channel="C0PMS", ts=ts, text="v3")
+    assert exc.value.response["error"] == "message_not_found"
+
+
+@pytest.mark.parametrize(
+    ("channel", "kwargs", "error"),
+    [
+        ("C0NOPE", {"text": "x"}, "channel_not_found"),
+        ("C0OUT", {"text": "x"}, "not_in_channel"),
+        ("G0HIDDEN", {"text": "x"}, "channel_not_found"),
+        ("C0OLD", {"text": "x"}, "is_archived"),
+        pytest.param(
+            "C0PMS", {}, "no_text", marks=pytest.mark.filterwarnings("ignore::UserWarning")
+        ),
+        ("C0PMS", {"text": "x" * 40_001}, "msg_too_long"),
+    ],
+)
+def test_post_message_errors(
+    fake: FakeSlack, client: WebClient, channel: str, kwargs: dict[str, Any], error: str
+) -> None:
+    fake.add_channel("C0OUT", bot_is_member=False)
+    fake.add_channel("G0HIDDEN", bot_is_member=False, is_private=True)
+    fake.add_channel("C0OLD", is_archived=True)
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel=channel, **kwargs)
+    assert exc.value.response["error"] == error
+    assert fake.messages(channel) == []
+    assert fake.calls_to("chat.postMessage")[0].response["error"] == error
+
+
+def test_post_ephemeral(fake: FakeSlack, client: WebClient) -> None:
+    resp = client.chat_postEphemeral(channel="C0PMS", user=ANN, text="only you")
+    assert resp["message_ts"]
+    [eph] = fake.ephemerals(ANN)
+    assert eph["text"] == "only you" and eph["channel"] == "C0PMS"
+    fake.add_user("U0BOB")
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postEphemeral(channel="C0PMS", user="U0BOB", text="x")
+    assert exc.value.response["error"] == "user_not_in_channel"
+    sample = api_sample("chat.postEphemeral")
+    if sample is not None:
+        assert data_keys(resp) <= set(sample)
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_fail_answers_the_error_then_recovers(fake: FakeSlack, client: WebClient) -> None:
+    fake.fail("chat.postMessage", "account_inactive")
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel="C0PMS", text="x")
+    assert exc.value.response["error"] == "account_inactive"
+    assert client.chat_postMessage(channel="C0PMS", text="x")["ok"] is True
+    assert [c.status for c in fake.calls_to("chat.postMessage")] == [200, 200]
+    assert len(fake.messages("C0PMS")) == 1
+
+
+def test_fail_until_cleared(fake: FakeSlack, client: WebClient) -> None:
+    fake.fail("users.info", "user_not_found", times=None)
+    for _ in range(3):
+        with pytest.raises(SlackApiError):
+            client.users_info(user=ANN)
+    fake.clear_faults()
+    assert client.users_info(user=ANN)["ok"] is True
+
+
+def test_rate_limit_raises_429_with_retry_after(fake: FakeSlack, client: WebClient) -> None:
+    fake.rate_limit("chat.postMessage", retry_after=7)
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel="C0PMS", text="x")
+    assert exc.value.response.status_code == 429
+    assert exc.value.response.headers["Retry-After"] == "7"
+    assert exc.value.response["error"] == "ratelimited"
+    assert fake.messages("C0PMS") == []
+
+
+def test_rate_limit_retry_handler_succeeds_on_retry(fake: FakeSlack) -> None:
+    client = WebClient(
+        token="xoxb-test",
+        base_url=fake.api_base_url,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+    fake.rate_limit("chat.postMessage", retry_after=1)
+    started = time.monotonic()
+    assert client.chat_postMessage(channel="C0PMS", text="x")["ok"] is True
+    assert time.monotonic() - started >= 1.0  # it honoured Retry-After
+    assert [c.status for c in fake.calls_to("chat.postMessage")] == [429, 200]
+
+
+def test_server_error(fake: FakeSlack, client: WebClient) -> None:
+    fake.server_error("views.publish", status=503)
+    with pytest.raises(SlackApiError) as exc:
+        client.views_publish(user_id=ANN, view={"type": "home", "blocks": []})
+    assert exc.value.response.status_code == 503
+    fake.server_error("views.publish", status=500)
+    retrying = WebClient(
+        token="xoxb-test",
+        base_url=fake.api_base_url,
+        retry_handlers=[ServerErrorRetryHandler(max_retry_count=1)],
+    )
+    assert retrying.views_publish(user_id=ANN, view={"type": "home", "blocks": []})["ok"]
+    assert [c.status for c in fake.calls_to("views.publish")] == [503, 500, 200]
+
+
+def test_delay_makes_the_client_time_out_yet_slack_posted(fake: FakeSlack) -> None:
+    impatient = WebClient(token="xoxb-test", base_url=fake.api_base_url, timeout=1)
+    fake.delay("chat.postMessage", 2.5)
+    with pytest.raises(TimeoutError):
+        impatient.chat_postMessage(channel="C0PMS", text="slow")
+    # Slack still did it: a blind retry would double-post.
+    [call] = fake.wait_for("chat.postMessage", timeout=5)
+    assert call.status == 200
+    assert len(fake.messages("C0PMS")) == 1
+
+
+def test_workspace_bucket_limits_post_message(fake: FakeSlack, client: WebClient) -> None:
+    fake.workspace_bucket(0.5, burst=3)
+    for _ in range(3):
+        client.chat_postMessage(channel="C0PMS", text="x")
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel=ANN, text="x")
+    assert exc.value.response.status_code == 429
+    assert int(exc.value.response.headers["Retry-After"]) >= 1
+    fake.workspace_bucket(None)
+    assert client.chat_postMessage(channel="C0PMS", text="x")["ok"]
+
+
+def test_wait_for_times_out_with_a_useful_message(fake: FakeSlack, client: WebClient) -> None:
+    client.auth_test()
+    with pytest.raises(AssertionError, match=r"chat\.postMessage.*auth\.test"):
+        fake.wait_for("chat.postMessage", timeout=0.2)
+
+
+# --------------------------------------------------------------------------- Block Kit
+
+
+def test_validate_blocks_limits() -> None:
+    assert validate_blocks([section("ok")], surface="message") == []
+    assert validate_blocks([section("x")] * 50, surface="message") == []
+    assert validate_blocks([section("x")] * 51, surface="message")
+    assert validate_blocks([section("x")] * 100, surface="modal") == []
+    assert validate_blocks([section("x")] * 101, surface="home")
+    [err] = validate_blocks([section("x" * 3001)])
+    assert err == "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
+    assert validate_blocks([section("x" * 3000)]) == []
+    assert validate_blocks([section("")])  # empty text is invalid too
+    field = {"type": "mrkdwn", "text": "f" * 2001}
+    assert validate_blocks([{"type": "section", "fields": [field]}])
+    header = {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}
+    assert validate_blocks([header])
+    assert validate_blocks([{**section("x"), "block_id": "b" * 256}])
+    button = {"type": "button", "text": {"type": "plain_text", "text": "b" * 76}}
+    assert validate_blocks([{"type": "actions", "elements": [button]}])
+    button = {"type": "button", "text": {"type": "plain_text", "text": "ok"}, "value": "v" * 2001}
+    assert validate_blocks([{"type": "actions", "elements": [button]}])
+    button = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "ok"},
+        "action_id": "a" * 256,
+    }
+    [err] = validate_blocks([{"type": "actions", "elements": [button]}])
+    assert "/blocks/0/elements/0/action_id" in err
+    text_input = {"type": "plain_text_input", "max_length": 3001}
+    assert validate_blocks(
+        [{"type": "input", "label": {"type": "plain_text", "text": "L"}, "element": text_input}],
+        surface="modal",
+    )
+    [err] = validate_blocks([{"text": {"type": "mrkdwn", "text": "no type"}}])
+    assert err == "missing required field: type [json-pointer:/blocks/0]"
+
+
+def test_validate_view_limits() -> None:
+    assert validate_view(modal()) == []
+    [err] = validate_view(modal("t" * 25))
+    assert err.endswith("[json-pointer:/view/title/text]")
+    assert validate_view({"type": "dialog", "blocks": []})
+    assert validate_view({"type": "home", "blocks": [section("x")] * 101})
+    assert validate_view(modal(private_metadata="m" * 3001))
+
+
+def test_invalid_blocks_are_refused_and_not_recorded(fake: FakeSlack, client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as exc:
+        client.chat_postMessage(channel="C0PMS", text="x", blocks=[section("x")] * 51)
+    assert exc.value.response["error"] == "invalid_blocks"
+    assert exc.value.response["errors"] == ["no more than 50 items allowed [json-pointer:/blocks]"]
+    assert exc.value.response["response_metadata"]["messages"][0].startswith("[ERROR] ")
+    assert fake.messages("C0PMS") == []
+
+
+def test_invalid_view_is_refused_like_slack(fake: FakeSlack, client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as exc:
+        client.views_open(trigger_id=payloads.new_trigger_id(), view=modal("t" * 25))
+    assert exc.value.response["error"] == "invalid_arguments"
+    [message] = exc.value.response["response_metadata"]["messages"]
+    assert message.startswith("[ERROR] must be less than 25 characters")
+    assert fake.open_views() == {}
+    with pytest.raises(SlackApiError) as exc:
+        client.views_publish(user_id=ANN, view={"type": "home", "blocks": [section("x")] * 101})
+    assert exc.value.response["error"] == "invalid_arguments"
+    assert fake.home_view(ANN) is None
+
+
+# --------------------------------------------------------------------------- views
+
+
+def test_views_open_update_push(fake: FakeSlack, client: WebClient) -> None:
+    trigger = payloads.new_trigger_id()
+    opened = client.views_open(trigger_id=trigger, view=modal(callback_id="win"))["view"]
+    assert opened["id"].startswith("V") and opened["hash"]
+    assert opened["callback_id"] == "win" and opened["root_view_id"] == opened["id"]
+    sample_answer = api_sample("views.open")
+    if sample_answer is not None:
+        assert set(opened) <= set(sample_answer["view"])
+    assert fake.open_views()[opened["id"]]["title"]["text"] == "Log a win"
+
+    with pytest.raises(SlackApiError) as exc:  # a trigger_id works once
+        client.views_open(trigger_id=trigger, view=modal())
+    assert exc.value.response["error"] == "exchanged_trigger_id"
+
+    updated = client.views_update(view_id=opened["id"], hash=opened["hash"], view=modal("Saved"))[
+        "view"
+    ]
+    assert updated["id"] == opened["id"] and updated["hash"] != opened["hash"]
+    assert fake.open_views()[opened["id"]]["title"]["text"] == "Saved"
+    with pytest.raises(SlackApiError) as exc:  # the old hash is stale now
+        client.views_update(view_id=opened["id"], hash=opened["hash"], view=modal("Again"))
+    assert exc.value.response["error"] == "hash_conflict"
+
+    pushed = client.views_push(trigger_id=payloads.new_trigger_id(), view=modal("Step 2"))["view"]
+    assert pushed["previous_view_id"] == opened["id"]
+    assert pushed["root_view_id"] == opened["id"]
+    assert len(fake.open_views()) == 2
+
+
+def test_views_update_by_external_id(fake: FakeSlack, client: WebClient) -> None:
+    view = modal(external_id="win-42")
+    opened = client.views_open(trigger_id=payloads.new_trigger_id(), view=view)["view"]
+    client.views_update(external_id="win-42", view=modal("Done", external_id="win-42"))
+    assert fake.open_views()[opened["id"]]["title"]["text"] == "Done"
+    with pytest.raises(SlackApiError) as exc:
+        client.views_update(view_id="V0NOPE", view=modal())
+    assert exc.value.response["error"] == "not_found"
+
+
+def test_trigger_ttl_expires_triggers(fake: FakeSlack, client: WebClient) -> None:
+    fake.trigger_ttl = 3.0
+    old = f"{int((time.time() - 10) * 1000)}.123.abc"
+    with pytest.raises(SlackApiError) as exc:
+        client.views_open(trigger_id=old, view=modal())
+    assert exc.value.response["error"] == "expired_trigger_id"
+
+
+def test_views_publish_and_home_view(fake: FakeSlack, client: WebClient) -> None:
+    home = {"type": "home", "blocks": [section("Your week")]}
+    first = client.views_publish(user_id=ANN, view=home)["view"]
+    stored = fake.home_view(ANN)
+    assert stored is not None and stored["blocks"] == home["blocks"]
+    second = client.views_publish(
+        user_id=ANN, view={"type": "home", "blocks": [section("Next")]}, hash=first["hash"]
+    )["view"]
+    assert second["id"] == first["id"] and second["hash"] != first["hash"]
+    with pytest.raises(SlackApiError) as exc:
+        client.views_publish(user_id=ANN, view=home, hash=first["hash"])
+    assert exc.value.response["error"] == "hash_conflict"
+    with pytest.raises(SlackApiError) as exc:
+        client.views_publish(user_id="U0NOBODY", view=home)
+    assert exc.value.response["error"] == "user_not_found"
+    assert fake.home_view("U0NOBODY") is None
+    assert fake.open_views() == {}  # home tabs are not modals
+
+
+# --------------------------------------------------------------------------- files
+
+
+def test_files_upload_v2_end_to_end(fake: FakeSlack, client: WebClient) -> None:
+    resp = client.files_upload_v2(
+        channel="C0PMS",
+        content="week,wins\n47,3\n",
+        filename="wins.csv",
+        title="Your wins",
+        initial_comment="Here is your export",
+    )
+    assert resp["file"]["id"].startswith("F")
+    assert [c.method for c in fake.calls] == [
+        "files.getUploadURLExternal",
+        "upload_url",
+        "files.completeUploadExternal",
+    ]
+    [stored] = fake.files("C0PMS")
+    assert stored["content"] == b"week,wins\n47,3\n"
+    assert stored["filename"] == "wins.csv" and stored["title"] == "Your wins"
+    assert stored["initial_comment"] == "Here is your export"
+    [share] = fake.messages("C0PMS")
+    assert share["files"][0]["id"] == resp["file"]["id"]
+
+
+def test_files_upload_v2_to_a_dm_and_errors(fake: FakeSlack, client: WebClient) -> None:
+    dm = client.conversations_open(users=ANN)["channel"]["id"]
+    client.files_upload_v2(channel=dm, content=b"\x00bin", filename="a.bin", title="A")
+    assert fake.files(ANN)[0]["content"] == b"\x00bin"
+    with pytest.raises(SlackApiError) as exc:
+        client.files_upload_v2(channel="C0NOPE", content="x", filename="x.txt", title="x")
+    assert exc.value.response["error"] == "channel_not_found"
+
+
+def test_legacy_files_upload_is_retired(client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as exc:
+        client.api_call("files.upload", data={"channels": "C0PMS", "content": "x"})
+    assert exc.value.response["error"] == "method_deprecated"
+
+
+# --------------------------------------------------------------------------- response_url
+
+
+def test_response_url_posts_are_journaled(fake: FakeSlack) -> None:
+    respond = Respond(response_url=fake.response_url("cmd-1"))
+    resp = respond(text="Logged!", response_type="ephemeral", replace_original=False)
+    assert resp.status_code == 200
+    [call] = fake.wait_for("response_url")
+    assert call.args["_hook"] == "cmd-1"
+    assert call.args["text"] == "Logged!"
+    assert call.token is None
+
+
+def test_response_url_works_five_times(fake: FakeSlack) -> None:
+    respond = Respond(response_url=fake.response_url("cmd-2"))
+    statuses = [respond(text=str(i)).status_code for i in range(6)]
+    assert statuses == [200] * 5 + [404]
+
+
+# --------------------------------------------------------------------------- Socket Mode
+
+
+def test_apps_connections_open_needs_the_app_token(fake: FakeSlack) -> None:
+    web = WebClient(base_url=fake.api_base_url)
+    url = web.apps_connections_open(app_token="xapp-test")["url"]
+    assert url.startswith(f"ws://127.0.0.1:{fake.port}/link/?ticket=")
+    with pytest.raises(SlackApiError) as exc:
+        web.apps_connections_open(app_token="xapp-wrong")
+    assert exc.value.response["error"] == "invalid_auth"
+
+
+def test_socket_mode_round_trip_with_the_builtin_client(fake: FakeSlack, client: WebClient) -> None:
+    received: list[SocketModeRequest] = []
+
+    def on_request(sm: BaseSocketModeClient, req: SocketModeRequest) -> None:
+        received.append(req)
+        ack = SocketModeResponse(envelope_id=req.envelope_id, payload={"text": "on it"})
+        sm.send_socket_mode_response(ack)
+
+    sm = SocketModeClient(app_token="xapp-test", web_client=client)
+    sm.socket_mode_request_listeners.append(on_request)
+    try:
+        sm.connect()
+        assert fake.socket_connected(timeout=5)
+        payload = payloads.slash_command_payload(
+            "/coach",
+            "win shipped :rocket:",
+            team_id=TEAM,
+            user_id=ANN,
+            channel_id="C0PMS",
+            response_url=fake.response_url("sm-1"),
+        )
+        ack = fake.socket_send("slash_commands", payload, envelope_id="env-1")
+        assert ack == {"envelope_id": "env-1", "payload": {"text": "on it"}}
+        assert received[0].type == "slash_commands"
+        assert received[0].payload["text"] == "win shipped :rocket:"
+
+        again = fake.socket_send("slash_commands", payload, envelope_id="env-1", retry_attempt=1)
+        assert again["envelope_id"] == "env-1"  # a redelivery is acked again
+        assert [r.retry_attempt for r in received] == [0, 1]
+        assert len(fake.calls_to("socket_ack")) == 2
+
+        fake.socket_disconnect()  # Slack asks for a reconnect; the client opens a new URL
+        fake.wait_for("apps.connections.open", count=2)
+        assert fake.socket_connected(timeout=5)
+        deadline = time.monotonic() + 5
+        while True:  # the old connection may still be the newest for a moment
+            try:
+                ack = fake.socket_send("events_api", {"type": "event_callback"}, timeout=1)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+        assert ack["envelope_id"]
+    finally:
+        sm.close()
+
+
+def test_socket_send_without_client_fails_fast(fake: FakeSlack) -> None:
+    assert fake.socket_connected(timeout=0.1) is False
+    with pytest.raises(AssertionError, match="no Socket Mode client"):
+        fake.socket_send("events_api", {}, timeout=0.5)
+
+
+def test_socket_send_times_out_without_ack(fake: FakeSlack, client: WebClient) -> None:
+    sm = SocketModeClient(app_token="xapp-test", web_client=client)  # no listener: no ack
+    try:
+        sm.connect()
+        assert fake.socket_connected()
+        with pytest.raises(AssertionError, match="no ack"):
+            fake.socket_send("interactive", {"type": "block_actions"}, timeout=0.5)
+    finally:
+        sm.close()
+
+
+# --------------------------------------------------------------------------- signing
+
+
+def test_signed_headers_match_slack_sdk_verifier() -> None:
+    body, ctype = payloads.slash_command(
+        "/coach", "hi", team_id=TEAM, user_id=ANN, channel_id="C0PMS", response_url="http://x"
+    )
+    headers = signed_headers("s3cret", body, content_type=ctype)
+    verifier = SignatureVerifier("s3cret")
+    assert verifier.is_valid_request(body, headers)
+    assert headers["Content-Type"] == ctype
+    assert not verifier.is_valid_request(body + b"x", headers)
+    assert not SignatureVerifier("other").is_valid_request(body, headers)
+    stale = signed_headers("s3cret", body, timestamp=int(time.time()) - 600)
+    assert not verifier.is_valid_request(body, stale)
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+def sample_keys(name: str) -> set[str]:
+    if not SAMPLES.exists():
+        pytest.skip(f"{SAMPLES} is not available")
+    return set(json.loads((SAMPLES / name).read_text()))
+
+
+# Keys in the (merged) Java SDK samples that Slack sends only to Enterprise Grid installs,
+# workflow-step functions, link unfurls or, for is_cleared, view_closed; plus deprecated ones.
+NOT_SENT_TO_A_PLAIN_APP = {
+    "enterprise_id",
+    "enterprise_name",
+    "function_data",
+    "interactivity",
+    "bot_access_token",
+    "app_unfurl",
+    "authed_users",
+    "authed_teams",
+}
+
+
+def assert_covers(
+    built: set[str], sample: set[str], *, also_absent: AbstractSet[str] = frozenset()
+) -> None:
+    missing = sample - built - NOT_SENT_TO_A_PLAIN_APP - also_absent
+    assert not missing, f"builder lacks sample keys {sorted(missing)}"
+
+
+def test_slash_command_keys_cover_the_sample() -> None:
+    built = payloads.slash_command_payload(
+        "/coach", "hi", team_id=TEAM, user_id=ANN, channel_id="C0PMS", response_url="http://x"
+    )
+    sample = sample_keys("app-backend/SlashCommandPayload.json")
+    assert_covers(set(built), sample)
+    assert set(built) <= sample
+    assert all(isinstance(v, str) for v in built.values())  # form fields
+
+
+def test_block_actions_keys_cover_the_sample() -> None:
+    action = {"action_id": "win_undo", "value": "42"}
+    on_message = payloads.block_actions_payload(
+        [action],
+        team_id=TEAM,
+        user_id=ANN,
+        channel_id="C0PMS",
+        message={"ts": "1700000000.000100", "text": "hi"},
+        response_url="http://x",
+    )
+    on_view = payloads.block_actions_payload([action], team_id=TEAM, user_id=ANN, view=modal())
+    sample = sample_keys("app-backend/BlockActionPayload.json")
+    assert_covers(set(on_message) | set(on_view), sample)
+    assert set(on_message) <= sample and set(on_view) <= sample
+    assert "response_url" not in on_view and on_view["container"]["type"] == "view"
+    assert on_message["container"]["type"] == "message"
+    assert on_message["actions"][0]["action_ts"] and on_message["actions"][0]["block_id"]
+    ephemeral = payloads.block_actions_payload([action], team_id=TEAM, user_id=ANN, channel_id="D1")
+    assert ephemeral["container"]["is_ephemeral"] is True and "message" not in ephemeral
+    reply = {"ts": "1700000000.000200", "text": "Logged"}
+    explicit = payloads.block_actions_payload(
+        [action], team_id=TEAM, user_id=ANN, channel_id="C0PMS", message=reply, is_ephemeral=True
+    )
+    assert explicit["container"]["message_ts"] == reply["ts"] and "message" not in explicit
+
+
+def test_view_submission_keys_cover_the_sample() -> None:
+    values = {"text": {"text": {"type": "plain_text_input", "value": "shipped"}}}
+    first = payloads.view_submission_payload(
+        modal(), values, team_id=TEAM, user_id=ANN, view_id="V0STABLE"
+    )
+    second = payloads.view_submission_payload(
+        modal(), values, team_id=TEAM, user_id=ANN, view_id="V0STABLE"
+    )
+    sample = sample_keys("app-backend/ViewSubmissionPayload.json")
+    assert_covers(set(first), sample, also_absent={"is_cleared"})
+    assert set(first) <= sample | {"response_urls"}
+    assert first["view"]["state"]["values"] == values
+    assert first["view"]["id"] == second["view"]["id"] == "V0STABLE"
+    assert first["trigger_id"] != second["trigger_id"]
+    view_sample = set(
+        json.loads((SAMPLES / "app-backend/ViewSubmissionPayload.json").read_text())["view"]
+    )
+    assert view_sample <= set(first["view"])
+
+
+def test_view_closed_and_event_keys_cover_the_samples() -> None:
+    closed = payloads.view_closed_payload(modal(), team_id=TEAM, user_id=ANN)
+    assert_covers(set(closed), sample_keys("app-backend/ViewClosedPayload.json"))
+    event = payloads.event_callback_payload(
+        {"type": "app_home_opened", "user": ANN, "channel": "D1", "tab": "home"}, team_id=TEAM
+    )
+    for name in ("AppHomeOpenedPayload", "MemberJoinedChannelPayload", "MessagePayload"):
+        sample = sample_keys(f"events/{name}.json")
+        assert_covers(set(event), sample)
+        assert set(event) - sample <= {"context_team_id", "context_enterprise_id"}
+    assert event["type"] == "event_callback" and event["event"]["event_ts"]
+
+
+def test_http_bodies_are_what_bolt_expects(fake: FakeSlack, client: WebClient) -> None:
+    """Bolt accepts the builders' bodies, signed, and its respond() reaches the hook."""
+    app = App(client=client, signing_secret="s3cret", process_before_response=True)
+    seen: dict[str, Any] = {}
+
+    @app.command("/coach")
+    def on_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        ack()
+        seen["command"] = command
+        respond(text="Logged")
+
+    @app.action("win_undo")
+    def on_action(ack: Any, body: dict[str, Any]) -> None:
+        ack()
+        seen["action"] = body
+
+    @app.view("win")
+    def on_submit(ack: Any, view: dict[str, Any]) -> None:
+        ack()
+        seen["view"] = view
+
+    @app.event("app_home_opened")
+    def on_home(event: dict[str, Any]) -> None:
+        seen["event"] = event
+
+    bodies = [
+        payloads.slash_command(
+            "/coach",
+            "shipped",
+            team_id=TEAM,
+            user_id=ANN,
+            channel_id="C0PMS",
+            response_url=fake.response_url("bolt-1"),
+        ),
+        payloads.block_actions(
+            [{"action_id": "win_undo", "value": "1"}],
+            team_id=TEAM,
+            user_id=ANN,
+            channel_id="C0PMS",
+            message={"ts": "1700000000.000100", "text": "x"},
+            response_url=fake.response_url("bolt-2"),
+        ),
+        payloads.view_submission(modal(callback_id="win"), {}, team_id=TEAM, user_id=ANN),
+        payloads.event_callback({"type": "app_home_opened", "user": ANN}, team_id=TEAM),
+    ]
+    for body, ctype in bodies:
+        headers: dict[str, str | Sequence[str]] = {
+            **signed_headers("s3cret", body, content_type=ctype)
+        }
+        resp = app.dispatch(BoltRequest(body=body.decode(), headers=headers))
+        assert resp.status == 200, resp.body
+    assert seen["command"]["text"] == "shipped"
+    assert seen["action"]["actions"][0]["value"] == "1"
+    assert seen["view"]["callback_id"] == "win"
+    assert seen["event"]["user"] == ANN
+    assert fake.wait_for("response_url")[0].args["text"] == "Logged"
+
+    body, ctype = payloads.url_verification("chal-1")
+    headers = {**signed_headers("s3cret", body, content_type=ctype)}
+    resp = app.dispatch(BoltRequest(body=body.decode(), headers=headers))
+    assert json.loads(resp.body)["challenge"] == "chal-1"
+
+
+def test_bolt_socket_mode_handler_acks(fake: FakeSlack, client: WebClient) -> None:
+    app = App(client=client, signing_secret="unused")
+
+    @app.command("/coach")
+    def on_command(ack: Any) -> None:
+        ack(text="Got it")
+
+    handler = SocketModeHandler(app, app_token="xapp-test")
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]
+        assert fake.socket_connected()
+        payload = payloads.slash_command_payload(
+            "/coach",
+            "hi",
+            team_id=TEAM,
+            user_id=ANN,
+            channel_id="C0PMS",
+            response_url=fake.response_url("sm-bolt"),
+        )
+        ack = fake.socket_send("slash_commands", payload)
+        assert ack["payload"] == {"text": "Got it"}
+    finally:
+        handler.close()  # type: ignore[no-untyped-call]
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def test_stop_is_idempotent_and_frees_the_port() -> None:
+    fake = FakeSlack().start()
+    url = fake.api_base_url
+    fake.stop()
+    fake.stop()
+    with pytest.raises(OSError):
+        raw_post(url + "auth.test", b"", "application/x-www-form-urlencoded")

@@ -1,0 +1,86 @@
+"""Logging format and redaction; settings validation."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+import structlog
+
+from bot.logs import Redactor, configure_logging, get_logger
+from bot.settings import Settings, describe_error
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> object:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield None
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
+def test_json_lines_when_not_a_tty_with_secrets_redacted() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", None, ["sekrit-signing-value"], stream=stream)
+    get_logger("t").info("win_logged", lane="clarity", note="key sekrit-signing-value here")
+    logging.getLogger("slack_sdk").warning("Authorization: Bearer xoxb-123-456-abcdef")
+    try:
+        raise ValueError("token xapp-1-AAA-bbb leaked")
+    except ValueError:
+        get_logger("t").exception("boom")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert lines[0]["event"] == "win_logged" and lines[0]["lane"] == "clarity"
+    assert "level" in lines[0] and "timestamp" in lines[0]
+    text = stream.getvalue()
+    for secret in ("sekrit-signing-value", "xoxb-123-456-abcdef", "xapp-1-AAA-bbb"):
+        assert secret not in text
+    assert text.count("[redacted]") >= 3
+
+
+def test_console_lines_on_a_tty() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    configure_logging("INFO", None, [], stream=stream)
+    get_logger("t").info("win_logged", lane="shipped")
+    line = stream.getvalue()
+    assert "win_logged" in line and "lane=shipped" in line
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(line)
+
+
+def test_redactor_scrubs_nested_values() -> None:
+    redactor = Redactor(["my-secret-1"])
+    event = {"event": "x", "nested": {"a": ["xoxb-1-2-3", "ok my-secret-1"]}}
+    cleaned = redactor(None, "info", event)
+    assert cleaned == {"event": "x", "nested": {"a": ["[redacted]", "ok [redacted]"]}}
+
+
+def test_settings_defaults_and_secrets() -> None:
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-a-b", slack_signing_secret="s3cr3t")  # type: ignore[call-arg]
+    assert settings.port == 3000 and settings.redis_url.startswith("redis://")
+    assert settings.slack_api_base_url == "https://slack.com/api/"
+    assert not settings.socket_mode
+    assert "xoxb-a-b" not in repr(settings) and "s3cr3t" not in repr(settings)
+    socket = Settings(
+        _env_file=None,
+        slack_bot_token="xoxb-a",
+        slack_app_token="xapp-b",  # type: ignore[call-arg]
+        slack_api_base_url="http://127.0.0.1:9/api",
+        admin_user_ids="U1, U2",
+    )
+    assert socket.socket_mode and socket.slack_api_base_url.endswith("/api/")
+    assert socket.admin_ids == {"U1", "U2"}
+
+
+def test_describe_error_names_the_setting() -> None:
+    with pytest.raises(Exception) as info:
+        Settings(_env_file=None, slack_signing_secret="x", port=0)  # type: ignore[call-arg]
+    message = describe_error(info.value)
+    assert "SLACK_BOT_TOKEN is missing" in message and "PORT is invalid" in message
