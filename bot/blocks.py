@@ -72,8 +72,14 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> B
 
 
 def quoted_win(text: str, budget: int = 2500) -> str:
-    """A win's text as an inert, length-safe quote for a section."""
-    return escape(clip(text, budget))
+    """A win's text, escaped and shortened so that the *escaped* form fits `budget`."""
+    escaped = escape(text)
+    if len(escaped) <= budget:
+        return escaped
+    clipped = clip(text, budget)
+    while len(escape(clipped)) > budget:  # entities (&amp;) made it longer: cut further
+        clipped = clip(clipped[:-1], max(len(clipped) - (len(escape(clipped)) - budget) - 1, 1))
+    return escape(clipped)
 
 
 def streak_line(streak: Streak) -> str:
@@ -155,11 +161,12 @@ def error(code: str, **values: Any) -> tuple[str, list[Block]]:
     return message, [section(message)]
 
 
-def not_saved(text: str) -> tuple[str, list[Block]]:
-    """Redis is down: say plainly that nothing was saved, and hand the text back."""
+def not_saved(text: str) -> Reply:
+    """Redis is down: say plainly that nothing was saved, and hand the whole text back."""
     blocks = [section(texts.NOT_SAVED)]
-    if text.strip():
-        blocks.append(section("```" + quoted_win(text, 2800) + "```"))
+    # Escaping at most quintuples a character (&amp;): 500 raw characters fit a section.
+    for start in range(0, len(text.strip() and text), 500):
+        blocks.append(section("```" + escape(text[start : start + 500]) + "```"))
     return texts.NOT_SAVED, blocks
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.store import PMState, Store
+from bot.store import PMState, Store, StoreUnavailable
 from bot.streaks import Balance, Streak, balance, streak
 from bot.weeks import is_valid_tz, local_date, local_noon, week_of
 from bot.wins import (
@@ -130,6 +130,14 @@ class Coach:
 
     def today(self, team_id: str, user_id: str) -> date:
         return local_date(self.clock(), self.tz_for(team_id, user_id))
+
+    def today_or_guess(self, team_id: str, user_id: str) -> date:
+        """Today for the PM, even while Redis is down (Slack's zone then): opening a form must
+        not fail; saving it will say plainly if it cannot."""
+        try:
+            return self.today(team_id, user_id)
+        except StoreUnavailable:
+            return local_date(self.clock(), self.slack_tz(user_id))
 
     # Standing ---------------------------------------------------------------------------------
 

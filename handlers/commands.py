@@ -36,8 +36,10 @@ def win(ack: Ack, command: dict[str, Any], context: Any, client: WebClient) -> N
     try:
         if not parsed.text:
             ack()
-            today = coach.today(team_id, user_id)
-            client.views_open(trigger_id=command["trigger_id"], view=blocks.win_modal(today))
+            client.views_open(
+                trigger_id=command["trigger_id"],
+                view=blocks.win_modal(coach.today_or_guess(team_id, user_id)),
+            )
             return
         if parsed.lane is None:
             draft_id, suggestion = coach.draft(team_id, user_id, parsed.text)

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from bot.blocks import ACTION_PICK_CLARITY
 from bot.fakeslack import FakeSlack
 from bot.settings import Settings
 from bot.store import Store, connect
@@ -149,6 +150,28 @@ def test_redis_down_means_not_saved(
         assert elapsed < 3.0
         question = slack.command("/win", "Aligned on the roadmap")
         assert "*not saved*" in question.text
+        # A click on a question asked before the outage: told it did not go through, the
+        # question stays so the PM can click again.
+        redis_server.start()
+        asked = slack.command("/win", "Framed the Q3 bet")
+        redis_server.stop()
+        clicked = slack.click(asked, ACTION_PICK_CLARITY)
+        [posted] = slack.hook_posts(clicked)
+        assert "did *not* go through" in posted["text"] and posted["replace_original"] is False
+        # The form stays open with an error under the text: nothing typed is lost.
+        form = slack.submit(
+            {"type": "modal", "callback_id": "win_modal", "blocks": []},
+            {
+                "text": {"value": {"type": "plain_text_input", "value": "Wrote the why"}},
+                "lane": {
+                    "value": {"type": "radio_buttons", "selected_option": {"value": "clarity"}}
+                },
+                "date": {"value": {"type": "datepicker", "selected_date": "2026-11-25"}},
+            },
+        )
+        assert (
+            form.json["response_action"] == "errors" and "Not saved" in form.json["errors"]["text"]
+        )
         health = slack.get("/healthz")
         assert health.status == 503
         redis_server.start()
@@ -157,3 +180,12 @@ def test_redis_down_means_not_saved(
         assert "Logged" in slack.command("/win", "clarity after the outage").text
         texts = [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")]
         assert texts == ["before the outage", "after the outage"]
+
+
+def test_form_opens_while_redis_is_down(settings: Settings, fake: FakeSlack, clock: Clock) -> None:
+    """`/win` with no text still opens the form when Redis is unreachable."""
+    client = connect(f"redis://127.0.0.1:{free_port()}/0")
+    with serve_app(settings, client, fake, clock) as slack:
+        assert slack.command("/win", "").status == 200
+        [call] = fake.wait_for("views.open")
+        assert call.args["view"]["callback_id"] == "win_modal"

@@ -293,3 +293,14 @@ def test_backdate_default_is_today_in_the_pms_zone(
     view = fake.wait_for("views.open")[0].args["view"]
     date_block = next(b for b in view["blocks"] if b["block_id"] == FIELD_DATE)
     assert date.fromisoformat(date_block["element"]["initial_date"]) == date(2026, 11, 26)
+
+
+def test_rate_limited_views_open_is_retried_by_slack_sdk(
+    slack: SlackDriver, fake: FakeSlack
+) -> None:
+    """A 429 on views.open waits for Retry-After (slack-sdk's handler) and then opens the form."""
+    fake.rate_limit("views.open", retry_after=1)
+    slack.command("/win", "")
+    calls = fake.wait_for("views.open", count=2, timeout=8)
+    assert [c.status for c in calls] == [429, 200]
+    assert calls[1].at - calls[0].at >= 0.9

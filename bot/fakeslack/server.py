@@ -105,6 +105,8 @@ class _Bucket:
         if self.tokens >= 1:
             self.tokens -= 1
             return None
+        if self.rate <= 0:
+            return 60
         return max(1, math.ceil((1 - self.tokens) / self.rate))
 
 
