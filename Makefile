@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest sandbox run bench clean
+.PHONY: test lint typecheck pytest run clean redis-server-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The suite starts its own redis-server; install Debian's package if the machine lacks it.
+redis-server-installed:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "redis-server not found: installing Debian's redis-server package"; \
+	  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+
+pytest: $(STAMP) redis-server-installed
 	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
 	    $(BIN)/pytest -q
 

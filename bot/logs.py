@@ -103,7 +103,7 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     # Chatty libraries stay at WARNING unless we debug.
-    for name in ("apscheduler", "urllib3", "cheroot", "websockets"):
+    for name in ("apscheduler", "urllib3", "cheroot"):
         logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
 
 

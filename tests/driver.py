@@ -171,6 +171,7 @@ class SlackDriver:
             user_id=user,
             response_url=url,
             channel_id=channel,
+            is_ephemeral=True,  # our replies are ephemeral, and so are clicks on them
             message={
                 "type": "message",
                 "text": message.get("text", ""),
