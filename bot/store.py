@@ -8,10 +8,16 @@ Per PM (hash tag ``{T:U}``) — written atomically by one Lua script per operati
   pmc:v1:{T:U}:profile        hash   tz, tz_source (slack|explicit), enrolled_at, target…  forever
   pmc:v1:{T:U}:wins           hash   win id -> win JSON                                    forever
   pmc:v1:{T:U}:timeline       zset   win id, score = when it happened (epoch ms)           forever
+  pmc:v1:{T:U}:logged         zset   win id, score = when it was logged (epoch ms)         forever
   pmc:v1:{T:U}:weeks          hash   "<YYYY-Www>:s" / "<YYYY-Www>:c" -> wins that week     forever
   pmc:v1:{T:U}:paused         set    local ISO weeks the PM paused (vacation)               forever
   pmc:v1:{T:U}:seen:<source>  string win id logged for a Slack delivery (idempotency)     3 days
   pmc:v1:{T:U}:draft:<id>     string JSON of a win waiting for its lane (/win <text>)      1 day
+  pmc:v1:{T:U}:prompts        hash   custom prompt number -> text                          forever
+  pmc:v1:{T:U}:shown          set    prompt ids shown in the current no-repeat cycle       forever
+
+Profile fields: tz, tz_source, enrolled_at, target (percent), share ("1" = may appear in the team
+recap), prompt_seq (last custom prompt number), nudge_days / nudge_time / nudges ("off").
 
 Per team (hash tag ``{T}``) — derived data, written with single-key commands in the same round
 trip; it can be rebuilt from the per-PM keys:
@@ -78,6 +84,22 @@ class Keys:
         return f"{user_tag(t, u)}:timeline"
 
     @staticmethod
+    def logged(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:logged"
+
+    @staticmethod
+    def prompts(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:prompts"
+
+    @staticmethod
+    def shown(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:shown"
+
+    @staticmethod
+    def user_pattern(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:*"
+
+    @staticmethod
     def weeks(t: str, u: str) -> str:
         return f"{user_tag(t, u)}:weeks"
 
@@ -115,8 +137,8 @@ class Keys:
 
 # Lua ------------------------------------------------------------------------------------------
 
-# KEYS: profile, wins, timeline, weeks, paused, seen, [draft]
-# ARGV: win id, win JSON, at ms, week, lane letter, tz, seen ttl, now iso
+# KEYS: profile, wins, timeline, weeks, paused, seen, logged, [draft]
+# ARGV: win id, win JSON, at ms, week, lane letter, tz, seen ttl, now iso, now ms
 # Returns {status, win id, weeks HGETALL, paused SMEMBERS, profile target or "", tz}
 # status: "logged" | "duplicate" | "stale_tz" (the PM's zone changed; nothing written)
 LOG_WIN = """
@@ -138,13 +160,14 @@ else
   redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
   redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), ARGV[1])
   redis.call('HINCRBY', KEYS[4], ARGV[4] .. ':' .. ARGV[5], 1)
+  redis.call('ZADD', KEYS[7], tonumber(ARGV[9]), ARGV[1])
 end
-if KEYS[7] then redis.call('DEL', KEYS[7]) end
+if KEYS[8] then redis.call('DEL', KEYS[8]) end
 local target = redis.call('HGET', KEYS[1], 'target') or ''
 return {status, id, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[5]), target, tz}
 """
 
-# KEYS: wins, timeline, weeks, paused, profile
+# KEYS: wins, timeline, weeks, paused, profile, logged
 # ARGV: win id
 # Returns {"deleted", win JSON, weeks, paused, target} or {"missing"}
 DELETE_WIN = """
@@ -154,11 +177,54 @@ local win = cjson.decode(raw)
 local field = win['week'] .. ':' .. string.sub(win['lane'], 1, 1)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[6], ARGV[1])
 if redis.call('HINCRBY', KEYS[3], field, -1) <= 0 then redis.call('HDEL', KEYS[3], field) end
 local target = redis.call('HGET', KEYS[5], 'target') or ''
 return {'deleted', raw, redis.call('HGETALL', KEYS[3]), redis.call('SMEMBERS', KEYS[4]), target}
 """
 
+
+# KEYS: wins, timeline, weeks, paused, profile
+# ARGV: win id, new win JSON, new at ms, new week, new lane letter
+# Returns {"edited", old win JSON, weeks, paused, target} or {"missing"}
+EDIT_WIN = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return {'missing'} end
+local old = cjson.decode(raw)
+local old_field = old['week'] .. ':' .. string.sub(old['lane'], 1, 1)
+if redis.call('HINCRBY', KEYS[3], old_field, -1) <= 0 then
+  redis.call('HDEL', KEYS[3], old_field)
+end
+redis.call('HINCRBY', KEYS[3], ARGV[4] .. ':' .. ARGV[5], 1)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[1])
+local target = redis.call('HGET', KEYS[5], 'target') or ''
+return {'edited', raw, redis.call('HGETALL', KEYS[3]), redis.call('SMEMBERS', KEYS[4]), target}
+"""
+
+# KEYS: profile   ARGV: tz, now iso   — creates a profile once; returns 1 if new
+ENROL = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'tz', ARGV[1], 'tz_source', 'slack', 'enrolled_at', ARGV[2])
+return 1
+"""
+
+# KEYS: prompts, profile   ARGV: text, max count — returns the new number, or -1 when full
+ADD_PROMPT = """
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+local n = redis.call('HINCRBY', KEYS[2], 'prompt_seq', 1)
+redis.call('HSET', KEYS[1], tostring(n), ARGV[1])
+return n
+"""
+
+# KEYS: paused   ARGV: first week to resume (YYYY-Www) — removes that week and later ones
+RESUME = """
+local removed = 0
+for _, week in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if week >= ARGV[1] then redis.call('SREM', KEYS[1], week); removed = removed + 1 end
+end
+return removed
+"""
 
 # KEYS: profile   ARGV: tz, source ("slack" | "explicit")
 # An explicit choice (/coach timezone) wins over Slack's zone; only enrolled PMs have a profile.
@@ -228,6 +294,22 @@ def connect(url: str, **overrides: Any) -> redis.Redis:
     return redis.Redis.from_url(url, **options)
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the App Home and `/coach stats` show about a PM, read in two round trips."""
+
+    enrolled: bool
+    profile: dict[str, str]
+    state: PMState
+    recent: list[Win]  # newest first (by when it happened)
+    total_wins: int
+    custom_prompts: int
+
+
+def _wins(raws: Sequence[Any]) -> list[Win]:
+    return [Win.from_json_dict(json.loads(r)) for r in raws if r]
+
+
 class Store:
     """Every read and write of PM Coach state. Connections are passed in, never created here."""
 
@@ -295,6 +377,7 @@ class Store:
             Keys.weeks(t, u),
             Keys.paused(t, u),
             Keys.seen(t, u, source),
+            Keys.logged(t, u),
         ]
         if draft_id is not None:
             keys.append(Keys.draft(t, u, draft_id))
@@ -309,6 +392,7 @@ class Store:
             tz,
             SEEN_TTL_S,
             now.isoformat(),
+            int(now.timestamp() * 1000),
         ]
         member = f"{u}:{win.id}"
 
@@ -335,6 +419,7 @@ class Store:
             Keys.weeks(t, u),
             Keys.paused(t, u),
             Keys.profile(t, u),
+            Keys.logged(t, u),
         ]
         result = self._run_with_script(
             DELETE_WIN, lambda pipe: pipe.evalsha(_sha(DELETE_WIN), len(keys), *keys, win_id)
@@ -344,6 +429,66 @@ class Store:
         win = Win.from_json_dict(json.loads(result[1]))
         self.redis.zrem(Keys.team_week(t, win.week), f"{u}:{win.id}")
         return DeleteOutcome(win=win, state=_state(result[2], result[3], result[4]))
+
+    def edit_win(self, win: Win) -> DeleteOutcome:
+        """Replace a win's text, lane, date, link or beneficiary; counts follow. The returned
+        `win` is the *old* version (None when the win no longer exists)."""
+        t, u = win.team_id, win.user_id
+        keys = [
+            Keys.wins(t, u),
+            Keys.timeline(t, u),
+            Keys.weeks(t, u),
+            Keys.paused(t, u),
+            Keys.profile(t, u),
+        ]
+        args = [
+            win.id,
+            json.dumps(win.to_json_dict(), ensure_ascii=False),
+            int(win.at.timestamp() * 1000),
+            win.week,
+            "s" if win.lane is Lane.SHIPPED else "c",
+        ]
+        result = self._run_with_script(
+            EDIT_WIN, lambda pipe: pipe.evalsha(_sha(EDIT_WIN), len(keys), *keys, *args)
+        )[0]
+        if result[0] != "edited":
+            return DeleteOutcome(win=None, state=None)
+        old = Win.from_json_dict(json.loads(result[1]))
+        member = f"{u}:{win.id}"
+        if old.week != win.week:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zrem(Keys.team_week(t, old.week), member)
+            pipe.zadd(Keys.team_week(t, win.week), {member: int(win.at.timestamp() * 1000)})
+            pipe.execute()
+        else:
+            self.redis.zadd(Keys.team_week(t, win.week), {member: int(win.at.timestamp() * 1000)})
+        return DeleteOutcome(win=old, state=_state(result[2], result[3], result[4]))
+
+    def last_logged_id(self, team_id: str, user_id: str) -> str | None:
+        ids = self.redis.zrevrange(Keys.logged(team_id, user_id), 0, 0)
+        return str(ids[0]) if ids else None
+
+    def snapshot(self, team_id: str, user_id: str, recent: int = 5) -> Snapshot:
+        """Profile, week counts, pauses and the newest wins: at most two round trips."""
+        t, u = team_id, user_id
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(Keys.profile(t, u))
+        pipe.hgetall(Keys.weeks(t, u))
+        pipe.smembers(Keys.paused(t, u))
+        pipe.zrevrange(Keys.timeline(t, u), 0, recent - 1)
+        pipe.hlen(Keys.wins(t, u))
+        pipe.hlen(Keys.prompts(t, u))
+        profile, weeks, paused, ids, total, prompts = pipe.execute()
+        wins = _wins(self.redis.hmget(Keys.wins(t, u), ids)) if ids else []
+        profile = {str(k): str(v) for k, v in (profile or {}).items()}
+        return Snapshot(
+            enrolled=bool(profile),
+            profile=profile,
+            state=_state(weeks, paused, profile.get("target", "")),
+            recent=wins,
+            total_wins=int(total),
+            custom_prompts=int(prompts),
+        )
 
     def get_win(self, team_id: str, user_id: str, win_id: str) -> Win | None:
         raw = self.redis.hget(Keys.wins(team_id, user_id), win_id)
@@ -371,8 +516,7 @@ class Store:
             ids = self.redis.zrangebyscore(key, low, high, start=start_at, num=limit)  # type: ignore[assignment]
         if not ids:
             return []
-        raws = self.redis.hmget(Keys.wins(team_id, user_id), ids)
-        return [Win.from_json_dict(json.loads(r)) for r in raws if r]
+        return _wins(self.redis.hmget(Keys.wins(team_id, user_id), ids))
 
     def team_week_entries(self, team_id: str, week: str) -> list[tuple[str, str]]:
         """(user id, win id) of every win a team logged in a local ISO week, in time order."""
@@ -391,6 +535,87 @@ class Store:
 
     def team_users(self, team_id: str) -> set[str]:
         return {str(u) for u in self.redis.smembers(Keys.team_users(team_id))}
+
+    # Profile settings -------------------------------------------------------------------------
+
+    def enrol(self, team_id: str, user_id: str, tz: str, now: datetime) -> bool:
+        """Create the PM's profile if missing and list them in the team. True if new."""
+        key = Keys.profile(team_id, user_id)
+        pipe_result = self._run_with_script(
+            ENROL, lambda pipe: pipe.evalsha(_sha(ENROL), 1, key, tz, now.isoformat())
+        )
+        self.redis.sadd(Keys.team_users(team_id), user_id)
+        return bool(pipe_result[0])
+
+    def profile(self, team_id: str, user_id: str) -> dict[str, str]:
+        raw = self.redis.hgetall(Keys.profile(team_id, user_id))
+        return {str(k): str(v) for k, v in (raw or {}).items()}
+
+    def set_profile(self, team_id: str, user_id: str, **fields: str) -> None:
+        self.redis.hset(Keys.profile(team_id, user_id), mapping=fields)  # type: ignore[arg-type]
+
+    def clear_profile(self, team_id: str, user_id: str, *fields: str) -> None:
+        self.redis.hdel(Keys.profile(team_id, user_id), *fields)
+
+    def pause(self, team_id: str, user_id: str, weeks: Sequence[str]) -> None:
+        self.redis.sadd(Keys.paused(team_id, user_id), *weeks)
+
+    def resume(self, team_id: str, user_id: str, from_week: str) -> int:
+        """Un-pause `from_week` and every later week; past pauses stay (they were real)."""
+        key = Keys.paused(team_id, user_id)
+        result = self._run_with_script(
+            RESUME, lambda pipe: pipe.evalsha(_sha(RESUME), 1, key, from_week)
+        )
+        return int(result[0])
+
+    # Custom prompts ---------------------------------------------------------------------------
+
+    def custom_prompts(self, team_id: str, user_id: str) -> list[tuple[int, str]]:
+        """(number, text) of a PM's own prompts, oldest first."""
+        raw = self.redis.hgetall(Keys.prompts(team_id, user_id))
+        items = [(int(k), str(v)) for k, v in (raw or {}).items()]
+        return sorted(items)
+
+    def add_prompt(self, team_id: str, user_id: str, text: str, limit: int) -> int | None:
+        """The new prompt's number, or None when the PM already has `limit` prompts."""
+        keys = [Keys.prompts(team_id, user_id), Keys.profile(team_id, user_id)]
+        result = self._run_with_script(
+            ADD_PROMPT, lambda pipe: pipe.evalsha(_sha(ADD_PROMPT), 2, *keys, text, limit)
+        )
+        number = int(result[0])
+        return None if number < 0 else number
+
+    def remove_prompt(self, team_id: str, user_id: str, number: int) -> bool:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hdel(Keys.prompts(team_id, user_id), str(number))
+        pipe.srem(Keys.shown(team_id, user_id), f"custom:{number}")
+        return bool(pipe.execute()[0])
+
+    # Forget me --------------------------------------------------------------------------------
+
+    def forget(self, team_id: str, user_id: str) -> int:
+        """Delete every key about a PM and their entries in team indexes. Returns keys deleted."""
+        t, u = team_id, user_id
+        raws = self.redis.hvals(Keys.wins(t, u))
+        by_week: dict[str, list[str]] = {}
+        for raw in raws:
+            data = json.loads(raw)
+            by_week.setdefault(str(data["week"]), []).append(f"{u}:{data['id']}")
+        pipe = self.redis.pipeline(transaction=False)
+        for week, members in by_week.items():
+            pipe.zrem(Keys.team_week(t, week), *members)
+        pipe.srem(Keys.team_users(t), u)
+        pipe.execute()
+        deleted = 0
+        batch: list[str] = []
+        for key in self.redis.scan_iter(match=Keys.user_pattern(t, u), count=500):
+            batch.append(str(key))
+            if len(batch) >= 200:
+                deleted += int(self.redis.unlink(*batch))
+                batch = []
+        if batch:
+            deleted += int(self.redis.unlink(*batch))
+        return deleted
 
     # Drafts (a win waiting for its lane) ------------------------------------------------------
 
