@@ -18,6 +18,7 @@ ACTION_PICK_SHIPPED = "win_pick_shipped"
 ACTION_PICK_CLARITY = "win_pick_clarity"
 VIEW_WIN = "win_modal"
 VIEW_WIN_DONE = "win_modal_done"
+VIEW_WIN_EDIT = "win_edit"
 FIELD_TEXT = "text"
 FIELD_LANE = "lane"
 FIELD_DATE = "date"
@@ -171,9 +172,20 @@ def not_saved(text: str) -> Reply:
 
 
 def win_modal(
-    today: date, *, text: str = "", lane: Lane | None = None, private_metadata: str = ""
+    today: date,
+    *,
+    text: str = "",
+    lane: Lane | None = None,
+    private_metadata: str = "",
+    day: date | None = None,
+    link: str | None = None,
+    beneficiary: str | None = None,
+    callback_id: str = VIEW_WIN,
+    title: str = texts.MODAL_TITLE,
+    submit: str = texts.MODAL_SUBMIT,
 ) -> dict[str, Any]:
-    """The `/win` form: text, lane, date (for backdating), optional link and beneficiary."""
+    """The `/win` form (also used to edit a win): text, lane, date for backdating, optional
+    link and who benefited."""
     options = [
         {"text": plain(texts.MODAL_LANE_SHIPPED), "value": Lane.SHIPPED.value},
         {"text": plain(texts.MODAL_LANE_CLARITY), "value": Lane.CLARITY.value},
@@ -190,11 +202,22 @@ def win_modal(
     }
     if text:
         text_element["initial_value"] = text[:MAX_TEXT]
+    link_element: Block = {"type": "url_text_input", "action_id": "value"}
+    if link:
+        link_element["initial_value"] = link
+    beneficiary_element: Block = {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "max_length": MAX_BENEFICIARY,
+        "placeholder": plain(texts.MODAL_BENEFICIARY_PLACEHOLDER, 150),
+    }
+    if beneficiary:
+        beneficiary_element["initial_value"] = beneficiary[:MAX_BENEFICIARY]
     return {
         "type": "modal",
-        "callback_id": VIEW_WIN,
-        "title": plain(texts.MODAL_TITLE, 24),
-        "submit": plain(texts.MODAL_SUBMIT, 24),
+        "callback_id": callback_id,
+        "title": plain(title, 24),
+        "submit": plain(submit, 24),
         "close": plain(texts.MODAL_CANCEL, 24),
         "private_metadata": private_metadata,
         "blocks": [
@@ -217,7 +240,7 @@ def win_modal(
                 "element": {
                     "type": "datepicker",
                     "action_id": "value",
-                    "initial_date": today.isoformat(),
+                    "initial_date": (day or today).isoformat(),
                 },
             },
             {
@@ -225,19 +248,14 @@ def win_modal(
                 "block_id": FIELD_LINK,
                 "optional": True,
                 "label": plain(texts.MODAL_LINK_LABEL),
-                "element": {"type": "url_text_input", "action_id": "value"},
+                "element": link_element,
             },
             {
                 "type": "input",
                 "block_id": FIELD_BENEFICIARY,
                 "optional": True,
                 "label": plain(texts.MODAL_BENEFICIARY_LABEL),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "value",
-                    "max_length": MAX_BENEFICIARY,
-                    "placeholder": plain(texts.MODAL_BENEFICIARY_PLACEHOLDER, 150),
-                },
+                "element": beneficiary_element,
             },
         ],
     }
@@ -256,14 +274,6 @@ def result_modal(blocks: list[Block], title: str = texts.MODAL_DONE_TITLE) -> di
 
 def reflect_unavailable() -> Reply:
     return texts.REFLECT_SOON, [section(texts.REFLECT_SOON)]
-
-
-def coach_help(unknown: str | None = None) -> tuple[str, list[Block]]:
-    blocks: list[Block] = []
-    if unknown is not None:
-        blocks.append(section(texts.COACH_UNKNOWN.format(text=escape(clip(unknown, 200)))))
-    blocks.append(section(texts.COACH_HELP))
-    return texts.COACH_HELP, blocks
 
 
 def home_intro() -> dict[str, Any]:

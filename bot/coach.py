@@ -10,15 +10,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.store import PMState, Store, StoreUnavailable
+from bot import texts
+from bot.export import ExportRange, brag_document, export_filename, parse_export_range
+from bot.schedule import NudgeSchedule, next_nudge, schedule_from_profile
+from bot.store import PMState, Snapshot, Store, StoreUnavailable
 from bot.streaks import Balance, Streak, balance, streak
-from bot.weeks import is_valid_tz, local_date, local_noon, week_of
+from bot.weeks import is_valid_tz, local_date, local_noon, shift_week, week_monday, week_of
 from bot.wins import (
     Lane,
     LaneSuggestion,
@@ -48,6 +51,28 @@ class Logged:
     win: Win
     duplicate: bool
     standing: Standing
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the App Home and `/coach stats` show."""
+
+    snapshot: Snapshot
+    standing: Standing
+    tz: str
+    week: str  # the PM's current local ISO week
+    schedule: NudgeSchedule
+    next_nudge: datetime | None
+    paused_now: bool
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Export:
+    range: ExportRange
+    markdown: str
+    filename: str
+    count: int
 
 
 @dataclass(frozen=True)
@@ -251,4 +276,185 @@ class Coach:
             text=str(draft["text"]),
             source=source,
             draft_id=draft_id,
+        )
+
+    # Enrolment and settings -------------------------------------------------------------------
+
+    def enrol(self, team_id: str, user_id: str) -> bool:
+        """Make sure the PM has a profile (first command or button). True if they are new."""
+        return self.store.enrol(team_id, user_id, self.tz_for(team_id, user_id), self.clock())
+
+    def overview(self, team_id: str, user_id: str) -> Overview:
+        """Everything the Home and stats show, in at most two Redis round trips."""
+        snap = self.store.snapshot(team_id, user_id)
+        now = self.clock()
+        tz = snap.profile.get("tz") or self.tz_for(team_id, user_id)
+        if snap.profile.get("tz"):
+            self.tz_cache.put(team_id, user_id, tz)
+        week = week_of(now, tz)
+        schedule = schedule_from_profile(snap.profile)
+        return Overview(
+            snapshot=snap,
+            standing=self.standing(snap.state, tz, now),
+            tz=tz,
+            week=week,
+            schedule=schedule,
+            next_nudge=next_nudge(now, tz, schedule, snap.state.paused),
+            paused_now=week in snap.state.paused,
+            now=now,
+        )
+
+    def set_target(self, team_id: str, user_id: str, percent: int) -> None:
+        if not 1 <= percent <= 100:
+            raise ValueError("target must be 1–100")
+        self.enrol(team_id, user_id)
+        self.store.set_profile(team_id, user_id, target=str(percent))
+
+    def set_share(self, team_id: str, user_id: str, share: bool) -> None:
+        self.enrol(team_id, user_id)
+        self.store.set_profile(team_id, user_id, share="1" if share else "0")
+
+    def set_timezone(self, team_id: str, user_id: str, tz: str | None) -> str:
+        """An explicit IANA zone, or None to follow Slack's zone again. Returns the zone."""
+        self.enrol(team_id, user_id)
+        if tz is None:
+            zone_name = self.slack_tz(user_id)
+            self.store.set_tz(team_id, user_id, zone_name, "slack", force=True)
+        else:
+            if not is_valid_tz(tz):
+                raise ValueError("unknown time zone")
+            zone_name = tz
+            self.store.set_tz(team_id, user_id, zone_name, "explicit")
+        self.tz_cache.put(team_id, user_id, zone_name)
+        self.log.info(
+            "tz_set",
+            team_id=team_id,
+            user_id=user_id,
+            tz=zone_name,
+            source="slack" if tz is None else "explicit",
+        )
+        return zone_name
+
+    def pause(self, team_id: str, user_id: str, weeks: int) -> tuple[str, str]:
+        """Pause this week and the next `weeks - 1`; returns (first, last) paused week."""
+        if not 1 <= weeks <= 12:
+            raise ValueError("pause 1–12 weeks")
+        self.enrol(team_id, user_id)
+        first = week_of(self.clock(), self.tz_for(team_id, user_id))
+        paused = [shift_week(first, i) for i in range(weeks)]
+        self.store.pause(team_id, user_id, paused)
+        return paused[0], paused[-1]
+
+    def resume(self, team_id: str, user_id: str) -> int:
+        current = week_of(self.clock(), self.tz_for(team_id, user_id))
+        return self.store.resume(team_id, user_id, current)
+
+    def pause_ends(self, last_week: str) -> date:
+        """The Monday the PM is back after a pause ending with `last_week`."""
+        return week_monday(shift_week(last_week, 1))
+
+    # Wins: history, edit, undo ----------------------------------------------------------------
+
+    def history(self, team_id: str, user_id: str, count: int) -> list[Win]:
+        return self.store.user_wins(team_id, user_id, newest_first=True, limit=count)
+
+    def undo_last(self, team_id: str, user_id: str) -> Undone:
+        """Remove the win the PM logged most recently (whatever date it was for)."""
+        last = self.store.last_logged_id(team_id, user_id)
+        if last is None:
+            return Undone(win=None, standing=None)
+        return self.undo(team_id, user_id, last)
+
+    def edit_win(
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        win_id_: str,
+        lane: Lane,
+        text: str,
+        day: date | None,
+        link: str | None,
+        beneficiary: str | None,
+    ) -> Logged | None:
+        """Change a win. Its local week stays the one it was logged in unless the date moves.
+        None when the win no longer exists."""
+        current = self.store.get_win(team_id, user_id, win_id_)
+        if current is None:
+            return None
+        text = validate_text(text)
+        link = validate_link(link)
+        beneficiary = validate_beneficiary(beneficiary)
+        tz = self.tz_for(team_id, user_id)
+        now = self.clock()
+        at, week = current.at, current.week
+        if day is not None and day != local_date(current.at, tz):
+            today = local_date(now, tz)
+            moved = now if day == today else local_noon(validate_backdate(day, today), tz)
+            at, week = moved.astimezone(now.tzinfo), week_of(moved, tz)
+        edited = Win(
+            id=current.id,
+            team_id=team_id,
+            user_id=user_id,
+            lane=lane,
+            text=text,
+            at=at,
+            week=week,
+            logged_at=current.logged_at,
+            link=link,
+            beneficiary=beneficiary,
+            extra=current.extra,
+        )
+        outcome = self.store.edit_win(edited)
+        if outcome.state is None:
+            return None
+        self.log.info("win_edited", team_id=team_id, user_id=user_id, win_id=win_id_)
+        return Logged(win=edited, duplicate=False, standing=self.standing(outcome.state, tz, now))
+
+    # Forget me --------------------------------------------------------------------------------
+
+    def forget(self, team_id: str, user_id: str) -> int:
+        deleted = self.store.forget(team_id, user_id)
+        self.tz_cache.drop(team_id, user_id)
+        self.log.info("pm_forgotten", team_id=team_id, user_id=user_id, keys=deleted)
+        return deleted
+
+    # Export -----------------------------------------------------------------------------------
+
+    def export(self, team_id: str, user_id: str, args: str) -> Export:
+        """Build the brag document for a range (raises ExportRangeError for a bad one)."""
+        tz = self.tz_for(team_id, user_id)
+        now = self.clock()
+        rng = parse_export_range(args, local_date(now, tz))
+        # A day of slack on both sides; the document keeps wins by their local date.
+        start = local_noon(rng.start, tz) - timedelta(days=1)
+        end = local_noon(rng.end, tz) + timedelta(days=1)
+        wins = self.store.user_wins(team_id, user_id, start=start, end=end)
+        document = brag_document(
+            wins, rng, tz=tz, person=self.display_name(user_id), generated_at=now
+        )
+        included = [w for w in wins if rng.start <= local_date(w.at, tz) <= rng.end]
+        return Export(
+            range=rng, markdown=document, filename=export_filename(rng), count=len(included)
+        )
+
+    def display_name(self, user_id: str) -> str:
+        try:
+            user = self.profile_client.users_info(user=user_id).get("user") or {}
+        except (SlackApiError, SlackClientError, OSError):
+            return user_id
+        profile = user.get("profile") or {}
+        return str(
+            profile.get("display_name") or user.get("real_name") or user.get("name") or user_id
+        )
+
+    def send_export(self, user_id: str, export: Export) -> None:
+        """Deliver the document privately: a file in the PM's DM with the app."""
+        channel = self.slack.conversations_open(users=user_id)["channel"]["id"]
+        self.slack.files_upload_v2(
+            channel=channel,
+            content=export.markdown,
+            filename=export.filename,
+            title=f"Brag document — {export.range.label}",
+            initial_comment=texts.EXPORT_COMMENT.format(label=export.range.label),
         )

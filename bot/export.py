@@ -170,17 +170,26 @@ _BLOCK_START = re.compile(r"[#>*+=\-]|~~~|```")
 _UNDERSCORE_BREAK = re.compile(r"(?:_[ \t]*){3,}")
 _ORDERED_ITEM = re.compile(r"([0-9]{1,9})([.)])", re.ASCII)
 _URL_UNSAFE = re.compile(r"[\s()<>\[\]\\\x00-\x1f\x7f]")
+_HOST_UNSAFE = re.compile(r"[\s()<>\\\x00-\x1f\x7f]")  # brackets allowed: IPv6
 
 
-def _indent_width(prefix: str) -> int:
-    return sum(4 if c == "\t" else 1 for c in prefix)
+def _indent_width(prefix: str, column: int) -> int:
+    """Columns `prefix` spans when it starts at `column` (tab stops every 4 columns)."""
+    end = column
+    for c in prefix:
+        end = (end // 4 + 1) * 4 if c == "\t" else end + 1
+    return end - column
 
 
-def escape_block_line(line: str) -> str:
-    """`line` unchanged, except a backslash where Markdown would start a block structure."""
+def escape_block_line(line: str, column: int = 0) -> str:
+    """`line` unchanged, except a backslash where Markdown would start a block structure.
+
+    `column` is where the line's content starts in the output (2 inside a bullet or a quote),
+    which matters for how wide a leading tab is.
+    """
     body = line.lstrip(" \t")
     lead = line[: len(line) - len(body)]
-    if _indent_width(lead) >= 4:  # indented further: continuation or code, never structure
+    if _indent_width(lead, column) >= 4:  # further in: continuation or code, never structure
         return line
     if _BLOCK_START.match(body) or _UNDERSCORE_BREAK.fullmatch(body):
         return f"{lead}\\{body}"
@@ -211,7 +220,7 @@ def bullet_text(text: str) -> str:
     """
     first, *rest = _lines(text)
     out = [first]
-    out.extend(f"  {escape_block_line(line)}" if line.strip() else "" for line in rest)
+    out.extend(f"  {escape_block_line(line, 2)}" if line.strip() else "" for line in rest)
     return "\n".join(out)
 
 
@@ -224,7 +233,7 @@ def markdown_url(url: str) -> str | None:
     # Keep the host as is (an IPv6 host needs its brackets); encode the rest where needed.
     host_end = url.find(parts.netloc) + len(parts.netloc)
     head, tail = url[:host_end], url[host_end:]
-    if _URL_UNSAFE.search(head):
+    if _HOST_UNSAFE.search(head):
         return None
     return head + _URL_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), tail)
 
@@ -323,7 +332,7 @@ def _reflections_section(reflections: Sequence[Reflection], rng: ExportRange, tz
         prompt = _emphasis(reflection.prompt)
         out += [f"{heading} — {prompt}" if prompt else heading, ""]
         out += [
-            f"> {escape_block_line(line)}" if line.strip() else ">"
+            f"> {escape_block_line(line, 2)}" if line.strip() else ">"
             for line in _lines(reflection.text)
         ]
     return out

@@ -226,11 +226,12 @@ end
 return removed
 """
 
-# KEYS: profile   ARGV: tz, source ("slack" | "explicit")
+# KEYS: profile   ARGV: tz, source ("slack" | "explicit"), force ("1": `/coach timezone auto`)
 # An explicit choice (/coach timezone) wins over Slack's zone; only enrolled PMs have a profile.
 SET_TZ = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[2] == 'slack' and redis.call('HGET', KEYS[1], 'tz_source') == 'explicit' then return 0 end
+if ARGV[2] == 'slack' and ARGV[3] ~= '1'
+   and redis.call('HGET', KEYS[1], 'tz_source') == 'explicit' then return 0 end
 redis.call('HSET', KEYS[1], 'tz', ARGV[1], 'tz_source', ARGV[2])
 return 1
 """
@@ -343,11 +344,15 @@ class Store:
         value = self.redis.hget(Keys.profile(team_id, user_id), "tz")
         return str(value) if value else None
 
-    def set_tz(self, team_id: str, user_id: str, tz: str, source: str) -> bool:
-        """Record a PM's zone; Slack's zone never overrides an explicit choice. True if set."""
+    def set_tz(
+        self, team_id: str, user_id: str, tz: str, source: str, *, force: bool = False
+    ) -> bool:
+        """Record a PM's zone; Slack's zone never overrides an explicit choice unless `force`
+        (the PM asked to follow Slack again). True if set."""
         key = Keys.profile(team_id, user_id)
+        flag = "1" if force else "0"
         result = self._run_with_script(
-            SET_TZ, lambda pipe: pipe.evalsha(_sha(SET_TZ), 1, key, tz, source)
+            SET_TZ, lambda pipe: pipe.evalsha(_sha(SET_TZ), 1, key, tz, source, flag)
         )
         return bool(result[0])
 

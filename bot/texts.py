@@ -72,14 +72,6 @@ MODAL_BENEFICIARY_PLACEHOLDER = "e.g. the onboarding squad, Sales EMEA"
 MODAL_DONE_TITLE = "Win logged"
 MODAL_CLOSE = "Close"
 
-COACH_HELP = (
-    "*PM Coach* helps you notice which kind of work filled your week.\n"
-    "• `/win shipped <what>` — log an execution win 🚀\n"
-    "• `/win clarity <what>` — log a clarity win 🧭 (decided, aligned, framed, unblocked)\n"
-    "• `/win <what>` — I'll ask which lane\n"
-    "• `/win` — open a form (backdate, add a link and who benefited)"
-)
-COACH_UNKNOWN = "I didn't understand `{text}`."
 REFLECT_SOON = (
     "Reflections arrive with your weekly nudge, which is not switched on in this version yet. "
     "Meanwhile, log your wins with `/win`."
@@ -94,3 +86,143 @@ HOME_INTRO = (
     "• 🧭 *Created clarity* — decided, aligned, framed a problem, unblocked others\n"
     "Try `/win clarity Framed the pricing question for the exec review`."
 )
+
+# /coach and the App Home ---------------------------------------------------------------------
+
+COACH_HELP_FULL = (
+    "*PM Coach* — notice which kind of work fills your weeks.\n"
+    "*Log wins*\n"
+    "• `/win shipped <what>` 🚀 · `/win clarity <what>` 🧭 · `/win <what>` (I ask) · "
+    "`/win` (form)\n"
+    "*See where you stand*\n"
+    "• `/coach stats` — balance, streak and your last 12 weeks\n"
+    "• `/coach history [n]` — your latest wins, to edit or delete · `/coach undo` — remove the "
+    "last one\n"
+    "• `/coach export [this|last] [month|quarter|year]` or `/coach export 2026-01-01..2026-03-31`"
+    " — a brag document, sent to you privately\n"
+    "*Make it yours*\n"
+    "• `/coach target 40%` — your clarity goal · `/coach timezone Europe/Berlin` or `auto`\n"
+    "• `/coach pause 2w` / `/coach resume` — vacation; streaks wait for you\n"
+    "• `/coach prompts`, `/coach prompts add <question>`, `/coach prompts remove <n>`\n"
+    "• `/coach share on|off` — may your clarity wins appear in the team recap (off by default)\n"
+    "• `/coach forget-me` — delete everything PM Coach knows about you"
+)
+COACH_UNKNOWN_FULL = "I didn't understand `{text}`. Here is what I can do:"
+
+STATS_TITLE = "Where you stand"
+STATS_WEEKS = "This week: {this_c} 🧭 · {this_s} 🚀   Last week: {last_c} 🧭 · {last_s} 🚀"
+STATS_LONGEST = "Longest streak: {weeks} week{plural}"
+STATS_TOTAL = "{total} win{plural} logged in all"
+STATS_EMPTY = "Nothing logged yet. Start with `/win clarity <something you made clear>`."
+
+CHART_TITLE = "Last 12 weeks"
+CHART_HEADER = "week of   🧭 clarity          🚀 shipped"
+CHART_PAUSED = "paused"
+
+HISTORY_TITLE = "Your latest {count} win{plural}"
+HISTORY_EMPTY = "No wins yet. Log one with `/win`."
+HISTORY_EDIT = "Edit"
+HISTORY_DELETE = "Delete"
+HISTORY_DELETED = "Deleted: {text}"
+BAD_COUNT = "Give a number of wins from 1 to 20, for example `/coach history 10`."
+
+UNDO_NOTHING = "There is nothing to undo: you have not logged a win yet."
+
+TARGET_SET = "🎯 Your clarity target is now *{percent}%*."
+TARGET_BAD = "Give a target between 1% and 100%, for example `/coach target 40%`."
+TZ_SET = "🕰️ Your time zone is now *{tz}*. Wins you already logged keep the week they were in."
+TZ_AUTO = "🕰️ Following your Slack time zone again: *{tz}*."
+TZ_BAD = (
+    "I don't know the time zone `{tz}`. Use a name like `Europe/Berlin` or `America/New_York`,"
+    " or `auto` to follow your Slack setting."
+)
+TZ_SHOW = "Your time zone is *{tz}* ({source}). Change it with `/coach timezone <Area/City>` or "
+TZ_SHOW_AUTO = "`/coach timezone auto`."
+PAUSED = (
+    "🏖️ Paused until {until:%a %d %b}. No nudges meanwhile, and your streak waits for you: "
+    "paused weeks neither count nor break it. `/coach resume` to come back early."
+)
+PAUSE_BAD = "Say how many weeks, from 1 to 12, for example `/coach pause 2w`."
+RESUMED = "👋 Welcome back — you're no longer paused."
+NOT_PAUSED = "You weren't paused, so nothing changed."
+SHARE_ON = (
+    "🙌 Your clarity wins may now appear in the weekly team recap, with your name. "
+    "Reflections never do. `/coach share off` to stop."
+)
+SHARE_OFF = "🔒 Your wins stay private: the team recap will only count them, never show them."
+SHARE_BAD = "Say `/coach share on` or `/coach share off`."
+
+PROMPTS_TITLE = "Reflection prompts"
+PROMPTS_BUILTIN = "{count} built-in prompts across {themes} themes rotate with your own."
+PROMPTS_NONE = "You have no prompts of your own yet. Add one: `/coach prompts add <a question>`."
+PROMPTS_ADDED = "➕ Added prompt {number}: {text}"
+PROMPTS_REMOVED = "➖ Removed prompt {number}."
+PROMPTS_NOT_FOUND = "You have no prompt number {number}. `/coach prompts` lists them."
+PROMPTS_FULL = "You already have {limit} prompts of your own. Remove one first."
+PROMPTS_BAD = {
+    "blank": "Add the question after `prompts add`, e.g. `/coach prompts add What did I decide?`",
+    "too_long": "Keep a prompt under 280 characters.",
+    "bad_number": "Say which prompt to remove by its number, e.g. `/coach prompts remove 2`.",
+}
+
+FORGET_ASK = (
+    "⚠️ This deletes *everything* PM Coach knows about you: wins, streaks, reflections, prompts "
+    "and settings. It cannot be undone."
+)
+FORGET_BUTTON = "Delete everything"
+FORGET_CONFIRM_TITLE = "Delete everything?"
+FORGET_CONFIRM_TEXT = "Your wins, streaks, reflections and settings will be gone for good."
+FORGET_CONFIRM_YES = "Delete"
+FORGET_CONFIRM_NO = "Keep my data"
+FORGOTTEN = (
+    "🗑️ Done. Everything PM Coach knew about you is deleted. If you ever use `/win` again, "
+    "you start fresh."
+)
+
+EXPORT_PREPARING = "📄 Putting together your brag document for {label}…"
+EXPORT_SENT = "📄 Your brag document for {label} is in our DM: {count} win{plural}."
+EXPORT_FAILED = "😕 I couldn't send your brag document just now. Please try again in a minute."
+EXPORT_BAD = {
+    "bad_range": "Try `/coach export`, `/coach export last quarter` or "
+    "`/coach export 2026-01-01..2026-03-31`.",
+    "reversed": "The end of that range is before its start.",
+    "too_long": "Export at most three years at once.",
+    "future": "That range starts in the future.",
+}
+EXPORT_COMMENT = "Here is your brag document for {label}. It's private to you."
+
+HOME_TITLE = "Your PM Coach"
+HOME_BALANCE = "*Balance (4 weeks):* {percent}% clarity · target {target}%"
+HOME_BALANCE_EMPTY = "*Balance:* nothing logged in the last 4 weeks yet"
+HOME_STREAK = "*Clarity streak:* {current} week{plural} · longest {longest}"
+HOME_RECENT = "Recent wins"
+HOME_NO_WINS = "No wins yet. `/win clarity <something you made clear>` is a good start."
+HOME_NEXT_NUDGE = "*Next reflection nudge:* {when} ({tz})"
+HOME_NUDGES_OFF = "*Reflection nudges:* off"
+HOME_PAUSED = "🏖️ You're paused this week: no nudges, and your streak waits."
+HOME_SHARING = "Sharing in the team recap: {state}"
+HOME_LOG = "Log a win"
+HOME_SETTINGS = "Settings"
+HOME_PROMPTS = "My prompts"
+HOME_FORGET = "Delete my data"
+HOME_FORGOTTEN = "Everything PM Coach knew about you has been deleted. Use `/win` to start fresh."
+
+SETTINGS_TITLE = "Settings"
+SETTINGS_SAVE = "Save"
+SETTINGS_TARGET = "Clarity target"
+SETTINGS_TZ = "Time zone"
+SETTINGS_TZ_HINT = "An IANA name like Europe/Berlin; leave empty to follow your Slack setting."
+SETTINGS_SHARE = "Team recap"
+SETTINGS_SHARE_OPTION = "Show my clarity wins, with my name, in the weekly team recap"
+SETTINGS_PAUSE = "Pause (vacation)"
+SETTINGS_PAUSE_NONE = "Not paused"
+
+PROMPTS_MODAL_TITLE = "My prompts"
+PROMPTS_MODAL_ADD = "Add a prompt of your own"
+PROMPTS_MODAL_SUBMIT = "Add"
+PROMPTS_REMOVE = "Remove"
+
+EDIT_TITLE = "Edit win"
+EDIT_SUBMIT = "Save"
+EDIT_SAVED_TITLE = "Win updated"
+EDIT_GONE = "That win no longer exists (it was deleted)."

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, events, views
+from handlers import actions, commands, events, home, views
 
 
 def register_all(app: App) -> None:
-    for module in (commands, actions, views, events):
+    for module in (commands, actions, views, events, home):
         module.register(app)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import blocks, texts
+from bot import blocks, coach_blocks, home, texts
 from bot.store import StoreUnavailable
+from bot.weeks import local_date
 from bot.wins import Lane, WinInputError
+from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
+from handlers.home import publish_home
 from handlers.replies import coach_of, ephemeral, replacement
 
 
@@ -93,7 +97,79 @@ pick_shipped = _pick(Lane.SHIPPED)
 pick_clarity = _pick(Lane.CLARITY)
 
 
+def history_menu(
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    context: Any,
+    respond: Respond,
+    client: WebClient,
+) -> None:
+    """Edit or delete a win from `/coach history` or from the Home's recent wins."""
+    ack()
+    team_id, user_id = _ids(body)
+    coach = coach_of(context)
+    choice, _, win_id_ = str((action.get("selected_option") or {}).get("value") or "").partition(
+        ":"
+    )
+    in_view = (body.get("container") or {}).get("type") == "view"
+    if choice == "edit":
+        win = coach.store.get_win(team_id, user_id, win_id_)
+        if win is None:
+            return
+        tz = coach.tz_for(team_id, user_id)
+        metadata = {
+            "win": win.id,
+            "origin": "home" if in_view else "message",
+            "response_url": body.get("response_url") or "",
+        }
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=blocks.win_modal(
+                coach.today(team_id, user_id),
+                text=win.text,
+                lane=win.lane,
+                day=local_date(win.at, tz),
+                link=win.link,
+                beneficiary=win.beneficiary,
+                callback_id=blocks.VIEW_WIN_EDIT,
+                title=texts.EDIT_TITLE,
+                submit=texts.EDIT_SUBMIT,
+                private_metadata=json.dumps(metadata),
+            ),
+        )
+        return
+    if choice != "delete":
+        return
+    undone = coach.undo(team_id, user_id, win_id_)
+    if in_view:
+        publish_home(client, coach, team_id, user_id, context["log"])
+        return
+    note = (
+        texts.HISTORY_DELETED.format(text=blocks.quoted_win(undone.win.text, 300))
+        if undone.win
+        else texts.WIN_ALREADY_UNDONE
+    )
+    wins = coach.history(team_id, user_id, HISTORY_DEFAULT)
+    respond(**replacement(coach_blocks.history(wins, coach.tz_for(team_id, user_id), note=note)))
+
+
+def forget_confirmed(
+    ack: Ack, body: dict[str, Any], context: Any, respond: Respond, client: WebClient
+) -> None:
+    """Delete everything about the PM (they confirmed in Slack's dialog). Writes nothing after."""
+    ack()
+    team_id, user_id = _ids(body)
+    coach = coach_of(context)
+    coach.forget(team_id, user_id)
+    client.views_publish(user_id=user_id, view=home.forgotten_home())
+    if (body.get("container") or {}).get("type") != "view":
+        respond(**replacement(coach_blocks.simple(texts.FORGOTTEN)))
+
+
 def register(app: App) -> None:
     app.action(blocks.ACTION_UNDO)(undo)
     app.action(blocks.ACTION_PICK_SHIPPED)(pick_shipped)
     app.action(blocks.ACTION_PICK_CLARITY)(pick_clarity)
+    app.action(coach_blocks.ACTION_HISTORY_MENU)(history_menu)
+    app.action(coach_blocks.ACTION_FORGET)(forget_confirmed)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import blocks
+from bot import blocks, coach_blocks, texts
 from bot.store import StoreUnavailable
 from bot.texts import BLANK_WITH_LANE_EXAMPLES
 from bot.wins import WinInputError, parse_win_command
+from handlers.coach_commands import Ctx, dispatch
 from handlers.replies import coach_of, ephemeral
 
 
@@ -71,11 +72,24 @@ def win(ack: Ack, command: dict[str, Any], context: Any, client: WebClient) -> N
     )
 
 
-def coach_command(ack: Ack, command: dict[str, Any]) -> None:
-    """`/coach [subcommand]`: help for now; the coaching commands build on it."""
-    text = (command.get("text") or "").strip()
-    unknown = text if text and text.lower() not in ("help", "?") else None
-    ack(**ephemeral(blocks.coach_help(unknown)))
+def coach_command(
+    ack: Ack, command: dict[str, Any], context: Any, client: WebClient, respond: Respond
+) -> None:
+    """`/coach [subcommand]`: stats, history, export, settings, prompts, forget-me, help."""
+    ctx = Ctx(
+        ack=ack,
+        respond=respond,
+        client=client,
+        coach=coach_of(context),
+        team_id=command["team_id"],
+        user_id=command["user_id"],
+        log=context["log"],
+    )
+    try:
+        dispatch(command.get("text") or "", ctx)
+    except StoreUnavailable:
+        context["log"].error("store_unavailable", surface="/coach")
+        ack(**ephemeral(coach_blocks.simple(texts.NOT_DONE)))
 
 
 def reflect(ack: Ack) -> None:

@@ -1,23 +1,13 @@
-"""Events API: the App Home tab and profile changes."""
+"""Events API: profile changes and uninstalls (the Home tab lives in handlers/home.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from slack_bolt import App
-from slack_sdk import WebClient
 
-from bot import blocks
 from bot.weeks import is_valid_tz
 from handlers.replies import coach_of
-
-
-def home_opened(event: dict[str, Any], client: WebClient, context: Any) -> None:
-    """Show the App Home when a PM opens it."""
-    if event.get("tab") not in (None, "home"):
-        return
-    client.views_publish(user_id=event["user"], view=blocks.home_intro())
-    context["log"].info("home_published")
 
 
 def user_changed(event: dict[str, Any], context: Any) -> None:
@@ -42,7 +32,6 @@ def uninstalled(event: dict[str, Any], body: dict[str, Any], context: Any) -> No
 
 
 def register(app: App) -> None:
-    app.event("app_home_opened")(home_opened)
     app.event("user_change")(user_changed)
     app.event("app_uninstalled")(uninstalled)
     app.event("tokens_revoked")(uninstalled)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
 
-from bot import blocks, texts
+from bot import blocks, coach_blocks, texts
 from bot.store import StoreUnavailable
 from bot.wins import Lane, WinInputError
+from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
+from handlers.home import publish_home
 
 # Which form field an input error belongs to, so Slack shows it under that field.
 ERROR_FIELD = {
@@ -60,7 +65,9 @@ def read_win_form(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def win_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: Any) -> None:
+def win_submitted(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: Any, client: WebClient
+) -> None:
     """Validate, log once per view (a double submit has the same view id), show the outcome."""
     coach = context["coach"]
     team_id = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
@@ -94,7 +101,71 @@ def win_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context:
         logged.win, standing.streak, standing.balance, duplicate=logged.duplicate
     )
     ack(response_action="update", view=blocks.result_modal(confirmation))
+    if view.get("private_metadata") == "home":
+        publish_home(client, coach, team_id, user_id, context["log"])
+
+
+def win_edited(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], context: Any, client: WebClient
+) -> None:
+    """Save an edited win; refresh where it was edited from (Home or the history message)."""
+    coach = context["coach"]
+    team_id = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
+    user_id = str((body.get("user") or {}).get("id"))
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        metadata = {}
+    if not isinstance(metadata, dict) or not metadata.get("win"):
+        ack(response_action="errors", errors={blocks.FIELD_TEXT: texts.ERRORS["bad_form"]})
+        return
+    try:
+        form = read_win_form(view)
+        edited = coach.edit_win(
+            team_id=team_id,
+            user_id=user_id,
+            win_id_=str(metadata["win"]),
+            lane=form["lane"],
+            text=form["text"],
+            day=form["day"],
+            link=form["link"],
+            beneficiary=form["beneficiary"],
+        )
+    except WinInputError as exc:
+        message = input_error(exc)[0]
+        ack(
+            response_action="errors",
+            errors={ERROR_FIELD.get(exc.code, blocks.FIELD_TEXT): blocks.clip(message, 150)},
+        )
+        return
+    except StoreUnavailable:
+        context["log"].error("store_unavailable", surface="win_edit")
+        ack(response_action="errors", errors={blocks.FIELD_TEXT: texts.NOT_SAVED_SHORT})
+        return
+    if edited is None:
+        ack(
+            response_action="update",
+            view=blocks.result_modal([blocks.section(texts.EDIT_GONE)], title=texts.EDIT_TITLE),
+        )
+        return
+    standing = edited.standing
+    _, confirmation = blocks.win_logged(
+        edited.win, standing.streak, standing.balance, with_undo=False
+    )
+    ack(
+        response_action="update",
+        view=blocks.result_modal(confirmation, title=texts.EDIT_SAVED_TITLE),
+    )
+    if metadata.get("origin") == "home":
+        publish_home(client, coach, team_id, user_id, context["log"])
+    elif metadata.get("response_url"):
+        wins = coach.history(team_id, user_id, HISTORY_DEFAULT)
+        reply = coach_blocks.history(wins, coach.tz_for(team_id, user_id))
+        WebhookClient(str(metadata["response_url"])).send(
+            text=reply[0], blocks=reply[1], replace_original=True, response_type="ephemeral"
+        )
 
 
 def register(app: App) -> None:
     app.view(blocks.VIEW_WIN)(win_submitted)
+    app.view(blocks.VIEW_WIN_EDIT)(win_edited)

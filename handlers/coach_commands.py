@@ -1,0 +1,228 @@
+"""`/coach <subcommand>`: one small function per subcommand, routed by name.
+
+Each function answers through `ack` (fast, within Slack's 3 s) or, for slow work such as the
+export, acks first and answers through `respond`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot import blocks, coach_blocks, texts
+from bot.coach import Coach
+from bot.export import ExportRangeError
+from bot.prompts import MAX_CUSTOM_PROMPTS, THEMES, library, validate_custom_prompt
+from handlers.replies import ephemeral
+
+HISTORY_DEFAULT = 10
+HISTORY_MAX = 20
+
+
+@dataclass
+class Ctx:
+    ack: Ack
+    respond: Respond
+    client: WebClient
+    coach: Coach
+    team_id: str
+    user_id: str
+    log: Any
+
+    def reply(self, reply: blocks.Reply) -> None:
+        self.ack(**ephemeral(reply))
+
+    def say(self, message: str) -> None:
+        self.reply(coach_blocks.simple(message))
+
+
+def help_(args: str, ctx: Ctx) -> None:
+    ctx.reply(coach_blocks.help_reply())
+
+
+def stats(args: str, ctx: Ctx) -> None:
+    ov = ctx.coach.overview(ctx.team_id, ctx.user_id)
+    ctx.reply(
+        coach_blocks.stats(
+            ov.standing.streak,
+            ov.standing.balance,
+            ov.snapshot.total_wins,
+            ov.snapshot.state.counts,
+            ov.snapshot.state.paused,
+            ov.week,
+        )
+    )
+
+
+def history(args: str, ctx: Ctx) -> None:
+    count = HISTORY_DEFAULT
+    if args:
+        if not args.isdigit() or not 1 <= int(args) <= HISTORY_MAX:
+            ctx.say(texts.BAD_COUNT)
+            return
+        count = int(args)
+    wins = ctx.coach.history(ctx.team_id, ctx.user_id, count)
+    ctx.reply(coach_blocks.history(wins, ctx.coach.tz_for(ctx.team_id, ctx.user_id)))
+
+
+def undo(args: str, ctx: Ctx) -> None:
+    undone = ctx.coach.undo_last(ctx.team_id, ctx.user_id)
+    if undone.win is None:
+        ctx.say(texts.UNDO_NOTHING)
+        return
+    standing = undone.standing
+    ctx.reply(
+        blocks.win_undone(
+            undone.win,
+            standing.streak if standing else None,
+            standing.balance if standing else None,
+        )
+    )
+
+
+def export(args: str, ctx: Ctx) -> None:
+    try:
+        document = ctx.coach.export(ctx.team_id, ctx.user_id, args)
+    except ExportRangeError as exc:
+        ctx.say(texts.EXPORT_BAD.get(exc.code, texts.EXPORT_BAD["bad_range"]))
+        return
+    ctx.say(texts.EXPORT_PREPARING.format(label=document.range.label))
+    try:
+        ctx.coach.send_export(ctx.user_id, document)
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        ctx.log.error("export_failed", error=type(exc).__name__)
+        ctx.respond(text=texts.EXPORT_FAILED, response_type="ephemeral")
+        return
+    ctx.log.info("export_sent", wins=document.count, range=document.range.label)
+    ctx.respond(
+        text=texts.EXPORT_SENT.format(
+            label=document.range.label,
+            count=document.count,
+            plural=coach_blocks.plural(document.count),
+        ),
+        response_type="ephemeral",
+    )
+
+
+def target(args: str, ctx: Ctx) -> None:
+    match = re.fullmatch(r"(\d{1,3})\s*%?", args)
+    if not match or not 1 <= int(match.group(1)) <= 100:
+        ctx.say(texts.TARGET_BAD)
+        return
+    ctx.coach.set_target(ctx.team_id, ctx.user_id, int(match.group(1)))
+    ctx.say(texts.TARGET_SET.format(percent=int(match.group(1))))
+
+
+def timezone(args: str, ctx: Ctx) -> None:
+    if not args:
+        profile = ctx.coach.store.profile(ctx.team_id, ctx.user_id)
+        tz = profile.get("tz") or ctx.coach.tz_for(ctx.team_id, ctx.user_id)
+        source = "you chose it" if profile.get("tz_source") == "explicit" else "from Slack"
+        ctx.say(texts.TZ_SHOW.format(tz=tz, source=source) + texts.TZ_SHOW_AUTO)
+        return
+    if args.lower() == "auto":
+        ctx.say(texts.TZ_AUTO.format(tz=ctx.coach.set_timezone(ctx.team_id, ctx.user_id, None)))
+        return
+    try:
+        tz = ctx.coach.set_timezone(ctx.team_id, ctx.user_id, args)
+    except ValueError:
+        ctx.say(texts.TZ_BAD.format(tz=blocks.escape(blocks.clip(args, 60))))
+        return
+    ctx.say(texts.TZ_SET.format(tz=tz))
+
+
+def pause(args: str, ctx: Ctx) -> None:
+    match = re.fullmatch(r"(\d{1,2})\s*(w|wk|wks|week|weeks)?", args.lower())
+    if not match or not 1 <= int(match.group(1)) <= 12:
+        ctx.say(texts.PAUSE_BAD)
+        return
+    _, last = ctx.coach.pause(ctx.team_id, ctx.user_id, int(match.group(1)))
+    ctx.say(texts.PAUSED.format(until=ctx.coach.pause_ends(last)))
+
+
+def resume(args: str, ctx: Ctx) -> None:
+    removed = ctx.coach.resume(ctx.team_id, ctx.user_id)
+    ctx.say(texts.RESUMED if removed else texts.NOT_PAUSED)
+
+
+def share(args: str, ctx: Ctx) -> None:
+    choice = args.lower()
+    if choice not in ("on", "off"):
+        ctx.say(texts.SHARE_BAD)
+        return
+    ctx.coach.set_share(ctx.team_id, ctx.user_id, choice == "on")
+    ctx.say(texts.SHARE_ON if choice == "on" else texts.SHARE_OFF)
+
+
+def prompts(args: str, ctx: Ctx) -> None:
+    action, _, rest = args.partition(" ")
+    action = action.lower()
+    store = ctx.coach.store
+    if action == "add":
+        try:
+            text = validate_custom_prompt(rest)
+        except ValueError as exc:
+            ctx.say(texts.PROMPTS_BAD.get(str(exc), texts.PROMPTS_BAD["blank"]))
+            return
+        ctx.coach.enrol(ctx.team_id, ctx.user_id)
+        number = store.add_prompt(ctx.team_id, ctx.user_id, text, MAX_CUSTOM_PROMPTS)
+        if number is None:
+            ctx.say(texts.PROMPTS_FULL.format(limit=MAX_CUSTOM_PROMPTS))
+        else:
+            ctx.say(texts.PROMPTS_ADDED.format(number=number, text=blocks.escape(text)))
+        return
+    if action == "remove":
+        if not rest.strip().isdigit():
+            ctx.say(texts.PROMPTS_BAD["bad_number"])
+            return
+        number = int(rest.strip())
+        if store.remove_prompt(ctx.team_id, ctx.user_id, number):
+            ctx.say(texts.PROMPTS_REMOVED.format(number=number))
+        else:
+            ctx.say(texts.PROMPTS_NOT_FOUND.format(number=number))
+        return
+    if action:
+        ctx.reply(coach_blocks.help_reply(unknown=f"prompts {args}"))
+        return
+    custom = store.custom_prompts(ctx.team_id, ctx.user_id)
+    ctx.reply(coach_blocks.prompts_list(len(library()), len(THEMES), custom))
+
+
+def forget_me(args: str, ctx: Ctx) -> None:
+    ctx.reply(coach_blocks.forget_ask())
+
+
+Subcommand = Callable[[str, Ctx], None]
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": help_,
+    "?": help_,
+    "stats": stats,
+    "history": history,
+    "undo": undo,
+    "export": export,
+    "target": target,
+    "timezone": timezone,
+    "tz": timezone,
+    "pause": pause,
+    "resume": resume,
+    "share": share,
+    "prompts": prompts,
+    "forget-me": forget_me,
+    "forgetme": forget_me,
+}
+
+
+def dispatch(text: str, ctx: Ctx) -> None:
+    """Route `/coach <name> <args>`; unknown names say what was not understood, then help."""
+    name, _, args = text.strip().partition(" ")
+    handler = SUBCOMMANDS.get(name.lower()) if name else help_
+    if handler is None:
+        ctx.reply(coach_blocks.help_reply(unknown=text.strip()))
+        return
+    handler(args.strip(), ctx)

@@ -1,0 +1,206 @@
+"""The App Home surface: publishing it, its buttons, and the modals it opens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import home, texts
+from bot.blocks import home_intro, win_modal
+from bot.coach import Coach
+from bot.prompts import MAX_CUSTOM_PROMPTS, library, validate_custom_prompt
+from bot.store import StoreUnavailable
+from bot.weeks import is_valid_tz
+from handlers.replies import coach_of
+
+
+def home_for(coach: Coach, team_id: str, user_id: str) -> dict[str, Any]:
+    """The Home view for a PM (two Redis round trips), or the introduction for a newcomer."""
+    ov = coach.overview(team_id, user_id)
+    if not ov.snapshot.enrolled:
+        return home_intro()
+    return home.home_view(
+        streak=ov.standing.streak,
+        balance=ov.standing.balance,
+        counts=ov.snapshot.state.counts,
+        paused=ov.snapshot.state.paused,
+        current_week=ov.week,
+        recent=ov.snapshot.recent,
+        tz=ov.tz,
+        schedule=ov.schedule,
+        next_nudge=ov.next_nudge,
+        paused_now=ov.paused_now,
+        sharing=ov.snapshot.profile.get("share") == "1",
+    )
+
+
+def publish_home(client: WebClient, coach: Coach, team_id: str, user_id: str, log: Any) -> None:
+    client.views_publish(user_id=user_id, view=home_for(coach, team_id, user_id))
+    log.info("home_published")
+
+
+def _ids(body: dict[str, Any]) -> tuple[str, str]:
+    user = body.get("user") or {}
+    team = body.get("team") or {}
+    return str(team.get("id") or user.get("team_id") or ""), str(user.get("id") or "")
+
+
+def home_opened(
+    event: dict[str, Any], body: dict[str, Any], client: WebClient, context: Any
+) -> None:
+    """Show the Home when a PM opens it (the Messages tab needs nothing)."""
+    if event.get("tab") not in (None, "home"):
+        return
+    team_id = str(body.get("team_id") or context.get("team_id") or "")
+    publish_home(client, coach_of(context), team_id, str(event["user"]), context["log"])
+
+
+def open_log_modal(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    ack()
+    team_id, user_id = _ids(body)
+    coach = coach_of(context)
+    coach.enrol(team_id, user_id)
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view=win_modal(coach.today_or_guess(team_id, user_id), private_metadata="home"),
+    )
+
+
+def open_settings(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    ack()
+    team_id, user_id = _ids(body)
+    coach = coach_of(context)
+    ov = coach.overview(team_id, user_id)
+    profile = ov.snapshot.profile
+    future_pauses = sorted(w for w in ov.snapshot.state.paused if w >= ov.week)
+    paused_until = (
+        coach.pause_ends(future_pauses[-1]).strftime("%a %d %b") if future_pauses else None
+    )
+    target = ov.snapshot.state.target or coach.default_target
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view=home.settings_modal(
+            target=target,
+            tz=ov.tz,
+            tz_explicit=profile.get("tz_source") == "explicit",
+            sharing=profile.get("share") == "1",
+            paused_until=paused_until,
+        ),
+    )
+
+
+def open_prompts(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    ack()
+    team_id, user_id = _ids(body)
+    custom = coach_of(context).store.custom_prompts(team_id, user_id)
+    client.views_open(
+        trigger_id=body["trigger_id"], view=home.prompts_modal(custom, len(library()))
+    )
+
+
+def remove_prompt(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: Any
+) -> None:
+    """Remove a prompt from inside the prompts modal and show the modal again."""
+    ack()
+    team_id, user_id = _ids(body)
+    coach = coach_of(context)
+    value = str(action.get("value") or "")
+    if value.isdigit():
+        coach.store.remove_prompt(team_id, user_id, int(value))
+    view = body.get("view") or {}
+    custom = coach.store.custom_prompts(team_id, user_id)
+    client.views_update(
+        view_id=view.get("id"),
+        hash=view.get("hash"),
+        view=home.prompts_modal(custom, len(library())),
+    )
+    publish_home(client, coach, team_id, user_id, context["log"])
+
+
+def _field(values: dict[str, Any], block_id: str) -> dict[str, Any]:
+    field = (values.get(block_id) or {}).get("value")
+    return field if isinstance(field, dict) else {}
+
+
+def settings_submitted(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any
+) -> None:
+    """Apply target, time zone, sharing and pause from the settings modal, then refresh Home."""
+    team_id, user_id = _ids(body)
+    coach = coach_of(context)
+    values = (view.get("state") or {}).get("values") or {}
+    target_value = str(
+        (_field(values, home.FIELD_TARGET).get("selected_option") or {}).get("value") or ""
+    )
+    tz_value = str(_field(values, home.FIELD_TZ).get("value") or "").strip()
+    share_options = _field(values, home.FIELD_SHARE).get("selected_options") or []
+    pause_value = str(
+        (_field(values, home.FIELD_PAUSE).get("selected_option") or {}).get("value") or "0"
+    )
+    errors: dict[str, str] = {}
+    if not target_value.isdigit() or not 1 <= int(target_value) <= 100:
+        errors[home.FIELD_TARGET] = texts.TARGET_BAD
+    if tz_value and not is_valid_tz(tz_value):
+        errors[home.FIELD_TZ] = "Unknown time zone. Try Europe/Berlin or America/New_York."
+    if not pause_value.isdigit() or int(pause_value) > 12:
+        errors[home.FIELD_PAUSE] = texts.PAUSE_BAD
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    try:
+        coach.set_target(team_id, user_id, int(target_value))
+        current_tz = coach.store.profile(team_id, user_id)
+        if tz_value and tz_value != current_tz.get("tz"):
+            coach.set_timezone(team_id, user_id, tz_value)
+        elif not tz_value and current_tz.get("tz_source") == "explicit":
+            coach.set_timezone(team_id, user_id, None)
+        coach.set_share(team_id, user_id, bool(share_options))
+        if int(pause_value):
+            coach.pause(team_id, user_id, int(pause_value))
+    except StoreUnavailable:
+        ack(response_action="errors", errors={home.FIELD_TARGET: texts.NOT_SAVED_SHORT})
+        return
+    ack()
+    publish_home(client, coach, team_id, user_id, context["log"])
+
+
+def prompts_submitted(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any
+) -> None:
+    team_id, user_id = _ids(body)
+    coach = coach_of(context)
+    values = (view.get("state") or {}).get("values") or {}
+    raw = str(_field(values, home.FIELD_PROMPT).get("value") or "")
+    if not raw.strip():
+        ack()
+        return
+    try:
+        text = validate_custom_prompt(raw)
+    except ValueError as exc:
+        ack(
+            response_action="errors",
+            errors={home.FIELD_PROMPT: texts.PROMPTS_BAD.get(str(exc), texts.PROMPTS_BAD["blank"])},
+        )
+        return
+    coach.enrol(team_id, user_id)
+    if coach.store.add_prompt(team_id, user_id, text, MAX_CUSTOM_PROMPTS) is None:
+        ack(
+            response_action="errors",
+            errors={home.FIELD_PROMPT: texts.PROMPTS_FULL.format(limit=MAX_CUSTOM_PROMPTS)},
+        )
+        return
+    ack()
+    publish_home(client, coach, team_id, user_id, context["log"])
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(home_opened)
+    app.action(home.ACTION_HOME_LOG)(open_log_modal)
+    app.action(home.ACTION_HOME_SETTINGS)(open_settings)
+    app.action(home.ACTION_HOME_PROMPTS)(open_prompts)
+    app.action(home.ACTION_PROMPT_REMOVE)(remove_prompt)
+    app.view(home.VIEW_SETTINGS)(settings_submitted)
+    app.view(home.VIEW_PROMPTS)(prompts_submitted)
