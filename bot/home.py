@@ -155,6 +155,8 @@ def settings_modal(
     pause_options = [_option(texts.SETTINGS_PAUSE_NONE, "0")] + [
         _option(f"{n} week{plural(n)} from this week", str(n)) for n in PAUSE_CHOICES
     ]
+    if paused_until:  # keeping the pause is the default; "Not paused" resumes
+        pause_options.insert(0, _option(f"Keep pause until {paused_until}", "keep"))
     share_option = _option(texts.SETTINGS_SHARE_OPTION, "share")
     share_element: Block = {"type": "checkboxes", "action_id": "value", "options": [share_option]}
     if sharing:
@@ -167,7 +169,7 @@ def settings_modal(
     }
     if tz_explicit:
         tz_element["initial_value"] = tz
-    pause_label = texts.SETTINGS_PAUSE + (f" — paused until {paused_until}" if paused_until else "")
+    pause_label = texts.SETTINGS_PAUSE
     return {
         "type": "modal",
         "callback_id": VIEW_SETTINGS,

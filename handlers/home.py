@@ -145,7 +145,7 @@ def settings_submitted(
         errors[home.FIELD_TARGET] = texts.TARGET_BAD
     if tz_value and not is_valid_tz(tz_value):
         errors[home.FIELD_TZ] = "Unknown time zone. Try Europe/Berlin or America/New_York."
-    if not pause_value.isdigit() or int(pause_value) > 12:
+    if pause_value != "keep" and (not pause_value.isdigit() or int(pause_value) > 12):
         errors[home.FIELD_PAUSE] = texts.PAUSE_BAD
     if errors:
         ack(response_action="errors", errors=errors)
@@ -158,7 +158,9 @@ def settings_submitted(
         elif not tz_value and current_tz.get("tz_source") == "explicit":
             coach.set_timezone(team_id, user_id, None)
         coach.set_share(team_id, user_id, bool(share_options))
-        if int(pause_value):
+        if pause_value == "0":
+            coach.resume(team_id, user_id)
+        elif pause_value != "keep":
             coach.pause(team_id, user_id, int(pause_value))
     except StoreUnavailable:
         ack(response_action="errors", errors={home.FIELD_TARGET: texts.NOT_SAVED_SHORT})

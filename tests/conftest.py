@@ -18,6 +18,7 @@ import redis
 from bot.app import create_app
 from bot.cli import build_runtime, healthy
 from bot.fakeslack import FakeSlack
+from bot.logs import configure_logging
 from bot.server import make_server, wsgi_app
 from bot.settings import Settings
 from tests.driver import SlackDriver
@@ -40,6 +41,9 @@ TEAM = "T0TEAM"
 
 for _name in PROXY_VARS:  # slack-sdk reads these; its Socket Mode client ignores NO_PROXY
     os.environ.pop(_name, None)
+
+# Log as production does (JSON through the redactor) so pytest captures it with each test.
+configure_logging("INFO", "json", [BOT_TOKEN, SIGNING_SECRET, APP_TOKEN])
 
 
 class Clock:
