@@ -108,11 +108,11 @@ def stats(
     return f"{balance_line(balance)} · {streak_line(streak)}", blocks
 
 
-def history_entry(win: Win, tz: str) -> Block:
-    """A win with an overflow menu to edit or delete it."""
+def history_entry(win: Win, tz: str, prefix: str = "win") -> Block:
+    """A win with an overflow menu to edit or delete it (in history and on the Home)."""
     return {
         "type": "section",
-        "block_id": f"win:{win.id}",
+        "block_id": f"{prefix}:{win.id}",
         "text": {"type": "mrkdwn", "text": win_line(win, tz)},
         "accessory": {
             "type": "overflow",

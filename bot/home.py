@@ -7,8 +7,7 @@ from typing import Any
 
 from bot import texts
 from bot.blocks import Block, button, context, escape, plain, section
-from bot.coach_blocks import ACTION_HISTORY_MENU, chart_text, forget_confirm_button, plural
-from bot.coach_blocks import win_line as _win_line
+from bot.coach_blocks import chart_text, forget_confirm_button, history_entry, plural
 from bot.schedule import NudgeSchedule
 from bot.streaks import Balance, Streak, WeekCount
 from bot.weeks import zone
@@ -88,22 +87,7 @@ def home_view(
         {"type": "header", "text": plain(texts.HOME_RECENT, 150)},
     ]
     if recent:
-        for win in recent[:5]:
-            blocks.append(
-                {
-                    "type": "section",
-                    "block_id": f"home:{win.id}",
-                    "text": {"type": "mrkdwn", "text": _win_line(win, tz)},
-                    "accessory": {
-                        "type": "overflow",
-                        "action_id": ACTION_HISTORY_MENU,
-                        "options": [
-                            {"text": plain(texts.HISTORY_EDIT, 75), "value": f"edit:{win.id}"},
-                            {"text": plain(texts.HISTORY_DELETE, 75), "value": f"delete:{win.id}"},
-                        ],
-                    },
-                }
-            )
+        blocks.extend(history_entry(win, tz, prefix="home") for win in recent[:5])
     else:
         blocks.append(section(texts.HOME_NO_WINS))
     if schedule.enabled and next_nudge is not None:

@@ -15,13 +15,7 @@ from bot.wins import Lane, WinInputError
 from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
 from handlers.home import publish_home
-from handlers.replies import coach_of, ephemeral, replacement
-
-
-def _ids(body: dict[str, Any]) -> tuple[str, str]:
-    team = body.get("team") or {}
-    user = body.get("user") or {}
-    return str(team.get("id") or user.get("team_id") or ""), str(user.get("id") or "")
+from handlers.replies import coach_of, ephemeral, ids_of, replacement
 
 
 def undo(
@@ -34,7 +28,7 @@ def undo(
 ) -> None:
     """Remove exactly the win the button was attached to (only the clicking PM's own)."""
     ack()
-    team_id, user_id = _ids(body)
+    team_id, user_id = ids_of(body)
     coach = coach_of(context)
     in_view = (body.get("container") or {}).get("type") == "view"
     try:
@@ -66,7 +60,7 @@ def _pick(lane: Lane) -> Any:
     ) -> None:
         """Log the drafted win in the lane the PM clicked and replace the question."""
         ack()
-        team_id, user_id = _ids(body)
+        team_id, user_id = ids_of(body)
         coach = coach_of(context)
         try:
             logged = coach.log_draft(team_id, user_id, str(action.get("value") or ""), lane)
@@ -107,7 +101,7 @@ def history_menu(
 ) -> None:
     """Edit or delete a win from `/coach history` or from the Home's recent wins."""
     ack()
-    team_id, user_id = _ids(body)
+    team_id, user_id = ids_of(body)
     coach = coach_of(context)
     choice, _, win_id_ = str((action.get("selected_option") or {}).get("value") or "").partition(
         ":"
@@ -159,7 +153,7 @@ def forget_confirmed(
 ) -> None:
     """Delete everything about the PM (they confirmed in Slack's dialog). Writes nothing after."""
     ack()
-    team_id, user_id = _ids(body)
+    team_id, user_id = ids_of(body)
     coach = coach_of(context)
     coach.forget(team_id, user_id)
     client.views_publish(user_id=user_id, view=home.forgotten_home())

@@ -13,7 +13,7 @@ from bot.coach import Coach
 from bot.prompts import MAX_CUSTOM_PROMPTS, library, validate_custom_prompt
 from bot.store import StoreUnavailable
 from bot.weeks import is_valid_tz
-from handlers.replies import coach_of
+from handlers.replies import coach_of, ids_of
 
 
 def home_for(coach: Coach, team_id: str, user_id: str) -> dict[str, Any]:
@@ -41,12 +41,6 @@ def publish_home(client: WebClient, coach: Coach, team_id: str, user_id: str, lo
     log.info("home_published")
 
 
-def _ids(body: dict[str, Any]) -> tuple[str, str]:
-    user = body.get("user") or {}
-    team = body.get("team") or {}
-    return str(team.get("id") or user.get("team_id") or ""), str(user.get("id") or "")
-
-
 def home_opened(
     event: dict[str, Any], body: dict[str, Any], client: WebClient, context: Any
 ) -> None:
@@ -59,7 +53,7 @@ def home_opened(
 
 def open_log_modal(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    team_id, user_id = _ids(body)
+    team_id, user_id = ids_of(body)
     coach = coach_of(context)
     coach.enrol(team_id, user_id)
     client.views_open(
@@ -70,7 +64,7 @@ def open_log_modal(ack: Ack, body: dict[str, Any], client: WebClient, context: A
 
 def open_settings(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    team_id, user_id = _ids(body)
+    team_id, user_id = ids_of(body)
     coach = coach_of(context)
     ov = coach.overview(team_id, user_id)
     profile = ov.snapshot.profile
@@ -93,7 +87,7 @@ def open_settings(ack: Ack, body: dict[str, Any], client: WebClient, context: An
 
 def open_prompts(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    team_id, user_id = _ids(body)
+    team_id, user_id = ids_of(body)
     custom = coach_of(context).store.custom_prompts(team_id, user_id)
     client.views_open(
         trigger_id=body["trigger_id"], view=home.prompts_modal(custom, len(library()))
@@ -105,7 +99,7 @@ def remove_prompt(
 ) -> None:
     """Remove a prompt from inside the prompts modal and show the modal again."""
     ack()
-    team_id, user_id = _ids(body)
+    team_id, user_id = ids_of(body)
     coach = coach_of(context)
     value = str(action.get("value") or "")
     if value.isdigit():
@@ -129,7 +123,7 @@ def settings_submitted(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any
 ) -> None:
     """Apply target, time zone, sharing and pause from the settings modal, then refresh Home."""
-    team_id, user_id = _ids(body)
+    team_id, user_id = ids_of(body)
     coach = coach_of(context)
     values = (view.get("state") or {}).get("values") or {}
     target_value = str(
@@ -172,7 +166,7 @@ def settings_submitted(
 def prompts_submitted(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any
 ) -> None:
-    team_id, user_id = _ids(body)
+    team_id, user_id = ids_of(body)
     coach = coach_of(context)
     values = (view.get("state") or {}).get("values") or {}
     raw = str(_field(values, home.FIELD_PROMPT).get("value") or "")

@@ -21,3 +21,10 @@ def ephemeral(reply: Reply) -> dict[str, Any]:
 def replacement(reply: Reply) -> dict[str, Any]:
     text, blocks = reply
     return {"text": text, "blocks": blocks, "replace_original": True, "response_type": "ephemeral"}
+
+
+def ids_of(body: dict[str, Any]) -> tuple[str, str]:
+    """(team id, user id) of an interactive payload (block_actions, view_submission)."""
+    team = body.get("team") or {}
+    user = body.get("user") or {}
+    return str(team.get("id") or user.get("team_id") or ""), str(user.get("id") or "")

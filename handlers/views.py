@@ -16,6 +16,7 @@ from bot.wins import Lane, WinInputError
 from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
 from handlers.home import publish_home
+from handlers.replies import ids_of
 
 # Which form field an input error belongs to, so Slack shows it under that field.
 ERROR_FIELD = {
@@ -65,13 +66,25 @@ def read_win_form(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def refuse(ack: Ack, exc: WinInputError) -> None:
+    """Keep the form open with the explanation under the field it is about."""
+    message = input_error(exc)[0]
+    field = ERROR_FIELD.get(exc.code, blocks.FIELD_TEXT)
+    ack(response_action="errors", errors={field: blocks.clip(message, 150)})
+
+
+def not_saved(ack: Ack, context: Any, surface: str) -> None:
+    """Redis is down: keep the form open (nothing typed is lost) and say it was not saved."""
+    context["log"].error("store_unavailable", surface=surface)
+    ack(response_action="errors", errors={blocks.FIELD_TEXT: texts.NOT_SAVED_SHORT})
+
+
 def win_submitted(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], context: Any, client: WebClient
 ) -> None:
     """Validate, log once per view (a double submit has the same view id), show the outcome."""
     coach = context["coach"]
-    team_id = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
-    user_id = str((body.get("user") or {}).get("id"))
+    team_id, user_id = ids_of(body)
     try:
         form = read_win_form(view)
         logged = coach.log_win(
@@ -85,16 +98,10 @@ def win_submitted(
             beneficiary=form["beneficiary"],
         )
     except WinInputError as exc:
-        message = input_error(exc)[0]
-        ack(
-            response_action="errors",
-            errors={ERROR_FIELD.get(exc.code, blocks.FIELD_TEXT): blocks.clip(message, 150)},
-        )
+        refuse(ack, exc)
         return
     except StoreUnavailable:
-        context["log"].error("store_unavailable", surface="win_modal")
-        # Keeping the form open with an error loses nothing: the PM can submit again.
-        ack(response_action="errors", errors={blocks.FIELD_TEXT: texts.NOT_SAVED_SHORT})
+        not_saved(ack, context, "win_modal")
         return
     standing = logged.standing
     _, confirmation = blocks.win_logged(
@@ -110,8 +117,7 @@ def win_edited(
 ) -> None:
     """Save an edited win; refresh where it was edited from (Home or the history message)."""
     coach = context["coach"]
-    team_id = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id"))
-    user_id = str((body.get("user") or {}).get("id"))
+    team_id, user_id = ids_of(body)
     try:
         metadata = json.loads(view.get("private_metadata") or "{}")
     except json.JSONDecodeError:
@@ -132,15 +138,10 @@ def win_edited(
             beneficiary=form["beneficiary"],
         )
     except WinInputError as exc:
-        message = input_error(exc)[0]
-        ack(
-            response_action="errors",
-            errors={ERROR_FIELD.get(exc.code, blocks.FIELD_TEXT): blocks.clip(message, 150)},
-        )
+        refuse(ack, exc)
         return
     except StoreUnavailable:
-        context["log"].error("store_unavailable", surface="win_edit")
-        ack(response_action="errors", errors={blocks.FIELD_TEXT: texts.NOT_SAVED_SHORT})
+        not_saved(ack, context, "win_edit")
         return
     if edited is None:
         ack(
