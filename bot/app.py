@@ -57,6 +57,23 @@ def web_client(settings: Settings, *, timeout: float = 10.0, retries: bool = Tru
     )
 
 
+def nudge_client(
+    settings: Settings, on_rate_limited: Callable[[float], None], *, timeout: float = 10.0
+) -> WebClient:
+    """The client scheduled posts use: a 429 (never accepted by Slack) is retried by
+    slack-sdk's handler after Retry-After, pushing the shared budget back first; connection
+    errors are NOT retried, since the post may have reached Slack."""
+    from bot.ticker import SharedRateLimitHandler
+
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_base_url,
+        timeout=int(timeout),
+        retry_handlers=[SharedRateLimitHandler(on_rate_limited)],
+        logger=logging.getLogger("slack_sdk.web"),
+    )
+
+
 def _context_middleware(deps: Deps) -> Callable[..., Any]:
     def attach(context: Any, next: Callable[[], Any]) -> Any:
         context["coach"] = deps.coach

@@ -272,10 +272,6 @@ def result_modal(blocks: list[Block], title: str = texts.MODAL_DONE_TITLE) -> di
     }
 
 
-def reflect_unavailable() -> Reply:
-    return texts.REFLECT_SOON, [section(texts.REFLECT_SOON)]
-
-
 def home_intro() -> dict[str, Any]:
     """The App Home for a PM: what PM Coach does and how to start."""
     return {

@@ -25,15 +25,17 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import jobs
-from bot.app import Deps, create_app, web_client
+from bot.app import Deps, create_app, nudge_client, web_client
 from bot.coach import Coach
 from bot.logs import configure_logging, get_logger
 from bot.scheduler import build_scheduler
 from bot.server import make_server, wsgi_app
 from bot.settings import Settings, describe_error
 from bot.store import Store, connect
+from bot.ticker import Ticker
 
 EXIT_CONFIG = 2
+TICK_SECONDS = 60.0
 
 
 def utc_now() -> datetime:
@@ -66,6 +68,7 @@ class Runtime:
     store: Store
     client: WebClient
     deps: Deps
+    ticker: Ticker
 
 
 def build_runtime(
@@ -83,7 +86,16 @@ def build_runtime(
         log,
         profile_client=web_client(settings, timeout=1.5, retries=False),
     )
-    return Runtime(settings, redis_client, store, client, Deps(coach=coach, client=client, log=log))
+    ticker = Ticker(
+        store,
+        lambda team_id, on_429: nudge_client(settings, on_429),
+        default_target=settings.balance_target,
+        rate_per_s=settings.slack_post_rate,
+        burst=settings.slack_post_burst,
+        log=log,
+    )
+    deps = Deps(coach=coach, client=client, log=log)
+    return Runtime(settings, redis_client, store, client, deps, ticker)
 
 
 def healthy(store: Store) -> dict[str, Any]:
@@ -105,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scheduler = build_scheduler(
         [
             ("heartbeat", partial(jobs.heartbeat, runtime.store, process_id, utc_now, log), 30.0),
+            ("tick", partial(jobs.tick, runtime.ticker, utc_now, log), TICK_SECONDS),
         ]
     )
     stop = threading.Event()
@@ -163,7 +176,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         runtime.redis.ping()
         alive = runtime.store.live_processes(utc_now())
-        print(f"redis:  ok ({safe_url(settings.redis_url)}; {alive} live pm-coach process(es))")
+        backlog = runtime.store.backlog(utc_now())
+        print(
+            f"redis:  ok ({safe_url(settings.redis_url)}; {alive} live pm-coach process(es), "
+            f"{backlog} nudge(s) due and not yet sent)"
+        )
     except redis.RedisError as exc:
         failures += 1
         print(f"redis:  FAILED ({safe_url(settings.redis_url)}: {type(exc).__name__})")
@@ -180,19 +197,52 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def parse_instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 instant: {text!r}") from None
+    if instant.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a time zone, e.g. 2026-11-27T15:00:00+01:00 or Z")
+    return instant.astimezone(UTC)
+
+
+def cmd_tick(args: argparse.Namespace) -> int:
+    """Run everything due at `--at` once and print what happened."""
+    settings = load_settings()
+    configure_logging("WARNING", settings.log_format, settings.secret_values())
+    runtime = build_runtime(settings)
+    try:
+        report = runtime.ticker.tick(args.at)
+    except redis.RedisError as exc:
+        print(f"tick: Redis unavailable ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    finally:
+        runtime.redis.close()
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pm-coach", description="PM Coach, a Slack bot for PMs.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="serve Slack (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)")
     sub.add_parser("check", help="check config, Redis and Slack; non-zero exit if any fails")
+    tick = sub.add_parser("tick", help="run the scheduled duties due at an instant, once")
+    tick.add_argument(
+        "--at", type=parse_instant, default=None, help="ISO-8601 instant with zone (default: now)"
+    )
     return parser
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check}
+COMMANDS = {"run": cmd_run, "check": cmd_check, "tick": cmd_tick}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "at", "") is None:
+        args.at = utc_now()
     return COMMANDS[args.command](args)
 
 

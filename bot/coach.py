@@ -6,26 +6,30 @@ sandbox and tests can move it.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import texts
-from bot.export import ExportRange, brag_document, export_filename, parse_export_range
+from bot import nudge_blocks, texts
+from bot.export import ExportRange, Reflection, brag_document, export_filename, parse_export_range
+from bot.prompts import pick_prompt
 from bot.schedule import NudgeSchedule, next_nudge, schedule_from_profile
 from bot.store import PMState, Snapshot, Store, StoreUnavailable
 from bot.streaks import Balance, Streak, balance, streak
 from bot.weeks import is_valid_tz, local_date, local_noon, shift_week, week_monday, week_of
 from bot.wins import (
+    MAX_TEXT,
     Lane,
     LaneSuggestion,
     Win,
+    WinInputError,
     suggest_lane,
     validate_backdate,
     validate_beneficiary,
@@ -51,6 +55,7 @@ class Logged:
     win: Win
     duplicate: bool
     standing: Standing
+    enrolled: str = ""  # "new" / "reactivated": call finish_enrolment() after answering
 
 
 @dataclass(frozen=True)
@@ -237,7 +242,12 @@ class Coach:
             win_id=win.id,
             week=win.week,
         )
-        return Logged(win=win, duplicate=duplicate, standing=self.standing(outcome.state, tz, now))
+        return Logged(
+            win=win,
+            duplicate=duplicate,
+            standing=self.standing(outcome.state, tz, now),
+            enrolled=outcome.enrolled,
+        )
 
     def undo(self, team_id: str, user_id: str, win_id_: str) -> Undone:
         outcome = self.store.delete_win(team_id, user_id, win_id_)
@@ -280,9 +290,118 @@ class Coach:
 
     # Enrolment and settings -------------------------------------------------------------------
 
-    def enrol(self, team_id: str, user_id: str) -> bool:
-        """Make sure the PM has a profile (first command or button). True if they are new."""
-        return self.store.enrol(team_id, user_id, self.tz_for(team_id, user_id), self.clock())
+    def enrol(self, team_id: str, user_id: str) -> str:
+        """Make sure the PM has a profile (first command or button); an enrolled PM's
+        interaction ends a back-off. A new PM gets their schedule and one welcome DM.
+        Returns "new", "reactivated" or ""."""
+        outcome = self.store.enrol(team_id, user_id, self.tz_for(team_id, user_id), self.clock())
+        self._enrolled(team_id, user_id, outcome)
+        return outcome
+
+    def finish_enrolment(self, team_id: str, user_id: str, outcome: str) -> None:
+        """After a PM's first win (or first since leaving): schedule nudges, say welcome.
+        Handlers call it after answering Slack, so the answer is not delayed."""
+        self._enrolled(team_id, user_id, outcome)
+
+    def _enrolled(self, team_id: str, user_id: str, outcome: str) -> None:
+        if not outcome:
+            return
+        self.schedule_next(team_id, user_id)
+        if outcome == "new":
+            self.log.info("pm_enrolled", team_id=team_id, user_id=user_id)
+            self.send_welcome(team_id, user_id)
+
+    def send_welcome(self, team_id: str, user_id: str) -> None:
+        profile = self.store.profile(team_id, user_id)
+        tz = profile.get("tz") or self.tz_for(team_id, user_id)
+        message = nudge_blocks.welcome(schedule_from_profile(profile), tz)
+        try:
+            self.slack.chat_postMessage(channel=user_id, **message)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            # A missing welcome must not fail the command that enrolled the PM.
+            self.log.warning(
+                "welcome_failed", team_id=team_id, user_id=user_id, error=type(exc).__name__
+            )
+
+    # Nudge schedule ---------------------------------------------------------------------------
+
+    def schedule_next(self, team_id: str, user_id: str) -> datetime | None:
+        """Put the PM's next nudge in the due index from their current settings."""
+        profile = self.store.profile(team_id, user_id)
+        paused = self.store.snapshot_paused(team_id, user_id)
+        due = None
+        if profile and profile.get("inactive") != "1":
+            tz = profile.get("tz") or self.tz_for(team_id, user_id)
+            skip = {profile["skip_week"]} if profile.get("skip_week") else set()
+            due = next_nudge(self.clock(), tz, schedule_from_profile(profile), paused | skip)
+            snooze = profile.get("snooze_at", "")
+            if due is not None and snooze.isdigit():
+                snoozed = datetime.fromtimestamp(int(snooze) / 1000, tz=UTC)
+                if self.clock() < snoozed < due:
+                    due = snoozed
+        self.store.reschedule(team_id, user_id, due)
+        return due
+
+    def set_nudges(self, team_id: str, user_id: str, schedule: NudgeSchedule) -> datetime | None:
+        self.enrol(team_id, user_id)
+        fields = schedule.to_fields()
+        if not schedule.enabled:
+            fields = {"nudges": "off"}
+        self.store.set_profile(team_id, user_id, **fields)
+        return self.schedule_next(team_id, user_id)
+
+    def snooze(self, team_id: str, user_id: str, days: int = 1) -> datetime:
+        self.enrol(team_id, user_id)
+        until = self.clock() + timedelta(days=days)
+        self.store.set_profile(team_id, user_id, snooze_at=str(int(until.timestamp() * 1000)))
+        self.schedule_next(team_id, user_id)
+        return until
+
+    def skip_week(self, team_id: str, user_id: str) -> str:
+        self.enrol(team_id, user_id)
+        week = week_of(self.clock(), self.tz_for(team_id, user_id))
+        self.store.set_profile(team_id, user_id, skip_week=week)
+        self.store.clear_profile(team_id, user_id, "snooze_at")
+        self.schedule_next(team_id, user_id)
+        return week
+
+    # Reflections ------------------------------------------------------------------------------
+
+    def latest_prompt(self, team_id: str, user_id: str) -> tuple[str, str]:
+        """(prompt id, text) of the PM's latest nudge, or a fresh pick if there was none."""
+        record = self.store.nudge_record(team_id, user_id)
+        if record.get("prompt"):
+            return record.get("prompt_id", ""), record["prompt"]
+        ov = self.overview(team_id, user_id)
+        target = (ov.snapshot.state.target or self.default_target) / 100
+        pick = pick_prompt(
+            window=ov.standing.balance.window,
+            target=target,
+            shown=(),
+            seed=f"{team_id}:{user_id}:{ov.week}",
+        )
+        return pick.prompt.id, pick.prompt.text
+
+    def reflect(self, team_id: str, user_id: str, text: str, prompt_id: str, prompt: str) -> None:
+        if not text.strip():
+            raise WinInputError("reflect_blank")
+        if len(text) > MAX_TEXT:
+            raise WinInputError("reflect_too_long")
+        self.enrol(team_id, user_id)
+        now = self.clock()
+        self.store.add_reflection(
+            team_id,
+            user_id,
+            {
+                "id": secrets.token_hex(6),
+                "at": now.isoformat(),
+                "prompt_id": prompt_id,
+                "prompt": prompt,
+                "text": text,
+            },
+            now,
+        )
+        self.log.info("reflection_saved", team_id=team_id, user_id=user_id)
 
     def overview(self, team_id: str, user_id: str) -> Overview:
         """Everything the Home and stats show, in at most two Redis round trips."""
@@ -343,11 +462,15 @@ class Coach:
         first = week_of(self.clock(), self.tz_for(team_id, user_id))
         paused = [shift_week(first, i) for i in range(weeks)]
         self.store.pause(team_id, user_id, paused)
+        self.schedule_next(team_id, user_id)
         return paused[0], paused[-1]
 
     def resume(self, team_id: str, user_id: str) -> int:
+        self.enrol(team_id, user_id)
         current = week_of(self.clock(), self.tz_for(team_id, user_id))
-        return self.store.resume(team_id, user_id, current)
+        removed = self.store.resume(team_id, user_id, current)
+        self.schedule_next(team_id, user_id)
+        return removed
 
     def pause_ends(self, last_week: str) -> date:
         """The Monday the PM is back after a pause ending with `last_week`."""
@@ -422,16 +545,36 @@ class Coach:
     # Export -----------------------------------------------------------------------------------
 
     def export(self, team_id: str, user_id: str, args: str) -> Export:
-        """Build the brag document for a range (raises ExportRangeError for a bad one)."""
+        """Build the brag document for a range (raises ExportRangeError for a bad one).
+        Reflections are included only when asked: `... with reflections`."""
         tz = self.tz_for(team_id, user_id)
         now = self.clock()
+        words = args.lower().split()
+        with_reflections = "reflections" in words
+        args = " ".join(w for w in args.split() if w.lower() not in ("with", "reflections", "+"))
         rng = parse_export_range(args, local_date(now, tz))
         # A day of slack on both sides; the document keeps wins by their local date.
         start = local_noon(rng.start, tz) - timedelta(days=1)
         end = local_noon(rng.end, tz) + timedelta(days=1)
         wins = self.store.user_wins(team_id, user_id, start=start, end=end)
+        reflections = []
+        if with_reflections:
+            reflections = [
+                Reflection(
+                    at=datetime.fromisoformat(r["at"]),
+                    prompt=str(r.get("prompt") or ""),
+                    text=str(r["text"]),
+                )
+                for r in self.store.reflections(team_id, user_id, start=start, end=end)
+            ]
         document = brag_document(
-            wins, rng, tz=tz, person=self.display_name(user_id), generated_at=now
+            wins,
+            rng,
+            tz=tz,
+            person=self.display_name(user_id),
+            generated_at=now,
+            reflections=reflections,
+            include_reflections=with_reflections,
         )
         included = [w for w in wins if rng.start <= local_date(w.at, tz) <= rng.end]
         return Export(

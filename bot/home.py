@@ -8,7 +8,8 @@ from typing import Any
 from bot import texts
 from bot.blocks import Block, button, context, escape, plain, section
 from bot.coach_blocks import chart_text, forget_confirm_button, history_entry, plural
-from bot.schedule import NudgeSchedule
+from bot.nudge_blocks import reflections_blocks
+from bot.schedule import DAY_NAMES, NudgeSchedule
 from bot.streaks import Balance, Streak, WeekCount
 from bot.weeks import zone
 from bot.wins import Win
@@ -24,6 +25,8 @@ FIELD_TZ = "tz"
 FIELD_SHARE = "share"
 FIELD_PAUSE = "pause"
 FIELD_PROMPT = "prompt"
+FIELD_NUDGE_DAYS = "nudge_days"
+FIELD_NUDGE_TIME = "nudge_time"
 TARGET_CHOICES = (20, 30, 40, 50, 60, 70, 80)
 PAUSE_CHOICES = (1, 2, 3, 4, 6, 8)
 HOME_BLOCK_LIMIT = 100
@@ -53,6 +56,7 @@ def home_view(
     next_nudge: Any,
     paused_now: bool,
     sharing: bool,
+    reflections: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The Home tab: balance against target, streaks, a 12-week chart, recent wins, the next
     nudge and the settings. Never more than 100 blocks; all user text escaped."""
@@ -90,6 +94,7 @@ def home_view(
         blocks.extend(history_entry(win, tz, prefix="home") for win in recent[:5])
     else:
         blocks.append(section(texts.HOME_NO_WINS))
+    blocks.extend(reflections_blocks(reflections[:3], tz))
     if schedule.enabled and next_nudge is not None:
         local = next_nudge.astimezone(zone(tz))
         nudge_text = texts.HOME_NEXT_NUDGE.format(when=local.strftime("%a %d %b, %H:%M"), tz=tz)
@@ -132,7 +137,13 @@ def _option(text: str, value: str) -> dict[str, Any]:
 
 
 def settings_modal(
-    *, target: int, tz: str, tz_explicit: bool, sharing: bool, paused_until: str | None
+    *,
+    target: int,
+    tz: str,
+    tz_explicit: bool,
+    sharing: bool,
+    paused_until: str | None,
+    schedule: NudgeSchedule | None = None,
 ) -> dict[str, Any]:
     targets = sorted(set(TARGET_CHOICES) | {target})
     target_options = [_option(f"{t}% clarity", str(t)) for t in targets]
@@ -187,6 +198,17 @@ def settings_modal(
                 "label": plain(texts.SETTINGS_SHARE),
                 "element": share_element,
             },
+            nudge_days_block(schedule or NudgeSchedule()),
+            {
+                "type": "input",
+                "block_id": FIELD_NUDGE_TIME,
+                "label": plain(texts.SETTINGS_NUDGE_TIME),
+                "element": {
+                    "type": "timepicker",
+                    "action_id": "value",
+                    "initial_time": (schedule or NudgeSchedule()).at.strftime("%H:%M"),
+                },
+            },
             {
                 "type": "input",
                 "block_id": FIELD_PAUSE,
@@ -199,6 +221,22 @@ def settings_modal(
                 },
             },
         ],
+    }
+
+
+def nudge_days_block(schedule: NudgeSchedule) -> Block:
+    """Checkboxes for the nudge days; none ticked switches nudges off."""
+    options = [_option(name.capitalize(), str(i)) for i, name in enumerate(DAY_NAMES)]
+    element: Block = {"type": "checkboxes", "action_id": "value", "options": options}
+    if schedule.enabled and schedule.days:
+        element["initial_options"] = [options[d] for d in schedule.days]
+    return {
+        "type": "input",
+        "block_id": FIELD_NUDGE_DAYS,
+        "optional": True,
+        "label": plain(texts.SETTINGS_NUDGE_DAYS),
+        "hint": plain(texts.SETTINGS_NUDGES_HINT, 150),
+        "element": element,
     }
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.store import Store, StoreUnavailable
+from bot.ticker import Ticker
 
 
 def heartbeat(store: Store, process_id: str, clock: Callable[[], datetime], log: Any) -> None:
@@ -17,3 +18,11 @@ def heartbeat(store: Store, process_id: str, clock: Callable[[], datetime], log:
         log.warning("heartbeat_failed", reason="redis_unavailable")
         return
     log.debug("heartbeat", processes=alive)
+
+
+def tick(ticker: Ticker, clock: Callable[[], datetime], log: Any) -> None:
+    """Send the nudges due now (every process runs this; the store keeps it exactly once)."""
+    try:
+        ticker.tick(clock())
+    except StoreUnavailable:
+        log.warning("tick_failed", reason="redis_unavailable")

@@ -7,7 +7,7 @@ so DST changes and zone changes land on the intended local day and time.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -94,7 +94,7 @@ def parse_schedule(text: str) -> NudgeSchedule:
     return NudgeSchedule(days=parse_days(days_text), at=parse_time(time_text))
 
 
-def schedule_from_profile(profile: dict[str, str]) -> NudgeSchedule:
+def schedule_from_profile(profile: Mapping[str, str]) -> NudgeSchedule:
     try:
         days = parse_days(profile["nudge_days"]) if profile.get("nudge_days") else DEFAULT_DAYS
         at = parse_time(profile["nudge_time"]) if profile.get("nudge_time") else DEFAULT_TIME

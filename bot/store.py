@@ -15,9 +15,15 @@ Per PM (hash tag ``{T:U}``) — written atomically by one Lua script per operati
   pmc:v1:{T:U}:draft:<id>     string JSON of a win waiting for its lane (/win <text>)      1 day
   pmc:v1:{T:U}:prompts        hash   custom prompt number -> text                          forever
   pmc:v1:{T:U}:shown          set    prompt ids shown in the current no-repeat cycle       forever
+  pmc:v1:{T:U}:nudge          hash   the latest nudge: channel, ts, prompt_id, prompt, slot  forever
+  pmc:v1:{T:U}:sent:<date>    string send guard of the nudge slot (local date):          3 days
+                                     "pending:<token>" | "unknown:<token>" | "sent:<ts>"
+  pmc:v1:{T:U}:reflections    zset   reflection JSON, score = when answered (epoch ms)     forever
 
 Profile fields: tz, tz_source, enrolled_at, target (percent), share ("1" = may appear in the team
-recap), prompt_seq (last custom prompt number), nudge_days / nudge_time / nudges ("off").
+recap), prompt_seq (last custom prompt number), nudge_days / nudge_time / nudges ("off"),
+ignored (nudges since the last interaction), backoff_from (week), backoff_told, inactive,
+skip_week, snooze_at (epoch ms).
 
 Per team (hash tag ``{T}``) — derived data, written with single-key commands in the same round
 trip; it can be rebuilt from the per-PM keys:
@@ -25,6 +31,13 @@ trip; it can be rebuilt from the per-PM keys:
   pmc:v1:{T}:week:<YYYY-Www>  zset   "<U>:<win id>", score = when it happened (epoch ms)   forever
   pmc:v1:{T}:event:<event_id> string Events API delivery already handled                   1 hour
   pmc:v1:{T}:team             hash   uninstalled_at (app_uninstalled / tokens_revoked)     forever
+  pmc:v1:{T}:rate             string shared send budget: GCRA theoretical arrival (ms)   ~1 min
+
+Scheduling (hash tag ``{due:NN}``, NN = 00..15 by CRC32 of "T:U"): what every process's tick
+claims. Members are "T:U"; a claim moves the score to the lease's end, so an abandoned claim
+is claimed again after it (see DESIGN-SCHEDULING.md).
+  pmc:v1:{due:NN}:index       zset   "T:U", score = next due time (epoch ms)                while on
+  pmc:v1:{due:NN}:leases      hash   "T:U" -> {occ, token, attempt, override?}            in flight
 
 Operations:
   pmc:v1:ops:procs            zset   process id, score = last heartbeat (epoch ms)          pruned
@@ -38,9 +51,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -134,21 +148,51 @@ class Keys:
 
     PROCS = f"{PREFIX}:ops:procs"
 
+    @staticmethod
+    def nudge(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:nudge"
+
+    @staticmethod
+    def sent(t: str, u: str, slot: str) -> str:
+        return f"{user_tag(t, u)}:sent:{slot}"
+
+    @staticmethod
+    def reflections(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:reflections"
+
+    @staticmethod
+    def rate(t: str) -> str:
+        return f"{team_tag(t)}:rate"
+
+    @staticmethod
+    def due_index(shard: int) -> str:
+        return f"{PREFIX}:{{due:{shard:02d}}}:index"
+
+    @staticmethod
+    def due_leases(shard: int) -> str:
+        return f"{PREFIX}:{{due:{shard:02d}}}:leases"
+
 
 # Lua ------------------------------------------------------------------------------------------
 
 # KEYS: profile, wins, timeline, weeks, paused, seen, logged, [draft]
 # ARGV: win id, win JSON, at ms, week, lane letter, tz, seen ttl, now iso, now ms
-# Returns {status, win id, weeks HGETALL, paused SMEMBERS, profile target or "", tz}
+# Returns {status, win id, weeks HGETALL, paused SMEMBERS, profile target or "", tz, enrolled}
+# enrolled: "new" (profile created), "reactivated" (was inactive) or ""
 # status: "logged" | "duplicate" | "stale_tz" (the PM's zone changed; nothing written)
 LOG_WIN = """
 local tz = redis.call('HGET', KEYS[1], 'tz')
+local enrolled = ''
 if not tz then
   redis.call('HSET', KEYS[1], 'tz', ARGV[6], 'tz_source', 'slack', 'enrolled_at', ARGV[8])
   tz = ARGV[6]
+  enrolled = 'new'
 elseif tz ~= ARGV[6] then
-  return {'stale_tz', '', {}, {}, '', tz}
+  return {'stale_tz', '', {}, {}, '', tz, ''}
 end
+-- Any interaction ends a back-off and brings a PM who had left back.
+redis.call('HDEL', KEYS[1], 'ignored', 'backoff_from', 'backoff_told')
+if redis.call('HDEL', KEYS[1], 'inactive') == 1 then enrolled = 'reactivated' end
 local status = 'logged'
 local id = ARGV[1]
 local prior = redis.call('GET', KEYS[6])
@@ -164,7 +208,8 @@ else
 end
 if KEYS[8] then redis.call('DEL', KEYS[8]) end
 local target = redis.call('HGET', KEYS[1], 'target') or ''
-return {status, id, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[5]), target, tz}
+return {status, id, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[5]), target, tz,
+        enrolled}
 """
 
 # KEYS: wins, timeline, weeks, paused, profile, logged
@@ -202,9 +247,14 @@ local target = redis.call('HGET', KEYS[5], 'target') or ''
 return {'edited', raw, redis.call('HGETALL', KEYS[3]), redis.call('SMEMBERS', KEYS[4]), target}
 """
 
-# KEYS: profile   ARGV: tz, now iso   — creates a profile once; returns 1 if new
+# KEYS: profile   ARGV: tz, now iso — creates a profile once; an interaction of an enrolled PM
+# ends a back-off. Returns 1 if new, 2 if the PM had been marked inactive, else 0.
 ENROL = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HDEL', KEYS[1], 'ignored', 'backoff_from', 'backoff_told')
+  if redis.call('HDEL', KEYS[1], 'inactive') == 1 then return 2 end
+  return 0
+end
 redis.call('HSET', KEYS[1], 'tz', ARGV[1], 'tz_source', 'slack', 'enrolled_at', ARGV[2])
 return 1
 """
@@ -237,6 +287,142 @@ return 1
 """
 
 
+# --- Scheduling scripts (one shard each) ---------------------------------------------------------
+
+# KEYS: index, leases   ARGV: now ms, lease ms, limit, token prefix
+# Claims up to `limit` members due by now; a member whose lease expired keeps its occurrence
+# (and any override) and counts one more attempt. Returns flat [member, occ, token, attempt]*.
+CLAIM = """
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for i, member in ipairs(due) do
+  local occ = redis.call('ZSCORE', KEYS[1], member)
+  local attempt = 1
+  local lease = {}
+  local raw = redis.call('HGET', KEYS[2], member)
+  if raw then
+    lease = cjson.decode(raw)
+    occ = lease['occ']
+    attempt = tonumber(lease['attempt']) + 1
+  end
+  lease['occ'] = occ
+  lease['attempt'] = attempt
+  lease['token'] = ARGV[4] .. '-' .. i
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), member)
+  redis.call('HSET', KEYS[2], member, cjson.encode(lease))
+  out[#out + 1] = member
+  out[#out + 1] = occ
+  out[#out + 1] = lease['token']
+  out[#out + 1] = tostring(attempt)
+end
+return out
+"""
+
+# KEYS: index, leases   ARGV: (member, token, next ms | "" | "retry:<ms>")*
+# Fenced by token: only the current lease holder completes. "" drops the member from the index;
+# "retry:<ms>" keeps the lease (same occurrence, next attempt) and makes it due again at <ms>.
+# An override stored while in flight (schedule changed) wins over the computed next time.
+COMPLETE = """
+local done = 0
+for i = 1, #ARGV, 3 do
+  local member, token, nxt = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local raw = redis.call('HGET', KEYS[2], member)
+  if raw then
+    local lease = cjson.decode(raw)
+    if lease['token'] == token then
+      done = done + 1
+      if string.sub(nxt, 1, 6) == 'retry:' then
+        redis.call('ZADD', KEYS[1], tonumber(string.sub(nxt, 7)), member)
+      else
+        redis.call('HDEL', KEYS[2], member)
+        if lease['override'] then nxt = lease['override'] end
+        if nxt == '' or nxt == 'off' then
+          redis.call('ZREM', KEYS[1], member)
+        else
+          redis.call('ZADD', KEYS[1], tonumber(nxt), member)
+        end
+      end
+    end
+  end
+end
+return done
+"""
+
+# KEYS: index, leases   ARGV: member, due ms | "off"
+# Set when a PM is next due; while their nudge is in flight, store it for COMPLETE instead.
+RESCHEDULE = """
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+if raw then
+  local lease = cjson.decode(raw)
+  lease['override'] = ARGV[2]
+  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(lease))
+  return 2
+end
+if ARGV[2] == 'off' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[2]), ARGV[1])
+end
+return 1
+"""
+
+# KEYS: send guard   ARGV: token, ttl ms — "ok" if this holder may send, else the current value
+GUARD = """
+local current = redis.call('GET', KEYS[1])
+if not current then
+  redis.call('SET', KEYS[1], 'pending:' .. ARGV[1], 'PX', tonumber(ARGV[2]))
+  return 'ok'
+end
+if current == 'pending:' .. ARGV[1] then return 'ok' end
+return current
+"""
+
+# KEYS: send guard, nudge record, profile, shown
+# ARGV: message ts, channel, prompt id, prompt text, slot, sent-at iso, guard ttl s, notice flag,
+#       new-cycle flag (the no-repeat cycle of prompts starts over with this one)
+# After Slack accepted the nudge: the single write that records it.
+MARK_SENT = """
+redis.call('SET', KEYS[1], 'sent:' .. ARGV[1], 'EX', tonumber(ARGV[7]))
+redis.call('HSET', KEYS[2], 'ts', ARGV[1], 'channel', ARGV[2], 'prompt_id', ARGV[3],
+           'prompt', ARGV[4], 'slot', ARGV[5], 'sent_at', ARGV[6])
+redis.call('HINCRBY', KEYS[3], 'ignored', 1)
+if ARGV[8] == '1' then redis.call('HSET', KEYS[3], 'backoff_told', '1') end
+if ARGV[9] == '1' then redis.call('DEL', KEYS[4]) end
+if ARGV[3] ~= '' then redis.call('SADD', KEYS[4], ARGV[3]) end
+return 1
+"""
+
+# KEYS: rate   ARGV: count, interval ms, burst tolerance ms
+# GCRA on the server's clock: reserves `count` send slots for the workspace and returns how long
+# (ms) each must wait. All processes share the budget.
+RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local waits = {}
+for i = 1, tonumber(ARGV[1]) do
+  local wait = tat - tonumber(ARGV[3]) - now
+  if wait < 0 then wait = 0 end
+  waits[#waits + 1] = wait
+  tat = tat + tonumber(ARGV[2])
+end
+redis.call('SET', KEYS[1], tat, 'PX', tat - now + 60000)
+return waits
+"""
+
+# KEYS: rate   ARGV: pause ms — a 429: nobody sends before now + Retry-After
+PENALIZE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local until_ms = now + tonumber(ARGV[1])
+if tat < until_ms then redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 60000) end
+return until_ms
+"""
+
+
 def _sha(script: str) -> str:
     return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
 
@@ -265,6 +451,7 @@ class LogOutcome:
     win_id: str
     state: PMState
     tz: str
+    enrolled: str = ""  # "new" | "reactivated" | ""
 
 
 @dataclass(frozen=True)
@@ -305,6 +492,53 @@ class Snapshot:
     recent: list[Win]  # newest first (by when it happened)
     total_wins: int
     custom_prompts: int
+    reflections: list[dict[str, Any]]  # newest first, the PM's own only
+
+
+DUE_SHARDS = 16
+SENT_TTL_S = 3 * 24 * 3600
+
+
+def due_shard(team_id: str, user_id: str) -> int:
+    return zlib.crc32(f"{team_id}:{user_id}".encode()) % DUE_SHARDS
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A PM whose nudge is due, claimed under a lease by this process."""
+
+    team_id: str
+    user_id: str
+    occurrence: datetime  # the scheduled instant (UTC), kept across retries
+    token: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class NudgeState:
+    """What deciding and writing a nudge needs about a PM, read in one batched round trip."""
+
+    profile: dict[str, str]
+    state: PMState
+    shown: frozenset[str]
+    custom_prompts: list[tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class Completion:
+    team_id: str
+    user_id: str
+    token: str
+    next_due: datetime | None  # None: no next nudge (off, inactive, forgotten)
+    retry_at: datetime | None = None  # set: keep the lease and try again then
+
+
+def _ms(instant: datetime) -> int:
+    return int(instant.timestamp() * 1000)
+
+
+def _from_ms(value: Any) -> datetime:
+    return datetime.fromtimestamp(float(value) / 1000, tz=UTC)
 
 
 def _wins(raws: Sequence[Any]) -> list[Win]:
@@ -316,6 +550,7 @@ class Store:
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
+        self._loaded: set[str] = set()
 
     # Health -----------------------------------------------------------------------------------
 
@@ -409,11 +644,13 @@ class Store:
                 pipe.zrem(Keys.team_week(t, replaces_week), member)
 
         result = self._run_with_script(LOG_WIN, queue)[0]
-        status, win_id, weeks, paused, target, stored_tz = result
+        status, win_id, weeks, paused, target, stored_tz, enrolled = result
         if status == "stale_tz":
             # The team index entry written beside the refused script is undone by the retry.
             return LogOutcome(status, "", _state([], [], ""), str(stored_tz))
-        return LogOutcome(str(status), str(win_id), _state(weeks, paused, target), str(stored_tz))
+        return LogOutcome(
+            str(status), str(win_id), _state(weeks, paused, target), str(stored_tz), str(enrolled)
+        )
 
     def delete_win(self, team_id: str, user_id: str, win_id: str) -> DeleteOutcome:
         """Remove exactly one win and what it counted for. Idempotent."""
@@ -483,7 +720,8 @@ class Store:
         pipe.zrevrange(Keys.timeline(t, u), 0, recent - 1)
         pipe.hlen(Keys.wins(t, u))
         pipe.hlen(Keys.prompts(t, u))
-        profile, weeks, paused, ids, total, prompts = pipe.execute()
+        pipe.zrevrange(Keys.reflections(t, u), 0, 2)
+        profile, weeks, paused, ids, total, prompts, reflections = pipe.execute()
         wins = _wins(self.redis.hmget(Keys.wins(t, u), ids)) if ids else []
         profile = {str(k): str(v) for k, v in (profile or {}).items()}
         return Snapshot(
@@ -493,6 +731,7 @@ class Store:
             recent=wins,
             total_wins=int(total),
             custom_prompts=int(prompts),
+            reflections=[json.loads(r) for r in reflections],
         )
 
     def get_win(self, team_id: str, user_id: str, win_id: str) -> Win | None:
@@ -543,14 +782,17 @@ class Store:
 
     # Profile settings -------------------------------------------------------------------------
 
-    def enrol(self, team_id: str, user_id: str, tz: str, now: datetime) -> bool:
-        """Create the PM's profile if missing and list them in the team. True if new."""
+    def enrol(self, team_id: str, user_id: str, tz: str, now: datetime) -> str:
+        """Create the PM's profile if missing and list them in the team; an enrolled PM's
+        interaction ends a back-off. Returns "new", "reactivated" or ""."""
         key = Keys.profile(team_id, user_id)
-        pipe_result = self._run_with_script(
-            ENROL, lambda pipe: pipe.evalsha(_sha(ENROL), 1, key, tz, now.isoformat())
-        )
-        self.redis.sadd(Keys.team_users(team_id), user_id)
-        return bool(pipe_result[0])
+
+        def queue(pipe: Any) -> None:
+            pipe.evalsha(_sha(ENROL), 1, key, tz, now.isoformat())
+            pipe.sadd(Keys.team_users(team_id), user_id)
+
+        result = int(self._run_with_script(ENROL, queue)[0])
+        return {1: "new", 2: "reactivated"}.get(result, "")
 
     def profile(self, team_id: str, user_id: str) -> dict[str, str]:
         raw = self.redis.hgetall(Keys.profile(team_id, user_id))
@@ -561,6 +803,9 @@ class Store:
 
     def clear_profile(self, team_id: str, user_id: str, *fields: str) -> None:
         self.redis.hdel(Keys.profile(team_id, user_id), *fields)
+
+    def snapshot_paused(self, team_id: str, user_id: str) -> set[str]:
+        return {str(w) for w in self.redis.smembers(Keys.paused(team_id, user_id))}
 
     def pause(self, team_id: str, user_id: str, weeks: Sequence[str]) -> None:
         self.redis.sadd(Keys.paused(team_id, user_id), *weeks)
@@ -610,6 +855,9 @@ class Store:
         for week, members in by_week.items():
             pipe.zrem(Keys.team_week(t, week), *members)
         pipe.srem(Keys.team_users(t), u)
+        shard = due_shard(t, u)
+        pipe.zrem(Keys.due_index(shard), f"{t}:{u}")
+        pipe.hdel(Keys.due_leases(shard), f"{t}:{u}")
         pipe.execute()
         deleted = 0
         batch: list[str] = []
@@ -621,6 +869,259 @@ class Store:
         if batch:
             deleted += int(self.redis.unlink(*batch))
         return deleted
+
+    # Scheduling: due index, leases, send guard ---------------------------------------------
+
+    def reschedule(self, team_id: str, user_id: str, due: datetime | None) -> None:
+        """Make the PM due at `due` (None: no nudges). Safe while their nudge is in flight."""
+        shard = due_shard(team_id, user_id)
+        keys = [Keys.due_index(shard), Keys.due_leases(shard)]
+        value = "off" if due is None else str(_ms(due))
+        member = f"{team_id}:{user_id}"
+        self._run_with_script(
+            RESCHEDULE, lambda pipe: pipe.evalsha(_sha(RESCHEDULE), 2, *keys, member, value)
+        )
+
+    def due_at(self, team_id: str, user_id: str) -> datetime | None:
+        score = self.redis.zscore(
+            Keys.due_index(due_shard(team_id, user_id)), f"{team_id}:{user_id}"
+        )
+        return None if score is None else _from_ms(score)
+
+    def claim_due(
+        self, now: datetime, *, lease_s: float, limit: int, token_prefix: str
+    ) -> list[Claim]:
+        """Claim up to `limit` due PMs across all shards in one round trip."""
+        per_shard = max(1, -(-limit // DUE_SHARDS))
+
+        def queue(pipe: Any) -> None:
+            for shard in range(DUE_SHARDS):
+                keys = [Keys.due_index(shard), Keys.due_leases(shard)]
+                pipe.evalsha(
+                    _sha(CLAIM),
+                    2,
+                    *keys,
+                    _ms(now),
+                    int(lease_s * 1000),
+                    per_shard,
+                    f"{token_prefix}.{shard}",
+                )
+
+        claims: list[Claim] = []
+        for flat in self._run_with_script(CLAIM, queue):
+            for i in range(0, len(flat), 4):
+                team_id, _, user_id = str(flat[i]).partition(":")
+                claims.append(
+                    Claim(
+                        team_id, user_id, _from_ms(flat[i + 1]), str(flat[i + 2]), int(flat[i + 3])
+                    )
+                )
+        return claims
+
+    def complete(self, completions: Sequence[Completion]) -> int:
+        """Finish claims (fenced by token), batched per shard: one round trip."""
+        if not completions:
+            return 0
+        by_shard: dict[int, list[str]] = {}
+        for c in completions:
+            if c.retry_at is not None:
+                nxt = f"retry:{_ms(c.retry_at)}"
+            else:
+                nxt = "" if c.next_due is None else str(_ms(c.next_due))
+            by_shard.setdefault(due_shard(c.team_id, c.user_id), []).extend(
+                [f"{c.team_id}:{c.user_id}", c.token, nxt]
+            )
+
+        def queue(pipe: Any) -> None:
+            for shard, args in by_shard.items():
+                keys = [Keys.due_index(shard), Keys.due_leases(shard)]
+                pipe.evalsha(_sha(COMPLETE), 2, *keys, *args)
+
+        return sum(int(n) for n in self._run_with_script(COMPLETE, queue))
+
+    def nudge_states(self, pairs: Sequence[tuple[str, str]]) -> list[NudgeState]:
+        """Profile, week counts, pauses, shown prompts and custom prompts of many PMs: one
+        round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for t, u in pairs:
+            pipe.hgetall(Keys.profile(t, u))
+            pipe.hgetall(Keys.weeks(t, u))
+            pipe.smembers(Keys.paused(t, u))
+            pipe.smembers(Keys.shown(t, u))
+            pipe.hgetall(Keys.prompts(t, u))
+        raw = pipe.execute()
+        states = []
+        for i in range(0, len(raw), 5):
+            profile = {str(k): str(v) for k, v in (raw[i] or {}).items()}
+            prompts = sorted((int(k), str(v)) for k, v in (raw[i + 4] or {}).items())
+            states.append(
+                NudgeState(
+                    profile=profile,
+                    state=_state(raw[i + 1], raw[i + 2], profile.get("target", "")),
+                    shown=frozenset(str(x) for x in raw[i + 3]),
+                    custom_prompts=prompts,
+                )
+            )
+        return states
+
+    def guard(self, items: Sequence[tuple[str, str, str, str]], ttl_s: float) -> list[str]:
+        """Take the send guard of (team, user, slot, token) items: "ok" where this holder may
+        send, otherwise the guard's current value ("sent:…", "pending:…", "unknown:…")."""
+        if not items:
+            return []
+
+        def queue(pipe: Any) -> None:
+            for t, u, slot, token in items:
+                pipe.evalsha(_sha(GUARD), 1, Keys.sent(t, u, slot), token, int(ttl_s * 1000))
+
+        return [str(v) for v in self._run_with_script(GUARD, queue)]
+
+    def mark_sent(
+        self,
+        claim: Claim,
+        *,
+        slot: str,
+        ts: str,
+        channel: str,
+        prompt_id: str,
+        prompt: str,
+        now: datetime,
+        notice: bool,
+        next_due: datetime | None,
+        new_cycle: bool = False,
+    ) -> None:
+        """Slack accepted the nudge: record it and complete the claim in ONE round trip.
+
+        This is the only window that cannot be closed (Slack has no idempotency key): if the
+        process dies between Slack's answer and this write, the nudge may be sent again after
+        the lease expires — unless the retry finds it in the DM's history first.
+        """
+        t, u = claim.team_id, claim.user_id
+        keys = [Keys.sent(t, u, slot), Keys.nudge(t, u), Keys.profile(t, u), Keys.shown(t, u)]
+        args = [
+            ts,
+            channel,
+            prompt_id,
+            prompt,
+            slot,
+            now.isoformat(),
+            SENT_TTL_S,
+            "1" if notice else "0",
+            "1" if new_cycle else "0",
+        ]
+        shard = due_shard(t, u)
+        nxt = "" if next_due is None else str(_ms(next_due))
+
+        def queue(pipe: Any) -> None:
+            pipe.evalsha(_sha(MARK_SENT), len(keys), *keys, *args)
+            pipe.evalsha(
+                _sha(COMPLETE),
+                2,
+                Keys.due_index(shard),
+                Keys.due_leases(shard),
+                f"{t}:{u}",
+                claim.token,
+                nxt,
+            )
+
+        for script in (MARK_SENT, COMPLETE):  # make sure both are loaded before the window
+            self._ensure_script(script)
+        self._run_with_script(MARK_SENT, queue)
+
+    def update_profiles(
+        self, changes: Sequence[tuple[str, str, Mapping[str, str], Sequence[str]]]
+    ) -> None:
+        """(team, user, fields to set, fields to delete) for many PMs: one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for t, u, sets, deletes in changes:
+            if sets:
+                pipe.hset(Keys.profile(t, u), mapping=dict(sets))  # type: ignore[arg-type]
+            if deletes:
+                pipe.hdel(Keys.profile(t, u), *deletes)
+        if pipe:
+            pipe.execute()
+
+    def mark_unknown(self, team_id: str, user_id: str, slot: str, token: str) -> None:
+        """A post whose outcome is unknown (timeout, connection lost): the next attempt must
+        look in the DM's history before posting again."""
+        self.redis.set(Keys.sent(team_id, user_id, slot), f"unknown:{token}", ex=SENT_TTL_S)
+
+    def release_guard(self, team_id: str, user_id: str, slot: str, token: str) -> None:
+        """Slack refused the post (5xx, 429 after retries): free the slot for the retry."""
+        key = Keys.sent(team_id, user_id, slot)
+        if self.redis.get(key) == f"pending:{token}":
+            self.redis.delete(key)
+
+    def mark_inactive(self, team_id: str, user_id: str) -> None:
+        """The PM left the workspace: no more nudges until they interact again."""
+        self.redis.hset(Keys.profile(team_id, user_id), "inactive", "1")
+
+    def nudge_record(self, team_id: str, user_id: str) -> dict[str, str]:
+        raw = self.redis.hgetall(Keys.nudge(team_id, user_id))
+        return {str(k): str(v) for k, v in (raw or {}).items()}
+
+    def uninstalled(self, team_ids: Sequence[str]) -> set[str]:
+        pipe = self.redis.pipeline(transaction=False)
+        for t in team_ids:
+            pipe.hexists(Keys.team(t), "uninstalled_at")
+        return {t for t, gone in zip(team_ids, pipe.execute(), strict=True) if gone}
+
+    def backlog(self, now: datetime) -> int:
+        """How many nudges are due and not yet claimed: a free health metric."""
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in range(DUE_SHARDS):
+            pipe.zcount(Keys.due_index(shard), "-inf", _ms(now))
+        return sum(int(n) for n in pipe.execute())
+
+    # Shared send budget (GCRA) -----------------------------------------------------------------
+
+    def reserve_sends(self, team_id: str, count: int, rate_per_s: float, burst: int) -> list[float]:
+        """Reserve `count` send slots in the workspace's shared budget; seconds to wait each."""
+        if count <= 0:
+            return []
+        interval_ms = 1000.0 / rate_per_s
+        tolerance = interval_ms * max(burst - 1, 0)
+        key = Keys.rate(team_id)
+        waits = self._run_with_script(
+            RESERVE,
+            lambda pipe: pipe.evalsha(_sha(RESERVE), 1, key, count, interval_ms, tolerance),
+        )[0]
+        return [float(w) / 1000 for w in waits]
+
+    def penalize_sends(self, team_id: str, seconds: float) -> None:
+        """Slack answered 429: every process holds off for `seconds`."""
+        key = Keys.rate(team_id)
+        self._run_with_script(
+            PENALIZE, lambda pipe: pipe.evalsha(_sha(PENALIZE), 1, key, int(seconds * 1000))
+        )
+
+    # Reflections ------------------------------------------------------------------------------
+
+    def add_reflection(
+        self, team_id: str, user_id: str, reflection: Mapping[str, Any], at: datetime
+    ) -> None:
+        member = json.dumps(dict(reflection), ensure_ascii=False, sort_keys=True)
+        self.redis.zadd(Keys.reflections(team_id, user_id), {member: _ms(at)})
+
+    def reflections(
+        self,
+        team_id: str,
+        user_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        key = Keys.reflections(team_id, user_id)
+        low = _ms(start) if start else "-inf"
+        high = _ms(end) if end else "+inf"
+        start_at = 0 if limit else None
+        if newest_first:
+            raws = self.redis.zrevrangebyscore(key, high, low, start=start_at, num=limit)
+        else:
+            raws = self.redis.zrangebyscore(key, low, high, start=start_at, num=limit)
+        return [json.loads(str(r)) for r in raws]
 
     # Drafts (a win waiting for its lane) ------------------------------------------------------
 
@@ -654,6 +1155,12 @@ class Store:
 
     def is_uninstalled(self, team_id: str) -> bool:
         return bool(self.redis.hexists(Keys.team(team_id), "uninstalled_at"))
+
+    def _ensure_script(self, script: str) -> None:
+        sha = _sha(script)
+        if sha not in self._loaded:
+            self.redis.script_load(script)
+            self._loaded.add(sha)
 
     # Plumbing ---------------------------------------------------------------------------------
 

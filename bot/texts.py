@@ -72,10 +72,6 @@ MODAL_BENEFICIARY_PLACEHOLDER = "e.g. the onboarding squad, Sales EMEA"
 MODAL_DONE_TITLE = "Win logged"
 MODAL_CLOSE = "Close"
 
-REFLECT_SOON = (
-    "Reflections arrive with your weekly nudge, which is not switched on in this version yet. "
-    "Meanwhile, log your wins with `/win`."
-)
 NOT_SAVED_SHORT = "Not saved: I can't reach my storage right now. Please submit again in a minute."
 
 HOME_INTRO = (
@@ -99,9 +95,11 @@ COACH_HELP_FULL = (
     "• `/coach history [n]` — your latest wins, to edit or delete · `/coach undo` — remove the "
     "last one\n"
     "• `/coach export [this|last] [month|quarter|year]` or `/coach export 2026-01-01..2026-03-31`"
-    " — a brag document, sent to you privately\n"
+    " — a brag document, sent to you privately (add `with reflections` to include them)\n"
+    "• `/reflect <answer>` — answer your latest reflection question (private to you)\n"
     "*Make it yours*\n"
     "• `/coach target 40%` — your clarity goal · `/coach timezone Europe/Berlin` or `auto`\n"
+    "• `/coach nudges mon,thu 09:30` or `/coach nudges off` — when I send a reflection question\n"
     "• `/coach pause 2w` / `/coach resume` — vacation; streaks wait for you\n"
     "• `/coach prompts`, `/coach prompts add <question>`, `/coach prompts remove <n>`\n"
     "• `/coach share on|off` — may your clarity wins appear in the team recap (off by default)\n"
@@ -226,3 +224,56 @@ EDIT_TITLE = "Edit win"
 EDIT_SUBMIT = "Save"
 EDIT_SAVED_TITLE = "Win updated"
 EDIT_GONE = "That win no longer exists (it was deleted)."
+
+# Nudges, reflections, welcome ----------------------------------------------------------------
+
+WELCOME = (
+    "👋 *Welcome to PM Coach.* Log your wins as 🚀 shipped or 🧭 created clarity, and I'll "
+    "help you see which kind of work fills your weeks.\n"
+    "*What happens next:* {schedule_line}, I'll send you one short reflection question here, "
+    "with your week so far. Answer it, log a clarity win, snooze it or skip the week — or "
+    "just ignore it; I'll back off if you do.\n"
+    "*Change it:* `/coach nudges mon,thu 09:30` · *Stop it:* `/coach nudges off` · "
+    "*Vacation:* `/coach pause 2w` · everything else: `/coach help`"
+)
+WELCOME_SCHEDULE = "every {days} at {time} ({tz})"
+WELCOME_NO_SCHEDULE = "whenever you switch nudges on (`/coach nudges fri 15:00`)"
+NUDGE_WEEK = "This week so far: {shipped} 🚀 shipped, {clarity} 🧭 clarity"
+NUDGE_FALLBACK = "Your weekly reflection: {prompt}"
+NUDGE_BACKOFF = (
+    "I noticed my last few nudges came at a bad time, so I'll check in every other week for "
+    "now. Any reply, win or command brings the weekly rhythm back."
+)
+NUDGE_LOG = "Log a clarity win"
+NUDGE_REFLECT = "Reflect"
+NUDGE_SNOOZE = "Snooze 1 day"
+NUDGE_SKIP = "Skip this week"
+NUDGE_DONE_REFLECTED = "✍️ Reflection saved privately."
+NUDGE_DONE_LOGGED = "🧭 Clarity win logged."
+NUDGE_DONE_SNOOZED = "⏰ Snoozed — I'll ask again {when}."
+NUDGE_DONE_SKIPPED = "👍 Skipping this week. See you next week."
+
+REFLECT_TITLE = "Reflect"
+REFLECT_SUBMIT = "Save"
+REFLECT_LABEL = "Your answer (private to you)"
+REFLECT_SAVED = "✍️ Saved privately: only you can see your reflections."
+REFLECT_BLANK = "Write a few words to save a reflection."
+REFLECT_TOO_LONG = "Keep a reflection under 3,000 characters."
+REFLECTIONS_TITLE = "Your latest reflections (only you see these)"
+
+NUDGES_SET = "🔔 Reflection nudges: {schedule} ({tz}). Next one: {next}."
+NUDGES_OFF = "🔕 Reflection nudges are off. `/coach nudges fri 15:00` switches them back on."
+NUDGES_SHOW = "🔔 Reflection nudges: {schedule} ({tz})."
+NUDGES_BAD = (
+    "Tell me the days and the time, for example `/coach nudges mon,thu 09:30`, "
+    "`/coach nudges fri 3pm`, `/coach nudges weekdays 08:45` or `/coach nudges off`."
+)
+HOME_START = "Get started"
+HOME_ONBOARDING = (
+    "Press *Get started* (or use any command) and I'll send you a short welcome message with "
+    "how the weekly reflection works — you can change or stop it at any time."
+)
+SETTINGS_NUDGE_DAYS = "Reflection nudge days"
+SETTINGS_NUDGE_TIME = "Nudge time (your time zone)"
+SETTINGS_NUDGES_OFF = "No nudges"
+SETTINGS_NUDGES_HINT = "Tick none to switch reflection nudges off."

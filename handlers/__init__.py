@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, events, home, views
+from handlers import actions, commands, events, home, nudges, views
 
 
 def register_all(app: App) -> None:
-    for module in (commands, actions, views, events, home):
+    for module in (commands, actions, views, events, home, nudges):
         module.register(app)

@@ -82,6 +82,7 @@ def _pick(lane: Lane) -> Any:
                 )
             )
         )
+        coach.finish_enrolment(team_id, user_id, logged.enrolled)
 
     pick.__name__ = f"pick_{lane.value}"
     return pick

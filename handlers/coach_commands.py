@@ -15,10 +15,12 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import blocks, coach_blocks, texts
+from bot import blocks, coach_blocks, nudge_blocks, texts
 from bot.coach import Coach
 from bot.export import ExportRangeError
 from bot.prompts import MAX_CUSTOM_PROMPTS, THEMES, library, validate_custom_prompt
+from bot.schedule import NudgeSchedule, ScheduleError, parse_schedule, schedule_from_profile
+from bot.weeks import zone
 from handlers.replies import ephemeral
 
 HISTORY_DEFAULT = 10
@@ -68,7 +70,10 @@ def history(args: str, ctx: Ctx) -> None:
             return
         count = int(args)
     wins = ctx.coach.history(ctx.team_id, ctx.user_id, count)
-    ctx.reply(coach_blocks.history(wins, ctx.coach.tz_for(ctx.team_id, ctx.user_id)))
+    tz = ctx.coach.tz_for(ctx.team_id, ctx.user_id)
+    text, reply = coach_blocks.history(wins, tz)
+    mine = ctx.coach.store.reflections(ctx.team_id, ctx.user_id, limit=3, newest_first=True)
+    ctx.reply((text, reply + nudge_blocks.reflections_blocks(mine, tz)))
 
 
 def undo(args: str, ctx: Ctx) -> None:
@@ -194,6 +199,31 @@ def prompts(args: str, ctx: Ctx) -> None:
     ctx.reply(coach_blocks.prompts_list(len(library()), len(THEMES), custom))
 
 
+def nudges(args: str, ctx: Ctx) -> None:
+    """`/coach nudges` shows the schedule; `<days> <HH:MM>`, `off` or `on` change it."""
+    coach = ctx.coach
+    tz = coach.tz_for(ctx.team_id, ctx.user_id)
+    if not args:
+        schedule = schedule_from_profile(coach.store.profile(ctx.team_id, ctx.user_id))
+        ctx.say(texts.NUDGES_SHOW.format(schedule=schedule.describe(), tz=tz))
+        return
+    try:
+        if args.lower() == "on":
+            current = schedule_from_profile(coach.store.profile(ctx.team_id, ctx.user_id))
+            schedule = NudgeSchedule(days=current.days, at=current.at)
+        else:
+            schedule = parse_schedule(args)
+    except ScheduleError:
+        ctx.say(texts.NUDGES_BAD)
+        return
+    nxt = coach.set_nudges(ctx.team_id, ctx.user_id, schedule)
+    if not schedule.enabled or nxt is None:
+        ctx.say(texts.NUDGES_OFF)
+        return
+    when = nxt.astimezone(zone(tz)).strftime("%a %d %b, %H:%M")
+    ctx.say(texts.NUDGES_SET.format(schedule=schedule.describe(), tz=tz, next=when))
+
+
 def forget_me(args: str, ctx: Ctx) -> None:
     ctx.reply(coach_blocks.forget_ask())
 
@@ -213,6 +243,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "resume": resume,
     "share": share,
     "prompts": prompts,
+    "nudges": nudges,
+    "nudge": nudges,
     "forget-me": forget_me,
     "forgetme": forget_me,
 }
@@ -225,4 +257,7 @@ def dispatch(text: str, ctx: Ctx) -> None:
     if handler is None:
         ctx.reply(coach_blocks.help_reply(unknown=text.strip()))
         return
+    if handler not in (forget_me, help_):
+        # Using a command enrols a PM (one welcome DM) and ends any back-off of nudges.
+        ctx.coach.enrol(ctx.team_id, ctx.user_id)
     handler(args.strip(), ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -37,6 +38,8 @@ def win(ack: Ack, command: dict[str, Any], context: Any, client: WebClient) -> N
     try:
         if not parsed.text:
             ack()
+            with contextlib.suppress(*StoreUnavailable):  # the form opens even then
+                coach.enrol(team_id, user_id)
             client.views_open(
                 trigger_id=command["trigger_id"],
                 view=blocks.win_modal(coach.today_or_guess(team_id, user_id)),
@@ -70,6 +73,7 @@ def win(ack: Ack, command: dict[str, Any], context: Any, client: WebClient) -> N
             )
         )
     )
+    coach.finish_enrolment(team_id, user_id, logged.enrolled)
 
 
 def coach_command(
@@ -92,12 +96,6 @@ def coach_command(
         ack(**ephemeral(coach_blocks.simple(texts.NOT_DONE)))
 
 
-def reflect(ack: Ack) -> None:
-    """`/reflect`: answering reflection prompts arrives with the nudges."""
-    ack(**ephemeral(blocks.reflect_unavailable()))
-
-
 def register(app: App) -> None:
     app.command("/win")(win)
     app.command("/coach")(coach_command)
-    app.command("/reflect")(reflect)

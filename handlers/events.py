@@ -20,6 +20,7 @@ def user_changed(event: dict[str, Any], context: Any) -> None:
     coach = coach_of(context)
     if coach.store.set_tz(team_id, str(user.get("id")), tz, "slack"):
         coach.tz_cache.drop(team_id, str(user.get("id")))
+        coach.schedule_next(team_id, str(user.get("id")))
         context["log"].info("tz_followed_slack", tz=tz)
 
 

@@ -7,10 +7,11 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import home, texts
-from bot.blocks import home_intro, win_modal
+from bot import home, nudge_blocks, texts
+from bot.blocks import win_modal
 from bot.coach import Coach
 from bot.prompts import MAX_CUSTOM_PROMPTS, library, validate_custom_prompt
+from bot.schedule import NudgeSchedule, parse_time
 from bot.store import StoreUnavailable
 from bot.weeks import is_valid_tz
 from handlers.replies import coach_of, ids_of
@@ -20,7 +21,7 @@ def home_for(coach: Coach, team_id: str, user_id: str) -> dict[str, Any]:
     """The Home view for a PM (two Redis round trips), or the introduction for a newcomer."""
     ov = coach.overview(team_id, user_id)
     if not ov.snapshot.enrolled:
-        return home_intro()
+        return nudge_blocks.home_onboarding()
     return home.home_view(
         streak=ov.standing.streak,
         balance=ov.standing.balance,
@@ -33,6 +34,7 @@ def home_for(coach: Coach, team_id: str, user_id: str) -> dict[str, Any]:
         next_nudge=ov.next_nudge,
         paused_now=ov.paused_now,
         sharing=ov.snapshot.profile.get("share") == "1",
+        reflections=ov.snapshot.reflections,
     )
 
 
@@ -49,6 +51,15 @@ def home_opened(
         return
     team_id = str(body.get("team_id") or context.get("team_id") or "")
     publish_home(client, coach_of(context), team_id, str(event["user"]), context["log"])
+
+
+def start(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    """The onboarding's Get started: enrol (one welcome DM) and show the real Home."""
+    ack()
+    team_id, user_id = ids_of(body)
+    coach = coach_of(context)
+    coach.enrol(team_id, user_id)
+    publish_home(client, coach, team_id, user_id, context["log"])
 
 
 def open_log_modal(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
@@ -81,6 +92,7 @@ def open_settings(ack: Ack, body: dict[str, Any], client: WebClient, context: An
             tz_explicit=profile.get("tz_source") == "explicit",
             sharing=profile.get("share") == "1",
             paused_until=paused_until,
+            schedule=ov.schedule,
         ),
     )
 
@@ -141,6 +153,19 @@ def settings_submitted(
         errors[home.FIELD_TZ] = "Unknown time zone. Try Europe/Berlin or America/New_York."
     if pause_value != "keep" and (not pause_value.isdigit() or int(pause_value) > 12):
         errors[home.FIELD_PAUSE] = texts.PAUSE_BAD
+    day_options = _field(values, home.FIELD_NUDGE_DAYS).get("selected_options") or []
+    days = tuple(
+        sorted(
+            int(o["value"])
+            for o in day_options
+            if str(o.get("value", "")).isdigit() and 0 <= int(o["value"]) <= 6
+        )
+    )
+    time_value = str(_field(values, home.FIELD_NUDGE_TIME).get("selected_time") or "15:00")
+    try:
+        at = parse_time(time_value)
+    except ValueError:
+        errors[home.FIELD_NUDGE_TIME] = texts.NUDGES_BAD
     if errors:
         ack(response_action="errors", errors=errors)
         return
@@ -156,6 +181,7 @@ def settings_submitted(
             coach.resume(team_id, user_id)
         elif pause_value != "keep":
             coach.pause(team_id, user_id, int(pause_value))
+        coach.set_nudges(team_id, user_id, NudgeSchedule(days=days, at=at, enabled=bool(days)))
     except StoreUnavailable:
         ack(response_action="errors", errors={home.FIELD_TARGET: texts.NOT_SAVED_SHORT})
         return
@@ -194,6 +220,7 @@ def prompts_submitted(
 
 def register(app: App) -> None:
     app.event("app_home_opened")(home_opened)
+    app.action(nudge_blocks.ACTION_HOME_START)(start)
     app.action(home.ACTION_HOME_LOG)(open_log_modal)
     app.action(home.ACTION_HOME_SETTINGS)(open_settings)
     app.action(home.ACTION_HOME_PROMPTS)(open_prompts)

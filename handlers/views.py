@@ -16,6 +16,7 @@ from bot.wins import Lane, WinInputError
 from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
 from handlers.home import publish_home
+from handlers.nudges import update_nudge
 from handlers.replies import ids_of
 
 # Which form field an input error belongs to, so Slack shows it under that field.
@@ -108,8 +109,23 @@ def win_submitted(
         logged.win, standing.streak, standing.balance, duplicate=logged.duplicate
     )
     ack(response_action="update", view=blocks.result_modal(confirmation))
-    if view.get("private_metadata") == "home":
+    coach.finish_enrolment(team_id, user_id, logged.enrolled)
+    origin = _metadata(view)
+    if origin.get("origin") == "home":
         publish_home(client, coach, team_id, user_id, context["log"])
+    elif origin.get("origin") == "nudge":
+        update_nudge(client, origin, texts.NUDGE_DONE_LOGGED, context["log"])
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, str]:
+    raw = view.get("private_metadata") or ""
+    if raw == "home":
+        return {"origin": "home"}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def win_edited(

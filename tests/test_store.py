@@ -60,13 +60,17 @@ def test_logging_a_win_is_one_round_trip_through_the_app(
     with serve_app(settings, client, fake, clock) as slack:
         CountingConnection.sends = 0
         slack.command("/win", "clarity first ever")
+        slack.fake.wait_for("chat.postMessage")  # the welcome DM: enrolment is done
         first = CountingConnection.sends
         CountingConnection.sends = 0
         for i in range(5):
             reply = slack.command("/win", f"shipped steady {i}")
             assert "Logged" in reply.text
         steady = CountingConnection.sends
-    assert first == 1 + 1 + 2  # profile read, the pipeline, then NOSCRIPT → SCRIPT LOAD + retry
+    # Before the answer: profile read, the pipeline, then NOSCRIPT → SCRIPT LOAD + retry (once
+    # per server). After the answer, enrolment: read the profile and pauses, schedule the first
+    # nudge (NOSCRIPT → SCRIPT LOAD + retry, once per server), read the profile for the welcome.
+    assert first == (1 + 1 + 2) + (2 + 3 + 1)
     assert steady == 5
 
 

@@ -398,6 +398,7 @@ class FakeSlack:
             "conversations.open": self._conversations_open,
             "conversations.members": self._conversations_members,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
@@ -827,6 +828,34 @@ class FakeSlack:
         if _truthy(args.get("include_num_members")) and not channel.is_im:
             info["num_members"] = len(channel.members)
         return {"ok": True, "channel": info}
+
+    def _conversations_history(self, args: JsonDict, token: str | None) -> JsonDict:
+        """Newest first; `oldest`/`latest` bound ts (exclusive unless `inclusive`); message
+        metadata only with `include_all_metadata`, as Slack does. No cursor paging: at most
+        `limit` (default 100, max 999) messages and `has_more`."""
+        channel = self._channel(args.get("channel"))
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or 9e12)
+        inclusive = _truthy(args.get("inclusive"))
+        limit = min(_int_arg(args, "limit", 100) or 100, 999)
+        with_metadata = _truthy(args.get("include_all_metadata"))
+        found = []
+        for message in reversed(self._messages.get(channel.id, [])):
+            ts = float(message["ts"])
+            inside = oldest <= ts <= latest if inclusive else oldest < ts < latest
+            if not inside or message.get("thread_ts") not in (None, message["ts"]):
+                continue
+            shown = {k: copy.deepcopy(v) for k, v in message.items() if k != "channel"}
+            if not with_metadata:
+                shown.pop("metadata", None)
+            found.append(shown)
+        return {
+            "ok": True,
+            "messages": found[:limit],
+            "has_more": len(found) > limit,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": ""},
+        }
 
     # chat
 

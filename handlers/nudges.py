@@ -1,0 +1,168 @@
+"""The DM nudge surface: its four buttons, the reflect modal, and `/reflect`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import blocks, nudge_blocks, texts
+from bot.store import StoreUnavailable
+from bot.wins import Lane, WinInputError
+from handlers.replies import coach_of, ephemeral, ids_of
+
+
+def _nudge_of(body: dict[str, Any], context: Any) -> dict[str, str]:
+    """Where the clicked nudge is (channel, ts) and which prompt it asked."""
+    container = body.get("container") or {}
+    channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
+    ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts") or "")
+    team_id, user_id = ids_of(body)
+    record = coach_of(context).store.nudge_record(team_id, user_id)
+    prompt = record.get("prompt", "") if record.get("ts") == ts else ""
+    if not prompt:  # an older nudge: its own fallback text carries the prompt
+        text = str((body.get("message") or {}).get("text") or "")
+        prompt = text.split(": ", 1)[-1] if ": " in text else text
+    return {
+        "channel": channel,
+        "ts": ts,
+        "prompt": prompt,
+        "prompt_id": record.get("prompt_id", "") if record.get("ts") == ts else "",
+    }
+
+
+def update_nudge(client: WebClient, nudge: dict[str, str], outcome: str, log: Any) -> None:
+    """Replace the nudge's buttons with what happened, so stale buttons do not linger."""
+    if not nudge.get("channel") or not nudge.get("ts"):
+        return
+    try:
+        client.chat_update(
+            channel=nudge["channel"],
+            ts=nudge["ts"],
+            **nudge_blocks.nudge_answered(nudge.get("prompt", ""), outcome),
+        )
+    except SlackApiError as exc:
+        log.warning("nudge_update_failed", error=exc.response.get("error"))
+
+
+def log_clarity(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    ack()
+    team_id, user_id = ids_of(body)
+    coach = coach_of(context)
+    coach.enrol(team_id, user_id)
+    nudge = _nudge_of(body, context)
+    metadata = json.dumps({"origin": "nudge", **nudge})
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view=blocks.win_modal(
+            coach.today_or_guess(team_id, user_id), lane=Lane.CLARITY, private_metadata=metadata
+        ),
+    )
+
+
+def reflect_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    ack()
+    team_id, user_id = ids_of(body)
+    coach_of(context).enrol(team_id, user_id)
+    nudge = _nudge_of(body, context)
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view=nudge_blocks.reflect_modal(nudge["prompt"], json.dumps(nudge)),
+    )
+
+
+def snooze(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    ack()
+    team_id, user_id = ids_of(body)
+    coach = coach_of(context)
+    until = coach.snooze(team_id, user_id)
+    when = nudge_blocks.snoozed_until(until, coach.tz_for(team_id, user_id))
+    update_nudge(
+        client, _nudge_of(body, context), texts.NUDGE_DONE_SNOOZED.format(when=when), context["log"]
+    )
+
+
+def skip(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+    ack()
+    team_id, user_id = ids_of(body)
+    coach_of(context).skip_week(team_id, user_id)
+    update_nudge(client, _nudge_of(body, context), texts.NUDGE_DONE_SKIPPED, context["log"])
+
+
+def reflect_submitted(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any
+) -> None:
+    """Store the answer privately; the nudge it answered loses its buttons."""
+    team_id, user_id = ids_of(body)
+    try:
+        nudge = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        nudge = {}
+    if not isinstance(nudge, dict):
+        nudge = {}
+    values = (view.get("state") or {}).get("values") or {}
+    answer = ((values.get(nudge_blocks.FIELD_ANSWER) or {}).get("value") or {}).get("value")
+    try:
+        coach_of(context).reflect(
+            team_id,
+            user_id,
+            str(answer or ""),
+            str(nudge.get("prompt_id") or ""),
+            str(nudge.get("prompt") or ""),
+        )
+    except WinInputError as exc:
+        message = texts.REFLECT_BLANK if exc.code == "reflect_blank" else texts.REFLECT_TOO_LONG
+        ack(response_action="errors", errors={nudge_blocks.FIELD_ANSWER: message})
+        return
+    except StoreUnavailable:
+        context["log"].error("store_unavailable", surface="reflect_modal")
+        ack(response_action="errors", errors={nudge_blocks.FIELD_ANSWER: texts.NOT_SAVED_SHORT})
+        return
+    ack()
+    update_nudge(
+        client, {k: str(v) for k, v in nudge.items()}, texts.NUDGE_DONE_REFLECTED, context["log"]
+    )
+
+
+def reflect_command(ack: Ack, command: dict[str, Any], client: WebClient, context: Any) -> None:
+    """`/reflect [text]`: answer the latest prompt (a form when there is no text)."""
+    coach = coach_of(context)
+    team_id, user_id = command["team_id"], command["user_id"]
+    text = command.get("text") or ""
+    try:
+        prompt_id, prompt = coach.latest_prompt(team_id, user_id)
+        if not text.strip():
+            ack()
+            metadata = json.dumps({"prompt_id": prompt_id, "prompt": prompt})
+            client.views_open(
+                trigger_id=command["trigger_id"], view=nudge_blocks.reflect_modal(prompt, metadata)
+            )
+            return
+        coach.reflect(team_id, user_id, text, prompt_id, prompt)
+    except WinInputError:
+        ack(**ephemeral(blocks.error("too_long", length=len(text))))
+        return
+    except StoreUnavailable:
+        context["log"].error("store_unavailable", surface="/reflect")
+        ack(**ephemeral(blocks.not_saved(text)))
+        return
+    ack(
+        **ephemeral(
+            (
+                texts.REFLECT_SAVED,
+                [blocks.section(texts.REFLECT_SAVED), blocks.context(f"_{blocks.escape(prompt)}_")],
+            )
+        )
+    )
+
+
+def register(app: App) -> None:
+    app.action(nudge_blocks.ACTION_NUDGE_LOG)(log_clarity)
+    app.action(nudge_blocks.ACTION_NUDGE_REFLECT)(reflect_button)
+    app.action(nudge_blocks.ACTION_NUDGE_SNOOZE)(snooze)
+    app.action(nudge_blocks.ACTION_NUDGE_SKIP)(skip)
+    app.view(nudge_blocks.VIEW_REFLECT)(reflect_submitted)
+    app.command("/reflect")(reflect_command)
