@@ -445,6 +445,7 @@ class Coach:
             zone_name = tz
             self.store.set_tz(team_id, user_id, zone_name, "explicit")
         self.tz_cache.put(team_id, user_id, zone_name)
+        self.schedule_next(team_id, user_id)
         self.log.info(
             "tz_set",
             team_id=team_id,

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] | None = None
     balance_target: int = Field(default=50, ge=1, le=100)
     slack_post_rate: float = Field(
-        default=4.0, gt=0, le=100, description="messages per second per workspace, all processes"
+        default=4.0, gt=0, le=10_000, description="messages per second per workspace, all processes"
     )
     slack_post_burst: int = Field(default=20, ge=1, le=1000)
     admin_user_ids: str = ""

@@ -139,6 +139,8 @@ def _settings(fake: FakeSlack, redis_url: str) -> Settings:
         slack_signing_secret=SIGNING_SECRET,
         slack_api_base_url=fake.api_base_url,
         redis_url=redis_url,
+        slack_post_rate=500,  # tests measure correctness; pacing has its own tests
+        slack_post_burst=500,
     )
 
 
@@ -175,6 +177,7 @@ def serve_app(
             team_id=TEAM,
             store=runtime.store,
             coach=runtime.deps.coach,
+            ticker=runtime.ticker,
         )
     finally:
         server.stop()

@@ -75,6 +75,7 @@ class SlackDriver:
         team_id: str,
         store: Store,
         coach: Coach,
+        ticker: Any = None,
     ) -> None:
         self.base_url = base_url
         self.secret = secret
@@ -82,6 +83,7 @@ class SlackDriver:
         self.team_id = team_id
         self.store = store
         self.coach = coach
+        self.ticker = ticker
 
     # Raw --------------------------------------------------------------------------------------
 
