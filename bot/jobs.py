@@ -26,3 +26,6 @@ def tick(ticker: Ticker, clock: Callable[[], datetime], log: Any) -> None:
         ticker.tick(clock())
     except StoreUnavailable:
         log.warning("tick_failed", reason="redis_unavailable")
+    except Exception:
+        # Claimed work is leased: whatever failed here is retried by the next tick.
+        log.exception("tick_failed")

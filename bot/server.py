@@ -60,6 +60,8 @@ def make_server(
         numthreads=threads,
         shutdown_timeout=shutdown_timeout,
         server_name="pm-coach",
+        # cheroot's default backlog (5) drops connections in a burst; Slack would see timeouts.
+        request_queue_size=1024,
     )
     server.expiration_interval = poll_interval
     return server

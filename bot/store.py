@@ -408,7 +408,7 @@ for i = 1, tonumber(ARGV[1]) do
   waits[#waits + 1] = wait
   tat = tat + tonumber(ARGV[2])
 end
-redis.call('SET', KEYS[1], tat, 'PX', tat - now + 60000)
+redis.call('SET', KEYS[1], tat, 'PX', math.ceil(tat - now + 60000))
 return waits
 """
 

@@ -12,11 +12,20 @@ FRI_15_BERLIN = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)  # Friday 15:00 CET
 BASE = {"tz": "Europe/Berlin"}
 
 
-def plan(profile: dict[str, str] | None = None, *, late: timedelta = timedelta(0),
-         paused: frozenset[str] = frozenset(), team_active: bool = True):  # type: ignore[no-untyped-def]
-    return plan_nudge(occurrence=FRI_15_BERLIN, now=FRI_15_BERLIN + late,
-                      profile=BASE | (profile or {}) if profile != {} else {}, paused=paused,
-                      team_active=team_active)
+def plan(
+    profile: dict[str, str] | None = None,
+    *,
+    late: timedelta = timedelta(0),
+    paused: frozenset[str] = frozenset(),
+    team_active: bool = True,
+):  # type: ignore[no-untyped-def]
+    return plan_nudge(
+        occurrence=FRI_15_BERLIN,
+        now=FRI_15_BERLIN + late,
+        profile=BASE | (profile or {}) if profile != {} else {},
+        paused=paused,
+        team_active=team_active,
+    )
 
 
 @pytest.mark.parametrize(
@@ -33,8 +42,9 @@ def plan(profile: dict[str, str] | None = None, *, late: timedelta = timedelta(0
         ({"skip_week": "2026-W48"}, timedelta(0), True, "skip", "skipped_week"),
     ],
 )
-def test_plan_table(profile: dict[str, str] | None, late: timedelta, team_active: bool,
-                    action: str, reason: str) -> None:
+def test_plan_table(
+    profile: dict[str, str] | None, late: timedelta, team_active: bool, action: str, reason: str
+) -> None:
     """Each rule decides what happens to the claimed occurrence."""
     result = plan(profile, late=late, team_active=team_active)
     assert (result.action, result.reason) == (action, reason)
@@ -44,10 +54,12 @@ def test_late_nudges_never_arrive_at_night() -> None:
     """A 21:30 nudge processed 45 minutes late would land at 22:15 local: skipped."""
     occurrence = datetime(2026, 11, 27, 20, 30, tzinfo=UTC)  # 21:30 Berlin
     profile = {"tz": "Europe/Berlin", "nudge_days": "fri", "nudge_time": "21:30"}
-    on_time = plan_nudge(occurrence=occurrence, now=occurrence + timedelta(minutes=5),
-                         profile=profile, paused=())
-    late = plan_nudge(occurrence=occurrence, now=occurrence + timedelta(minutes=45),
-                      profile=profile, paused=())
+    on_time = plan_nudge(
+        occurrence=occurrence, now=occurrence + timedelta(minutes=5), profile=profile, paused=()
+    )
+    late = plan_nudge(
+        occurrence=occurrence, now=occurrence + timedelta(minutes=45), profile=profile, paused=()
+    )
     assert on_time.action == "send"
     assert (late.action, late.reason) == ("skip", "night")
 
@@ -87,8 +99,11 @@ def test_snooze_comes_before_the_next_regular_nudge() -> None:
     result = plan({"snooze_at": str(snooze)})
     assert result.next_due == FRI_15_BERLIN + timedelta(days=1)
     # The snoozed occurrence itself clears the snooze.
-    at_snooze = plan_nudge(occurrence=FRI_15_BERLIN + timedelta(days=1),
-                           now=FRI_15_BERLIN + timedelta(days=1),
-                           profile=BASE | {"snooze_at": str(snooze)}, paused=())
+    at_snooze = plan_nudge(
+        occurrence=FRI_15_BERLIN + timedelta(days=1),
+        now=FRI_15_BERLIN + timedelta(days=1),
+        profile=BASE | {"snooze_at": str(snooze)},
+        paused=(),
+    )
     assert at_snooze.action == "send" and at_snooze.profile_deletes == ("snooze_at",)
     assert at_snooze.next_due == datetime(2026, 12, 4, 14, 0, tzinfo=UTC)

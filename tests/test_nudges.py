@@ -40,21 +40,32 @@ def tick(slack: SlackDriver, at: datetime) -> Any:
     return slack.ticker.tick(at)
 
 
-def click_dm(slack: SlackDriver, message: dict[str, Any], action_id: str,
-             user: str = "U0ALICE") -> Response:
+def click_dm(
+    slack: SlackDriver, message: dict[str, Any], action_id: str, user: str = "U0ALICE"
+) -> Response:
     """Click a button on a DM from the app, as Slack sends it (message container)."""
     element = find_action(message["blocks"], action_id)
-    action = {"type": "button", "action_id": action_id, "block_id": "nudge_actions",
-              "value": element["value"], "action_ts": "1.2"}
+    action = {
+        "type": "button",
+        "action_id": action_id,
+        "block_id": "nudge_actions",
+        "value": element["value"],
+        "action_ts": "1.2",
+    }
     body, content_type = payloads.block_actions(
-        [action], team_id=TEAM, user_id=user, channel_id=message["channel"],
+        [action],
+        team_id=TEAM,
+        user_id=user,
+        channel_id=message["channel"],
         message={k: v for k, v in message.items() if k != "channel"},
-        response_url=slack.fake.response_url("dm"))
+        response_url=slack.fake.response_url("dm"),
+    )
     return slack.post(body, content_type)
 
 
-def test_first_use_enrols_with_one_welcome_dm(slack: SlackDriver, fake: FakeSlack,
-                                              clock: Clock) -> None:
+def test_first_use_enrols_with_one_welcome_dm(
+    slack: SlackDriver, fake: FakeSlack, clock: Clock
+) -> None:
     """The first command enrols the PM: one welcome DM saying what, when, how to change or stop
     it; the first nudge is due Friday 15:00 in their Slack zone."""
     enrol(slack)
@@ -67,8 +78,9 @@ def test_first_use_enrols_with_one_welcome_dm(slack: SlackDriver, fake: FakeSlac
     assert slack.store.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN
 
 
-def test_opening_the_home_does_not_enrol(slack: SlackDriver, fake: FakeSlack,
-                                         rds: redis.Redis) -> None:
+def test_opening_the_home_does_not_enrol(
+    slack: SlackDriver, fake: FakeSlack, rds: redis.Redis
+) -> None:
     """The Home shows onboarding with a start button; only the button enrols."""
     slack.event({"type": "app_home_opened", "user": "U0BOB", "tab": "home", "event_ts": "1.1"})
     fake.wait_for("views.publish")
@@ -101,8 +113,9 @@ def test_the_nudge_dm(slack: SlackDriver, fake: FakeSlack) -> None:
     assert slack.store.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(days=7)
 
 
-def test_reflect_button_stores_privately_and_updates_the_nudge(slack: SlackDriver,
-                                                               fake: FakeSlack) -> None:
+def test_reflect_button_stores_privately_and_updates_the_nudge(
+    slack: SlackDriver, fake: FakeSlack
+) -> None:
     enrol(slack)
     tick(slack, FRI_15_BERLIN)
     [nudge] = nudges(fake)
@@ -129,8 +142,9 @@ def test_reflect_button_stores_privately_and_updates_the_nudge(slack: SlackDrive
     assert "<!channel>" not in json.dumps([c.args for c in fake.calls])
 
 
-def test_log_a_clarity_win_from_the_nudge(slack: SlackDriver, fake: FakeSlack,
-                                          clock: Clock) -> None:
+def test_log_a_clarity_win_from_the_nudge(
+    slack: SlackDriver, fake: FakeSlack, clock: Clock
+) -> None:
     enrol(slack)
     tick(slack, FRI_15_BERLIN)
     clock.set(FRI_15_BERLIN + timedelta(minutes=5))
@@ -139,18 +153,22 @@ def test_log_a_clarity_win_from_the_nudge(slack: SlackDriver, fake: FakeSlack,
     view = fake.wait_for("views.open")[-1].args["view"]
     lane_block = next(b for b in view["blocks"] if b["block_id"] == "lane")
     assert lane_block["element"]["initial_option"]["value"] == "clarity"
-    slack.submit(view, {
-        "text": {"value": {"type": "plain_text_input", "value": "Framed Q1 for the team"}},
-        "lane": {"value": {"type": "radio_buttons", "selected_option": {"value": "clarity"}}},
-        "date": {"value": {"type": "datepicker", "selected_date": "2026-11-27"}},
-    })
+    slack.submit(
+        view,
+        {
+            "text": {"value": {"type": "plain_text_input", "value": "Framed Q1 for the team"}},
+            "lane": {"value": {"type": "radio_buttons", "selected_option": {"value": "clarity"}}},
+            "date": {"value": {"type": "datepicker", "selected_date": "2026-11-27"}},
+        },
+    )
     fake.wait_for("chat.update")
     assert "Clarity win logged" in visible_text(nudges(fake)[0])
     assert "Framed Q1 for the team" in [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")]
 
 
-def test_snooze_sends_again_a_day_later_once(slack: SlackDriver, fake: FakeSlack,
-                                            clock: Clock) -> None:
+def test_snooze_sends_again_a_day_later_once(
+    slack: SlackDriver, fake: FakeSlack, clock: Clock
+) -> None:
     enrol(slack)
     tick(slack, FRI_15_BERLIN)
     clock.set(FRI_15_BERLIN + timedelta(minutes=10))
@@ -215,12 +233,14 @@ def test_zone_change_moves_the_schedule(slack: SlackDriver) -> None:
     enrol(slack)
     slack.command("/coach", "timezone America/New_York")
     assert slack.store.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
-    slack.event({"type": "user_change", "user": {"id": "U0BOB", "team_id": TEAM,
-                                                 "tz": "Asia/Tokyo"}})
+    slack.event(
+        {"type": "user_change", "user": {"id": "U0BOB", "team_id": TEAM, "tz": "Asia/Tokyo"}}
+    )
 
 
-def test_three_ignored_nudges_back_off_and_interaction_restores(slack: SlackDriver,
-                                                                fake: FakeSlack) -> None:
+def test_three_ignored_nudges_back_off_and_interaction_restores(
+    slack: SlackDriver, fake: FakeSlack
+) -> None:
     """Ignored three times: the next week is skipped, the one after says so once; any
     interaction brings the weekly rhythm back."""
     enrol(slack)
@@ -246,8 +266,9 @@ def test_paused_pm_gets_nothing(slack: SlackDriver, fake: FakeSlack) -> None:
     assert len(nudges(fake)) == 0
 
 
-def test_pm_who_left_is_marked_inactive_and_not_retried(slack: SlackDriver, fake: FakeSlack,
-                                                        clock: Clock) -> None:
+def test_pm_who_left_is_marked_inactive_and_not_retried(
+    slack: SlackDriver, fake: FakeSlack, clock: Clock
+) -> None:
     enrol(slack)
     fake.fail("chat.postMessage", "user_not_found", times=None)
     report = tick(slack, FRI_15_BERLIN)
@@ -270,8 +291,9 @@ def test_uninstalled_team_gets_nothing(slack: SlackDriver, fake: FakeSlack) -> N
     assert slack.store.due_at(TEAM, "U0ALICE") is None
 
 
-def test_forget_me_removes_the_schedule(slack: SlackDriver, fake: FakeSlack,
-                                        rds: redis.Redis) -> None:
+def test_forget_me_removes_the_schedule(
+    slack: SlackDriver, fake: FakeSlack, rds: redis.Redis
+) -> None:
     enrol(slack)
     tick(slack, FRI_15_BERLIN)
     slack.command("/reflect", "mine")
@@ -279,7 +301,12 @@ def test_forget_me_removes_the_schedule(slack: SlackDriver, fake: FakeSlack,
     slack.hook_posts(slack.click(ask, "forget_confirm"))
     for key in rds.scan_iter("*"):
         kind = rds.type(key)
-        members = (list(rds.zrange(key, 0, -1)) if kind == "zset" else
-                   list(rds.hkeys(key)) if kind == "hash" else [])
+        members = (
+            list(rds.zrange(key, 0, -1))
+            if kind == "zset"
+            else list(rds.hkeys(key))
+            if kind == "hash"
+            else []
+        )
         assert "U0ALICE" not in key and not any("U0ALICE" in m for m in members), key
     assert tick(slack, FRI_15_BERLIN + timedelta(weeks=1)).sent == []

@@ -27,8 +27,9 @@ def test_parse_schedule(text: str, days: tuple[int, ...], at: time) -> None:
     assert (schedule.days, schedule.at, schedule.enabled) == (days, at, True)
 
 
-@pytest.mark.parametrize("text", ["", "09:30", "mon", "funday 09:30", "mon 25:00", "mon 9:61",
-                                  "mon 13pm", "mon,thu"])
+@pytest.mark.parametrize(
+    "text", ["", "09:30", "mon", "funday 09:30", "mon 25:00", "mon 9:61", "mon 13pm", "mon,thu"]
+)
 def test_bad_schedules_are_refused(text: str) -> None:
     with pytest.raises(ScheduleError):
         parse_schedule(text)
@@ -36,35 +37,66 @@ def test_bad_schedules_are_refused(text: str) -> None:
 
 def test_off() -> None:
     assert parse_schedule("off").enabled is False
-    assert next_nudge(datetime(2026, 11, 25, tzinfo=UTC), "UTC", NudgeSchedule(enabled=False)) is None
+    assert (
+        next_nudge(datetime(2026, 11, 25, tzinfo=UTC), "UTC", NudgeSchedule(enabled=False)) is None
+    )
 
 
 @pytest.mark.parametrize(
     ("after", "tz", "schedule", "expected"),
     [
         # Friday 15:00 Berlin: 14:00 UTC in winter, 13:00 UTC in summer.
-        (datetime(2026, 11, 25, 10, 0, tzinfo=UTC), "Europe/Berlin", "fri 15:00",
-         datetime(2026, 11, 27, 14, 0, tzinfo=UTC)),
-        (datetime(2026, 10, 21, 10, 0, tzinfo=UTC), "Europe/Berlin", "fri 15:00",
-         datetime(2026, 10, 23, 13, 0, tzinfo=UTC)),
+        (
+            datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
+            "Europe/Berlin",
+            "fri 15:00",
+            datetime(2026, 11, 27, 14, 0, tzinfo=UTC),
+        ),
+        (
+            datetime(2026, 10, 21, 10, 0, tzinfo=UTC),
+            "Europe/Berlin",
+            "fri 15:00",
+            datetime(2026, 10, 23, 13, 0, tzinfo=UTC),
+        ),
         # Strictly after: at the instant itself, the next one is a week later (after DST ends).
-        (datetime(2026, 10, 23, 13, 0, tzinfo=UTC), "Europe/Berlin", "fri 15:00",
-         datetime(2026, 10, 30, 14, 0, tzinfo=UTC)),
+        (
+            datetime(2026, 10, 23, 13, 0, tzinfo=UTC),
+            "Europe/Berlin",
+            "fri 15:00",
+            datetime(2026, 10, 30, 14, 0, tzinfo=UTC),
+        ),
         # New York: DST ends Sunday 2026-11-01.
-        (datetime(2026, 10, 31, 12, 0, tzinfo=UTC), "America/New_York", "mon 09:30",
-         datetime(2026, 11, 2, 14, 30, tzinfo=UTC)),
+        (
+            datetime(2026, 10, 31, 12, 0, tzinfo=UTC),
+            "America/New_York",
+            "mon 09:30",
+            datetime(2026, 11, 2, 14, 30, tzinfo=UTC),
+        ),
         # A time in the spring-forward gap (02:30 on 2026-03-29 in Berlin) lands after the gap.
-        (datetime(2026, 3, 28, 12, 0, tzinfo=UTC), "Europe/Berlin", "sun 02:30",
-         datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+        (
+            datetime(2026, 3, 28, 12, 0, tzinfo=UTC),
+            "Europe/Berlin",
+            "sun 02:30",
+            datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        ),
         # An ambiguous time (01:30 on 2026-11-01 in New York) is its first occurrence.
-        (datetime(2026, 10, 31, 12, 0, tzinfo=UTC), "America/New_York", "sun 01:30",
-         datetime(2026, 11, 1, 5, 30, tzinfo=UTC)),
-        (datetime(2026, 11, 25, 10, 0, tzinfo=UTC), "Asia/Kolkata", "mon,thu 09:30",
-         datetime(2026, 11, 26, 4, 0, tzinfo=UTC)),
+        (
+            datetime(2026, 10, 31, 12, 0, tzinfo=UTC),
+            "America/New_York",
+            "sun 01:30",
+            datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+        ),
+        (
+            datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
+            "Asia/Kolkata",
+            "mon,thu 09:30",
+            datetime(2026, 11, 26, 4, 0, tzinfo=UTC),
+        ),
     ],
 )
-def test_next_nudge_is_local_wall_clock(after: datetime, tz: str, schedule: str,
-                                        expected: datetime) -> None:
+def test_next_nudge_is_local_wall_clock(
+    after: datetime, tz: str, schedule: str, expected: datetime
+) -> None:
     assert next_nudge(after, tz, parse_schedule(schedule)) == expected
 
 
