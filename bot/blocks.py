@@ -77,10 +77,14 @@ def quoted_win(text: str, budget: int = 2500) -> str:
     escaped = escape(text)
     if len(escaped) <= budget:
         return escaped
-    clipped = clip(text, budget)
-    while len(escape(clipped)) > budget:  # entities (&amp;) made it longer: cut further
-        clipped = clip(clipped[:-1], max(len(clipped) - (len(escape(clipped)) - budget) - 1, 1))
-    return escape(clipped)
+    # The longest prefix whose escaped form leaves room for the ellipsis.
+    used, cut = 0, 0
+    for index, char in enumerate(text):
+        size = len(escape(char))
+        if used + size > budget - 1:
+            break
+        used, cut = used + size, index + 1
+    return escape(text[:cut]).rstrip() + "…"
 
 
 def streak_line(streak: Streak) -> str:
@@ -100,9 +104,18 @@ def balance_line(balance: Balance) -> str:
 
 
 def win_logged(
-    win: Win, streak: Streak, balance: Balance, *, duplicate: bool = False, with_undo: bool = True
+    win: Win,
+    streak: Streak,
+    balance: Balance,
+    *,
+    duplicate: bool = False,
+    with_undo: bool = True,
+    removed: bool = False,
 ) -> tuple[str, list[Block]]:
-    """The private confirmation of a logged win: what, streak, balance, Undo."""
+    """The private confirmation of a logged win: what, streak, balance, Undo. A redelivery of
+    a win that was removed since says so instead of claiming it is logged."""
+    if removed:
+        return texts.WIN_REDELIVERED_REMOVED, [section(texts.WIN_REDELIVERED_REMOVED)]
     headline = texts.WIN_LOGGED[win.lane.value].format(text=quoted_win(win.text))
     blocks: list[Block] = [section(headline)]
     details = [streak_line(streak), balance_line(balance)]

@@ -19,11 +19,20 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import nudge_blocks, texts
 from bot.export import ExportRange, Reflection, brag_document, export_filename, parse_export_range
+from bot.numbers import is_number
 from bot.prompts import pick_prompt
 from bot.schedule import NudgeSchedule, next_nudge, schedule_from_profile
 from bot.store import PMState, Snapshot, Store, StoreUnavailable
 from bot.streaks import Balance, Streak, balance, streak
-from bot.weeks import is_valid_tz, local_date, local_noon, shift_week, week_monday, week_of
+from bot.weeks import (
+    canonical_tz,
+    is_valid_tz,
+    local_date,
+    local_noon,
+    shift_week,
+    week_monday,
+    week_of,
+)
 from bot.wins import (
     MAX_TEXT,
     Lane,
@@ -56,6 +65,7 @@ class Logged:
     duplicate: bool
     standing: Standing
     enrolled: str = ""  # "new" / "reactivated": call finish_enrolment() after answering
+    removed: bool = False  # a redelivery of a win that was logged, then undone: nothing stored
 
 
 @dataclass(frozen=True)
@@ -139,24 +149,42 @@ class Coach:
 
     # Time zones -------------------------------------------------------------------------------
 
-    def slack_tz(self, user_id: str) -> str:
-        """The PM's zone from `users.info`; UTC if Slack does not say or cannot be reached."""
+    def lookup_tz(self, user_id: str) -> str | None:
+        """The PM's zone from `users.info`; None if Slack cannot say right now."""
         try:
             response = self.profile_client.users_info(user=user_id)
         except (SlackApiError, SlackClientError, OSError) as exc:
             self.log.warning("users_info_failed", user_id=user_id, error=type(exc).__name__)
-            return FALLBACK_TZ
+            return None
         user = response.get("user") or {}
         tz = str(user.get("tz") or "")
         return tz if tz and is_valid_tz(tz) else FALLBACK_TZ
 
+    def slack_tz(self, user_id: str) -> str:
+        """The PM's zone from `users.info`; UTC if Slack does not say or cannot be reached."""
+        return self.lookup_tz(user_id) or FALLBACK_TZ
+
     def tz_for(self, team_id: str, user_id: str) -> str:
+        """The PM's zone: cached, else the profile, else Slack. A zone that was only a guess
+        (Slack unreachable at enrolment) is not trusted: Slack is asked again next time."""
         cached = self.tz_cache.get(team_id, user_id)
         if cached is not None:
             return cached
-        tz = self.store.profile_tz(team_id, user_id) or self.slack_tz(user_id)
-        self.tz_cache.put(team_id, user_id, tz)
-        return tz
+        tz, source = self.store.profile_zone(team_id, user_id)
+        if tz and source != "fallback":
+            self.tz_cache.put(team_id, user_id, tz)
+            return tz
+        looked = self.lookup_tz(user_id)
+        if looked is None:
+            return tz or FALLBACK_TZ  # a guess: not cached
+        if tz and self.store.set_tz(team_id, user_id, looked, "slack"):
+            self.schedule_next(team_id, user_id)
+        self.tz_cache.put(team_id, user_id, looked)
+        return looked
+
+    def tz_source(self, team_id: str, user_id: str, tz: str) -> str:
+        """How a zone about to be stored was learnt: "slack", or "fallback" for a guess."""
+        return "slack" if self.tz_cache.get(team_id, user_id) == tz else "fallback"
 
     def today(self, team_id: str, user_id: str) -> date:
         return local_date(self.clock(), self.tz_for(team_id, user_id))
@@ -221,7 +249,13 @@ class Coach:
                 beneficiary=beneficiary,
             )
             outcome = self.store.log_win(
-                win, source=source, tz=tz, now=now, draft_id=draft_id, replaces_week=wrong_week
+                win,
+                source=source,
+                tz=tz,
+                now=now,
+                draft_id=draft_id,
+                replaces_week=wrong_week,
+                tz_source=self.tz_source(team_id, user_id, tz),
             )
             if outcome.status != "stale_tz":
                 break
@@ -231,8 +265,13 @@ class Coach:
         else:  # pragma: no cover - a zone flapping three times in a row
             raise RuntimeError("time zone kept changing while logging a win")
         duplicate = outcome.status == "duplicate"
+        removed = False
         if duplicate:
             stored = self.store.get_win(team_id, user_id, outcome.win_id)
+            # The pipeline also indexed this delivery for the team: make that match what is
+            # really stored (nothing, if the first delivery's win was undone since).
+            self.store.settle_team_entry(team_id, user_id, win, stored)
+            removed = stored is None
             win = stored or win
         self.log.info(
             "win_logged" if not duplicate else "win_duplicate",
@@ -247,6 +286,7 @@ class Coach:
             duplicate=duplicate,
             standing=self.standing(outcome.state, tz, now),
             enrolled=outcome.enrolled,
+            removed=removed,
         )
 
     def undo(self, team_id: str, user_id: str, win_id_: str) -> Undone:
@@ -294,7 +334,10 @@ class Coach:
         """Make sure the PM has a profile (first command or button); an enrolled PM's
         interaction ends a back-off. A new PM gets their schedule and one welcome DM.
         Returns "new", "reactivated" or ""."""
-        outcome = self.store.enrol(team_id, user_id, self.tz_for(team_id, user_id), self.clock())
+        tz = self.tz_for(team_id, user_id)
+        outcome = self.store.enrol(
+            team_id, user_id, tz, self.clock(), self.tz_source(team_id, user_id, tz)
+        )
         self._enrolled(team_id, user_id, outcome)
         return outcome
 
@@ -335,7 +378,7 @@ class Coach:
             skip = {profile["skip_week"]} if profile.get("skip_week") else set()
             due = next_nudge(self.clock(), tz, schedule_from_profile(profile), paused | skip)
             snooze = profile.get("snooze_at", "")
-            if due is not None and snooze.isdigit():
+            if due is not None and is_number(snooze):
                 snoozed = datetime.fromtimestamp(int(snooze) / 1000, tz=UTC)
                 if self.clock() < snoozed < due:
                     due = snoozed
@@ -440,9 +483,10 @@ class Coach:
             zone_name = self.slack_tz(user_id)
             self.store.set_tz(team_id, user_id, zone_name, "slack", force=True)
         else:
-            if not is_valid_tz(tz):
+            found = canonical_tz(tz)
+            if found is None:
                 raise ValueError("unknown time zone")
-            zone_name = tz
+            zone_name = found
             self.store.set_tz(team_id, user_id, zone_name, "explicit")
         self.tz_cache.put(team_id, user_id, zone_name)
         self.schedule_next(team_id, user_id)

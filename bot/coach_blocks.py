@@ -25,6 +25,7 @@ from bot.wins import Win
 ACTION_HISTORY_MENU = "history_menu"
 ACTION_FORGET = "forget_confirm"
 CHART_WEEKS = 12
+MAX_SHOWN_LINK = 1500  # escaped; keeps a win's line far inside a section's 3,000 characters
 BAR_WIDTH = 10
 
 
@@ -74,8 +75,10 @@ def win_line(win: Win, tz: str) -> str:
     """One win as a line: lane emoji, local date, the text (escaped), link, beneficiary."""
     day = win.at.astimezone(zone(tz)).strftime("%a %d %b")
     parts = [f"{win.lane.emoji} *{day}* — {quoted_win(win.text, 600)}"]
-    if win.link:
+    if win.link and len(escape(win.link)) <= MAX_SHOWN_LINK:
         parts.append(f"<{escape(win.link)}|link>")
+    elif win.link:
+        parts.append("_(long link: see `/coach export`)_")
     if win.beneficiary:
         parts.append(f"_for {escape(clip(win.beneficiary, 100))}_")
     return " · ".join(parts)

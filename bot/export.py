@@ -120,6 +120,9 @@ def _calendar_range(which: _Which, unit: _Unit, today: date) -> ExportRange:
     return ExportRange(start=start, end=min(end, today), label=label, kind=unit)
 
 
+EARLIEST_YEAR = 2000
+
+
 def parse_export_range(args: str, today: date) -> ExportRange:
     """What follows `/coach export`, as an inclusive range of the PM's local dates.
 
@@ -138,6 +141,8 @@ def parse_export_range(args: str, today: date) -> ExportRange:
         start, end = date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
     except ValueError as exc:  # e.g. 2026-02-30
         raise ExportRangeError("bad_range", args.strip()) from exc
+    if start.year < EARLIEST_YEAR:  # nothing was logged then; also keeps date math in range
+        raise ExportRangeError("bad_range", args.strip())
     if end < start:
         raise ExportRangeError("reversed", f"{start.isoformat()}..{end.isoformat()}")
     if start > today:

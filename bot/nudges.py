@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.numbers import is_number
 from bot.schedule import next_nudge, schedule_from_profile
 from bot.weeks import local_date, week_monday, week_of, zone
 
@@ -44,7 +45,7 @@ def _next_due(
     after = max(occurrence, now)
     nxt = next_nudge(after, tz, schedule_from_profile(profile), paused)
     snooze = profile.get("snooze_at", "")
-    if snooze.isdigit():
+    if is_number(snooze):
         snoozed = datetime.fromtimestamp(int(snooze) / 1000, tz=now.tzinfo)
         if snoozed > after and (nxt is None or snoozed < nxt):
             return snoozed
@@ -79,7 +80,7 @@ def plan_nudge(
     nxt = _next_due(occurrence, now, profile, paused)
     deletes: tuple[str, ...] = ()
     snooze = profile.get("snooze_at", "")
-    if snooze.isdigit() and int(snooze) <= int(max(occurrence, now).timestamp() * 1000):
+    if is_number(snooze) and int(snooze) <= int(max(occurrence, now).timestamp() * 1000):
         deletes = ("snooze_at",)
 
     def skip(reason: str, **updates: str) -> Plan:

@@ -62,6 +62,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
+from bot.numbers import is_number
 from bot.streaks import WeekCount, counts_from_fields
 from bot.wins import Lane, Win
 
@@ -176,7 +177,7 @@ class Keys:
 # Lua ------------------------------------------------------------------------------------------
 
 # KEYS: profile, wins, timeline, weeks, paused, seen, logged, [draft]
-# ARGV: win id, win JSON, at ms, week, lane letter, tz, seen ttl, now iso, now ms
+# ARGV: win id, win JSON, at ms, week, lane letter, tz, seen ttl, now iso, now ms, tz source
 # Returns {status, win id, weeks HGETALL, paused SMEMBERS, profile target or "", tz, enrolled}
 # enrolled: "new" (profile created), "reactivated" (was inactive) or ""
 # status: "logged" | "duplicate" | "stale_tz" (the PM's zone changed; nothing written)
@@ -184,7 +185,7 @@ LOG_WIN = """
 local tz = redis.call('HGET', KEYS[1], 'tz')
 local enrolled = ''
 if not tz then
-  redis.call('HSET', KEYS[1], 'tz', ARGV[6], 'tz_source', 'slack', 'enrolled_at', ARGV[8])
+  redis.call('HSET', KEYS[1], 'tz', ARGV[6], 'tz_source', ARGV[10], 'enrolled_at', ARGV[8])
   tz = ARGV[6]
   enrolled = 'new'
 elseif tz ~= ARGV[6] then
@@ -247,7 +248,7 @@ local target = redis.call('HGET', KEYS[5], 'target') or ''
 return {'edited', raw, redis.call('HGETALL', KEYS[3]), redis.call('SMEMBERS', KEYS[4]), target}
 """
 
-# KEYS: profile   ARGV: tz, now iso — creates a profile once; an interaction of an enrolled PM
+# KEYS: profile   ARGV: tz, now iso, tz source ("slack" | "fallback": Slack could not be asked)
 # ends a back-off. Returns 1 if new, 2 if the PM had been marked inactive, else 0.
 ENROL = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -255,7 +256,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   if redis.call('HDEL', KEYS[1], 'inactive') == 1 then return 2 end
   return 0
 end
-redis.call('HSET', KEYS[1], 'tz', ARGV[1], 'tz_source', 'slack', 'enrolled_at', ARGV[2])
+redis.call('HSET', KEYS[1], 'tz', ARGV[1], 'tz_source', ARGV[3], 'enrolled_at', ARGV[2])
 return 1
 """
 
@@ -465,7 +466,7 @@ def _state(weeks: Any, paused: Any, target: Any) -> PMState:
     return PMState(
         counts=counts_from_fields(_pairs(weeks)),
         paused=frozenset(str(p) for p in paused),
-        target=int(target_text) if target_text.isdigit() else None,
+        target=int(target_text) if is_number(target_text) else None,
     )
 
 
@@ -575,6 +576,11 @@ class Store:
 
     # Profiles ---------------------------------------------------------------------------------
 
+    def profile_zone(self, team_id: str, user_id: str) -> tuple[str | None, str | None]:
+        """(tz, tz_source) of a PM's profile; (None, None) when unknown."""
+        tz, source = self.redis.hmget(Keys.profile(team_id, user_id), ["tz", "tz_source"])
+        return (str(tz) if tz else None), (str(source) if source else None)
+
     def profile_tz(self, team_id: str, user_id: str) -> str | None:
         value = self.redis.hget(Keys.profile(team_id, user_id), "tz")
         return str(value) if value else None
@@ -602,6 +608,7 @@ class Store:
         now: datetime,
         draft_id: str | None = None,
         replaces_week: str | None = None,
+        tz_source: str = "slack",
     ) -> LogOutcome:
         """Store `win` once per `source` (a Slack delivery identity), in one round trip.
 
@@ -633,6 +640,7 @@ class Store:
             SEEN_TTL_S,
             now.isoformat(),
             int(now.timestamp() * 1000),
+            tz_source,
         ]
         member = f"{u}:{win.id}"
 
@@ -651,6 +659,18 @@ class Store:
         return LogOutcome(
             str(status), str(win_id), _state(weeks, paused, target), str(stored_tz), str(enrolled)
         )
+
+    def settle_team_entry(
+        self, team_id: str, user_id: str, queued: Win, stored: Win | None
+    ) -> None:
+        """After a duplicate delivery: the team index holds exactly the stored win."""
+        member = f"{user_id}:{queued.id}"
+        pipe = self.redis.pipeline(transaction=False)
+        if stored is None or stored.week != queued.week:
+            pipe.zrem(Keys.team_week(team_id, queued.week), member)
+        if stored is not None:
+            pipe.zadd(Keys.team_week(team_id, stored.week), {member: _ms(stored.at)})
+        pipe.execute()
 
     def delete_win(self, team_id: str, user_id: str, win_id: str) -> DeleteOutcome:
         """Remove exactly one win and what it counted for. Idempotent."""
@@ -782,13 +802,15 @@ class Store:
 
     # Profile settings -------------------------------------------------------------------------
 
-    def enrol(self, team_id: str, user_id: str, tz: str, now: datetime) -> str:
+    def enrol(
+        self, team_id: str, user_id: str, tz: str, now: datetime, tz_source: str = "slack"
+    ) -> str:
         """Create the PM's profile if missing and list them in the team; an enrolled PM's
         interaction ends a back-off. Returns "new", "reactivated" or ""."""
         key = Keys.profile(team_id, user_id)
 
         def queue(pipe: Any) -> None:
-            pipe.evalsha(_sha(ENROL), 1, key, tz, now.isoformat())
+            pipe.evalsha(_sha(ENROL), 1, key, tz, now.isoformat(), tz_source)
             pipe.sadd(Keys.team_users(team_id), user_id)
 
         result = int(self._run_with_script(ENROL, queue)[0])

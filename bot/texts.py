@@ -11,6 +11,10 @@ WIN_LOGGED = {
 WIN_ALREADY_LOGGED = "That one is already in your log — nothing added twice."
 WIN_UNDONE = "↩️ Removed: {text}"
 WIN_ALREADY_UNDONE = "That win was already removed."
+WIN_REDELIVERED_REMOVED = (
+    "That win was logged and then removed with Undo, so nothing was added. Log it again with "
+    "`/win` if you meant to keep it."
+)
 UNDO_BUTTON = "Undo"
 
 STREAK_NONE = "No clarity streak yet — one 🧭 win this week starts it"

@@ -6,25 +6,43 @@ A week id looks like ``2026-W48`` and sorts as text in time order.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from bot.numbers import is_number
 
 DEFAULT_TZ = "UTC"
+
+
+MAX_TZ_NAME = 64
 
 
 def zone(tz: str | None) -> ZoneInfo:
     """The zone for an IANA name; UTC for an unknown or empty one."""
     try:
         return ZoneInfo(tz or DEFAULT_TZ)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return ZoneInfo(DEFAULT_TZ)
 
 
+@cache
+def _zone_names() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def canonical_tz(name: str) -> str | None:
+    """The IANA name for what a PM typed (any case: `utc`, `europe/berlin`), or None."""
+    name = name.strip()
+    if not name or len(name) > MAX_TZ_NAME:
+        return None
+    found = _zone_names().get(name.lower())
+    if found is None or not ("/" in found or found == "UTC"):
+        return None
+    return found
+
+
 def is_valid_tz(tz: str) -> bool:
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return "/" in tz or tz == "UTC"
+    return canonical_tz(tz) == tz
 
 
 def local_date(instant: datetime, tz: str | None) -> date:
@@ -47,7 +65,7 @@ def week_of(instant: datetime, tz: str | None) -> str:
 def parse_week(week: str) -> tuple[int, int]:
     """(year, week) of a week id; ValueError if it is not one."""
     year_text, sep, week_text = week.partition("-W")
-    if not sep or len(week_text) != 2 or not year_text.isdigit() or not week_text.isdigit():
+    if not sep or len(week_text) != 2 or not is_number(year_text) or not is_number(week_text):
         raise ValueError(f"not an ISO week: {week!r}")
     year, number = int(year_text), int(week_text)
     date.fromisocalendar(year, number, 1)  # raises ValueError for week 53 of a 52-week year

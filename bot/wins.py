@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -83,9 +84,15 @@ def parse_win_command(raw: str) -> WinCommand:
     return WinCommand(lane=lane, text=rest.strip())
 
 
+def has_visible_text(text: str) -> bool:
+    """False for text made only of spaces, control or format characters (zero-width joiners,
+    direction marks) and lone combining marks: nothing a reader would see."""
+    return any(unicodedata.category(c)[0] not in ("Z", "C", "M") for c in text)
+
+
 def validate_text(text: str) -> str:
     """The text to store, or WinInputError("blank"|"too_long")."""
-    if not text or not text.strip():
+    if not text or not has_visible_text(text):
         raise WinInputError("blank")
     if len(text) > MAX_TEXT:
         raise WinInputError("too_long", str(len(text)))

@@ -15,7 +15,7 @@ from bot.wins import Lane, WinInputError
 from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
 from handlers.home import publish_home
-from handlers.replies import coach_of, ephemeral, ids_of, replacement
+from handlers.replies import after_ack, coach_of, ephemeral, ids_of, replacement
 
 
 def undo(
@@ -28,30 +28,33 @@ def undo(
 ) -> None:
     """Remove exactly the win the button was attached to (only the clicking PM's own)."""
     ack()
-    team_id, user_id = ids_of(body)
-    coach = coach_of(context)
-    in_view = (body.get("container") or {}).get("type") == "view"
-    try:
-        undone = coach.undo(team_id, user_id, str(action.get("value") or ""))
-    except StoreUnavailable:
-        context["log"].error("store_unavailable", surface="undo")
-        if in_view:
+    with after_ack(context, respond):
+        team_id, user_id = ids_of(body)
+        coach = coach_of(context)
+        in_view = (body.get("container") or {}).get("type") == "view"
+        try:
+            undone = coach.undo(team_id, user_id, str(action.get("value") or ""))
+        except StoreUnavailable:
+            context["log"].error("store_unavailable", surface="undo")
+            if in_view:
+                return
+            respond(text=texts.NOT_DONE, response_type="ephemeral", replace_original=False)
             return
-        respond(text=texts.NOT_DONE, response_type="ephemeral", replace_original=False)
-        return
-    standing = undone.standing
-    reply = blocks.win_undone(
-        undone.win, standing.streak if standing else None, standing.balance if standing else None
-    )
-    if in_view:
-        view = body["view"]
-        client.views_update(
-            view_id=view["id"],
-            hash=view.get("hash"),
-            view=blocks.result_modal(reply[1], title="Win removed"),
+        standing = undone.standing
+        reply = blocks.win_undone(
+            undone.win,
+            standing.streak if standing else None,
+            standing.balance if standing else None,
         )
-    else:
-        respond(**replacement(reply))
+        if in_view:
+            view = body["view"]
+            client.views_update(
+                view_id=view["id"],
+                hash=view.get("hash"),
+                view=blocks.result_modal(reply[1], title="Win removed"),
+            )
+        else:
+            respond(**replacement(reply))
 
 
 def _pick(lane: Lane) -> Any:
@@ -60,29 +63,34 @@ def _pick(lane: Lane) -> Any:
     ) -> None:
         """Log the drafted win in the lane the PM clicked and replace the question."""
         ack()
-        team_id, user_id = ids_of(body)
-        coach = coach_of(context)
-        try:
-            logged = coach.log_draft(team_id, user_id, str(action.get("value") or ""), lane)
-        except StoreUnavailable:
-            context["log"].error("store_unavailable", surface="lane_pick")
-            respond(text=texts.NOT_DONE, response_type="ephemeral", replace_original=False)
-            return
-        except WinInputError as exc:
-            respond(**ephemeral(input_error(exc)))
-            return
-        if logged is None:
-            respond(text=texts.DRAFT_EXPIRED, response_type="ephemeral", replace_original=True)
-            return
-        standing = logged.standing
-        respond(
-            **replacement(
-                blocks.win_logged(
-                    logged.win, standing.streak, standing.balance, duplicate=logged.duplicate
+        with after_ack(context, respond):
+            team_id, user_id = ids_of(body)
+            coach = coach_of(context)
+            try:
+                logged = coach.log_draft(team_id, user_id, str(action.get("value") or ""), lane)
+            except StoreUnavailable:
+                context["log"].error("store_unavailable", surface="lane_pick")
+                respond(text=texts.NOT_DONE, response_type="ephemeral", replace_original=False)
+                return
+            except WinInputError as exc:
+                respond(**ephemeral(input_error(exc)))
+                return
+            if logged is None:
+                respond(text=texts.DRAFT_EXPIRED, response_type="ephemeral", replace_original=True)
+                return
+            standing = logged.standing
+            respond(
+                **replacement(
+                    blocks.win_logged(
+                        logged.win,
+                        standing.streak,
+                        standing.balance,
+                        duplicate=logged.duplicate,
+                        removed=logged.removed,
+                    )
                 )
             )
-        )
-        coach.finish_enrolment(team_id, user_id, logged.enrolled)
+            coach.finish_enrolment(team_id, user_id, logged.enrolled)
 
     pick.__name__ = f"pick_{lane.value}"
     return pick
@@ -102,51 +110,54 @@ def history_menu(
 ) -> None:
     """Edit or delete a win from `/coach history` or from the Home's recent wins."""
     ack()
-    team_id, user_id = ids_of(body)
-    coach = coach_of(context)
-    choice, _, win_id_ = str((action.get("selected_option") or {}).get("value") or "").partition(
-        ":"
-    )
-    in_view = (body.get("container") or {}).get("type") == "view"
-    if choice == "edit":
-        win = coach.store.get_win(team_id, user_id, win_id_)
-        if win is None:
+    with after_ack(context, respond):
+        team_id, user_id = ids_of(body)
+        coach = coach_of(context)
+        choice, _, win_id_ = str(
+            (action.get("selected_option") or {}).get("value") or ""
+        ).partition(":")
+        in_view = (body.get("container") or {}).get("type") == "view"
+        if choice == "edit":
+            win = coach.store.get_win(team_id, user_id, win_id_)
+            if win is None:
+                return
+            tz = coach.tz_for(team_id, user_id)
+            metadata = {
+                "win": win.id,
+                "origin": "home" if in_view else "message",
+                "response_url": body.get("response_url") or "",
+            }
+            client.views_open(
+                trigger_id=body["trigger_id"],
+                view=blocks.win_modal(
+                    coach.today(team_id, user_id),
+                    text=win.text,
+                    lane=win.lane,
+                    day=local_date(win.at, tz),
+                    link=win.link,
+                    beneficiary=win.beneficiary,
+                    callback_id=blocks.VIEW_WIN_EDIT,
+                    title=texts.EDIT_TITLE,
+                    submit=texts.EDIT_SUBMIT,
+                    private_metadata=json.dumps(metadata),
+                ),
+            )
             return
-        tz = coach.tz_for(team_id, user_id)
-        metadata = {
-            "win": win.id,
-            "origin": "home" if in_view else "message",
-            "response_url": body.get("response_url") or "",
-        }
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=blocks.win_modal(
-                coach.today(team_id, user_id),
-                text=win.text,
-                lane=win.lane,
-                day=local_date(win.at, tz),
-                link=win.link,
-                beneficiary=win.beneficiary,
-                callback_id=blocks.VIEW_WIN_EDIT,
-                title=texts.EDIT_TITLE,
-                submit=texts.EDIT_SUBMIT,
-                private_metadata=json.dumps(metadata),
-            ),
+        if choice != "delete":
+            return
+        undone = coach.undo(team_id, user_id, win_id_)
+        if in_view:
+            publish_home(client, coach, team_id, user_id, context["log"])
+            return
+        note = (
+            texts.HISTORY_DELETED.format(text=blocks.quoted_win(undone.win.text, 300))
+            if undone.win
+            else texts.WIN_ALREADY_UNDONE
         )
-        return
-    if choice != "delete":
-        return
-    undone = coach.undo(team_id, user_id, win_id_)
-    if in_view:
-        publish_home(client, coach, team_id, user_id, context["log"])
-        return
-    note = (
-        texts.HISTORY_DELETED.format(text=blocks.quoted_win(undone.win.text, 300))
-        if undone.win
-        else texts.WIN_ALREADY_UNDONE
-    )
-    wins = coach.history(team_id, user_id, HISTORY_DEFAULT)
-    respond(**replacement(coach_blocks.history(wins, coach.tz_for(team_id, user_id), note=note)))
+        wins = coach.history(team_id, user_id, HISTORY_DEFAULT)
+        respond(
+            **replacement(coach_blocks.history(wins, coach.tz_for(team_id, user_id), note=note))
+        )
 
 
 def forget_confirmed(
@@ -154,12 +165,13 @@ def forget_confirmed(
 ) -> None:
     """Delete everything about the PM (they confirmed in Slack's dialog). Writes nothing after."""
     ack()
-    team_id, user_id = ids_of(body)
-    coach = coach_of(context)
-    coach.forget(team_id, user_id)
-    client.views_publish(user_id=user_id, view=home.forgotten_home())
-    if (body.get("container") or {}).get("type") != "view":
-        respond(**replacement(coach_blocks.simple(texts.FORGOTTEN)))
+    with after_ack(context, respond):
+        team_id, user_id = ids_of(body)
+        coach = coach_of(context)
+        coach.forget(team_id, user_id)
+        client.views_publish(user_id=user_id, view=home.forgotten_home())
+        if (body.get("container") or {}).get("type") != "view":
+            respond(**replacement(coach_blocks.simple(texts.FORGOTTEN)))
 
 
 def register(app: App) -> None:

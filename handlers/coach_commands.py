@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import blocks, coach_blocks, nudge_blocks, texts
 from bot.coach import Coach
 from bot.export import ExportRangeError
+from bot.numbers import is_number
 from bot.prompts import MAX_CUSTOM_PROMPTS, THEMES, library, validate_custom_prompt
 from bot.schedule import NudgeSchedule, ScheduleError, parse_schedule, schedule_from_profile
 from bot.weeks import zone
@@ -65,7 +66,7 @@ def stats(args: str, ctx: Ctx) -> None:
 def history(args: str, ctx: Ctx) -> None:
     count = HISTORY_DEFAULT
     if args:
-        if not args.isdigit() or not 1 <= int(args) <= HISTORY_MAX:
+        if not is_number(args) or not 1 <= int(args) <= HISTORY_MAX:
             ctx.say(texts.BAD_COUNT)
             return
         count = int(args)
@@ -166,7 +167,8 @@ def share(args: str, ctx: Ctx) -> None:
 
 
 def prompts(args: str, ctx: Ctx) -> None:
-    action, _, rest = args.partition(" ")
+    action, *tail = re.split(r"\s+", args, maxsplit=1)
+    rest = tail[0] if tail else ""
     action = action.lower()
     store = ctx.coach.store
     if action == "add":
@@ -183,7 +185,7 @@ def prompts(args: str, ctx: Ctx) -> None:
             ctx.say(texts.PROMPTS_ADDED.format(number=number, text=blocks.escape(text)))
         return
     if action == "remove":
-        if not rest.strip().isdigit():
+        if not is_number(rest.strip()):
             ctx.say(texts.PROMPTS_BAD["bad_number"])
             return
         number = int(rest.strip())
@@ -252,7 +254,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 
 def dispatch(text: str, ctx: Ctx) -> None:
     """Route `/coach <name> <args>`; unknown names say what was not understood, then help."""
-    name, _, args = text.strip().partition(" ")
+    name, *rest = re.split(r"\s+", text.strip(), maxsplit=1)
+    args = rest[0] if rest else ""
     handler = SUBCOMMANDS.get(name.lower()) if name else help_
     if handler is None:
         ctx.reply(coach_blocks.help_reply(unknown=text.strip()))

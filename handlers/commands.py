@@ -70,6 +70,7 @@ def win(ack: Ack, command: dict[str, Any], context: Any, client: WebClient) -> N
                 logged.standing.streak,
                 logged.standing.balance,
                 duplicate=logged.duplicate,
+                removed=logged.removed,
             )
         )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -10,11 +11,12 @@ from slack_sdk import WebClient
 from bot import home, nudge_blocks, texts
 from bot.blocks import win_modal
 from bot.coach import Coach
+from bot.numbers import is_number
 from bot.prompts import MAX_CUSTOM_PROMPTS, library, validate_custom_prompt
 from bot.schedule import NudgeSchedule, parse_time
 from bot.store import StoreUnavailable
-from bot.weeks import is_valid_tz
-from handlers.replies import coach_of, ids_of
+from bot.weeks import canonical_tz
+from handlers.replies import after_ack, coach_of, ids_of
 
 
 def home_for(coach: Coach, team_id: str, user_id: str) -> dict[str, Any]:
@@ -56,54 +58,59 @@ def home_opened(
 def start(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     """The onboarding's Get started: enrol (one welcome DM) and show the real Home."""
     ack()
-    team_id, user_id = ids_of(body)
-    coach = coach_of(context)
-    coach.enrol(team_id, user_id)
-    publish_home(client, coach, team_id, user_id, context["log"])
+    with after_ack(context):
+        team_id, user_id = ids_of(body)
+        coach = coach_of(context)
+        coach.enrol(team_id, user_id)
+        publish_home(client, coach, team_id, user_id, context["log"])
 
 
 def open_log_modal(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    team_id, user_id = ids_of(body)
-    coach = coach_of(context)
-    coach.enrol(team_id, user_id)
-    client.views_open(
-        trigger_id=body["trigger_id"],
-        view=win_modal(coach.today_or_guess(team_id, user_id), private_metadata="home"),
-    )
+    with after_ack(context):
+        team_id, user_id = ids_of(body)
+        coach = coach_of(context)
+        with contextlib.suppress(*StoreUnavailable):  # the form opens even then
+            coach.enrol(team_id, user_id)
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=win_modal(coach.today_or_guess(team_id, user_id), private_metadata="home"),
+        )
 
 
 def open_settings(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    team_id, user_id = ids_of(body)
-    coach = coach_of(context)
-    ov = coach.overview(team_id, user_id)
-    profile = ov.snapshot.profile
-    future_pauses = sorted(w for w in ov.snapshot.state.paused if w >= ov.week)
-    paused_until = (
-        coach.pause_ends(future_pauses[-1]).strftime("%a %d %b") if future_pauses else None
-    )
-    target = ov.snapshot.state.target or coach.default_target
-    client.views_open(
-        trigger_id=body["trigger_id"],
-        view=home.settings_modal(
-            target=target,
-            tz=ov.tz,
-            tz_explicit=profile.get("tz_source") == "explicit",
-            sharing=profile.get("share") == "1",
-            paused_until=paused_until,
-            schedule=ov.schedule,
-        ),
-    )
+    with after_ack(context):
+        team_id, user_id = ids_of(body)
+        coach = coach_of(context)
+        ov = coach.overview(team_id, user_id)
+        profile = ov.snapshot.profile
+        future_pauses = sorted(w for w in ov.snapshot.state.paused if w >= ov.week)
+        paused_until = (
+            coach.pause_ends(future_pauses[-1]).strftime("%a %d %b") if future_pauses else None
+        )
+        target = ov.snapshot.state.target or coach.default_target
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=home.settings_modal(
+                target=target,
+                tz=ov.tz,
+                tz_explicit=profile.get("tz_source") == "explicit",
+                sharing=profile.get("share") == "1",
+                paused_until=paused_until,
+                schedule=ov.schedule,
+            ),
+        )
 
 
 def open_prompts(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    team_id, user_id = ids_of(body)
-    custom = coach_of(context).store.custom_prompts(team_id, user_id)
-    client.views_open(
-        trigger_id=body["trigger_id"], view=home.prompts_modal(custom, len(library()))
-    )
+    with after_ack(context):
+        team_id, user_id = ids_of(body)
+        custom = coach_of(context).store.custom_prompts(team_id, user_id)
+        client.views_open(
+            trigger_id=body["trigger_id"], view=home.prompts_modal(custom, len(library()))
+        )
 
 
 def remove_prompt(
@@ -111,23 +118,25 @@ def remove_prompt(
 ) -> None:
     """Remove a prompt from inside the prompts modal and show the modal again."""
     ack()
-    team_id, user_id = ids_of(body)
-    coach = coach_of(context)
-    value = str(action.get("value") or "")
-    if value.isdigit():
-        coach.store.remove_prompt(team_id, user_id, int(value))
-    view = body.get("view") or {}
-    custom = coach.store.custom_prompts(team_id, user_id)
-    client.views_update(
-        view_id=view.get("id"),
-        hash=view.get("hash"),
-        view=home.prompts_modal(custom, len(library())),
-    )
-    publish_home(client, coach, team_id, user_id, context["log"])
+    with after_ack(context):
+        team_id, user_id = ids_of(body)
+        coach = coach_of(context)
+        value = str(action.get("value") or "")
+        if is_number(value):
+            coach.store.remove_prompt(team_id, user_id, int(value))
+        view = body.get("view") or {}
+        custom = coach.store.custom_prompts(team_id, user_id)
+        client.views_update(
+            view_id=view.get("id"),
+            hash=view.get("hash"),
+            view=home.prompts_modal(custom, len(library())),
+        )
+        publish_home(client, coach, team_id, user_id, context["log"])
 
 
 def _field(values: dict[str, Any], block_id: str) -> dict[str, Any]:
-    field = (values.get(block_id) or {}).get("value")
+    block = values.get(block_id) if isinstance(values, dict) else None
+    field = block.get("value") if isinstance(block, dict) else None
     return field if isinstance(field, dict) else {}
 
 
@@ -147,18 +156,18 @@ def settings_submitted(
         (_field(values, home.FIELD_PAUSE).get("selected_option") or {}).get("value") or "0"
     )
     errors: dict[str, str] = {}
-    if not target_value.isdigit() or not 1 <= int(target_value) <= 100:
+    if not is_number(target_value) or not 1 <= int(target_value) <= 100:
         errors[home.FIELD_TARGET] = texts.TARGET_BAD
-    if tz_value and not is_valid_tz(tz_value):
+    if tz_value and canonical_tz(tz_value) is None:
         errors[home.FIELD_TZ] = "Unknown time zone. Try Europe/Berlin or America/New_York."
-    if pause_value != "keep" and (not pause_value.isdigit() or int(pause_value) > 12):
+    if pause_value != "keep" and (not is_number(pause_value) or int(pause_value) > 12):
         errors[home.FIELD_PAUSE] = texts.PAUSE_BAD
     day_options = _field(values, home.FIELD_NUDGE_DAYS).get("selected_options") or []
     days = tuple(
         sorted(
             int(o["value"])
             for o in day_options
-            if str(o.get("value", "")).isdigit() and 0 <= int(o["value"]) <= 6
+            if is_number(str(o.get("value", ""))) and 0 <= int(o["value"]) <= 6
         )
     )
     time_value = str(_field(values, home.FIELD_NUDGE_TIME).get("selected_time") or "15:00")
@@ -172,7 +181,7 @@ def settings_submitted(
     try:
         coach.set_target(team_id, user_id, int(target_value))
         current_tz = coach.store.profile(team_id, user_id)
-        if tz_value and tz_value != current_tz.get("tz"):
+        if tz_value and canonical_tz(tz_value) != current_tz.get("tz"):
             coach.set_timezone(team_id, user_id, tz_value)
         elif not tz_value and current_tz.get("tz_source") == "explicit":
             coach.set_timezone(team_id, user_id, None)
@@ -186,7 +195,8 @@ def settings_submitted(
         ack(response_action="errors", errors={home.FIELD_TARGET: texts.NOT_SAVED_SHORT})
         return
     ack()
-    publish_home(client, coach, team_id, user_id, context["log"])
+    with after_ack(context):
+        publish_home(client, coach, team_id, user_id, context["log"])
 
 
 def prompts_submitted(
@@ -207,15 +217,21 @@ def prompts_submitted(
             errors={home.FIELD_PROMPT: texts.PROMPTS_BAD.get(str(exc), texts.PROMPTS_BAD["blank"])},
         )
         return
-    coach.enrol(team_id, user_id)
-    if coach.store.add_prompt(team_id, user_id, text, MAX_CUSTOM_PROMPTS) is None:
+    try:
+        coach.enrol(team_id, user_id)
+        added = coach.store.add_prompt(team_id, user_id, text, MAX_CUSTOM_PROMPTS)
+    except StoreUnavailable:
+        ack(response_action="errors", errors={home.FIELD_PROMPT: texts.NOT_SAVED_SHORT})
+        return
+    if added is None:
         ack(
             response_action="errors",
             errors={home.FIELD_PROMPT: texts.PROMPTS_FULL.format(limit=MAX_CUSTOM_PROMPTS)},
         )
         return
     ack()
-    publish_home(client, coach, team_id, user_id, context["log"])
+    with after_ack(context):
+        publish_home(client, coach, team_id, user_id, context["log"])
 
 
 def register(app: App) -> None:

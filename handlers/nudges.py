@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot import blocks, nudge_blocks, texts
 from bot.store import StoreUnavailable
 from bot.wins import Lane, WinInputError
-from handlers.replies import coach_of, ephemeral, ids_of
+from handlers.replies import after_ack, coach_of, ephemeral, ids_of
 
 
 def _nudge_of(body: dict[str, Any], context: Any) -> dict[str, str]:
@@ -50,46 +50,53 @@ def update_nudge(client: WebClient, nudge: dict[str, str], outcome: str, log: An
 
 def log_clarity(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    team_id, user_id = ids_of(body)
-    coach = coach_of(context)
-    coach.enrol(team_id, user_id)
-    nudge = _nudge_of(body, context)
-    metadata = json.dumps({"origin": "nudge", **nudge})
-    client.views_open(
-        trigger_id=body["trigger_id"],
-        view=blocks.win_modal(
-            coach.today_or_guess(team_id, user_id), lane=Lane.CLARITY, private_metadata=metadata
-        ),
-    )
+    with after_ack(context):
+        team_id, user_id = ids_of(body)
+        coach = coach_of(context)
+        coach.enrol(team_id, user_id)
+        nudge = _nudge_of(body, context)
+        metadata = json.dumps({"origin": "nudge", **nudge})
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=blocks.win_modal(
+                coach.today_or_guess(team_id, user_id), lane=Lane.CLARITY, private_metadata=metadata
+            ),
+        )
 
 
 def reflect_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    team_id, user_id = ids_of(body)
-    coach_of(context).enrol(team_id, user_id)
-    nudge = _nudge_of(body, context)
-    client.views_open(
-        trigger_id=body["trigger_id"],
-        view=nudge_blocks.reflect_modal(nudge["prompt"], json.dumps(nudge)),
-    )
+    with after_ack(context):
+        team_id, user_id = ids_of(body)
+        coach_of(context).enrol(team_id, user_id)
+        nudge = _nudge_of(body, context)
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=nudge_blocks.reflect_modal(nudge["prompt"], json.dumps(nudge)),
+        )
 
 
 def snooze(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    team_id, user_id = ids_of(body)
-    coach = coach_of(context)
-    until = coach.snooze(team_id, user_id)
-    when = nudge_blocks.snoozed_until(until, coach.tz_for(team_id, user_id))
-    update_nudge(
-        client, _nudge_of(body, context), texts.NUDGE_DONE_SNOOZED.format(when=when), context["log"]
-    )
+    with after_ack(context):
+        team_id, user_id = ids_of(body)
+        coach = coach_of(context)
+        until = coach.snooze(team_id, user_id)
+        when = nudge_blocks.snoozed_until(until, coach.tz_for(team_id, user_id))
+        update_nudge(
+            client,
+            _nudge_of(body, context),
+            texts.NUDGE_DONE_SNOOZED.format(when=when),
+            context["log"],
+        )
 
 
 def skip(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    team_id, user_id = ids_of(body)
-    coach_of(context).skip_week(team_id, user_id)
-    update_nudge(client, _nudge_of(body, context), texts.NUDGE_DONE_SKIPPED, context["log"])
+    with after_ack(context):
+        team_id, user_id = ids_of(body)
+        coach_of(context).skip_week(team_id, user_id)
+        update_nudge(client, _nudge_of(body, context), texts.NUDGE_DONE_SKIPPED, context["log"])
 
 
 def reflect_submitted(
@@ -122,9 +129,13 @@ def reflect_submitted(
         ack(response_action="errors", errors={nudge_blocks.FIELD_ANSWER: texts.NOT_SAVED_SHORT})
         return
     ack()
-    update_nudge(
-        client, {k: str(v) for k, v in nudge.items()}, texts.NUDGE_DONE_REFLECTED, context["log"]
-    )
+    with after_ack(context):
+        update_nudge(
+            client,
+            {k: str(v) for k, v in nudge.items()},
+            texts.NUDGE_DONE_REFLECTED,
+            context["log"],
+        )
 
 
 def reflect_command(ack: Ack, command: dict[str, Any], client: WebClient, context: Any) -> None:

@@ -33,7 +33,8 @@ ERROR_FIELD = {
 
 
 def _value(values: dict[str, Any], block_id: str) -> dict[str, Any]:
-    field = (values.get(block_id) or {}).get("value")
+    block = values.get(block_id)
+    field = block.get("value") if isinstance(block, dict) else None
     return field if isinstance(field, dict) else {}
 
 
@@ -106,7 +107,11 @@ def win_submitted(
         return
     standing = logged.standing
     _, confirmation = blocks.win_logged(
-        logged.win, standing.streak, standing.balance, duplicate=logged.duplicate
+        logged.win,
+        standing.streak,
+        standing.balance,
+        duplicate=logged.duplicate,
+        removed=logged.removed,
     )
     ack(response_action="update", view=blocks.result_modal(confirmation))
     coach.finish_enrolment(team_id, user_id, logged.enrolled)
