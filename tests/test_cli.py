@@ -289,3 +289,31 @@ def test_import_has_no_side_effects() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_run_sends_due_nudges_from_its_own_tick(
+    fake: FakeSlack, redis_url: str, rds: object
+) -> None:
+    """A `pm-coach run` process runs the tick itself (at start, then every minute): a nudge
+    that is due goes out without any other help."""
+    from datetime import UTC, datetime, timedelta
+
+    import redis as redis_lib
+
+    from bot.store import Store
+
+    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    store = Store(client)
+    now = datetime.now(UTC)
+    store.enrol(TEAM, "U0ALICE", "Europe/Berlin", now)
+    store.reschedule(TEAM, "U0ALICE", now - timedelta(minutes=1))
+    port = free_port()
+    process = Process(cli_env(fake, redis_url, PORT=str(port)))
+    try:
+        [call] = fake.wait_for("chat.postMessage", timeout=20)
+        assert call.args["channel"] == "U0ALICE"
+        assert call.args["metadata"]["event_type"] == "pmc_nudge"
+    finally:
+        assert process.stop() == 0
+    assert store.due_at(TEAM, "U0ALICE") is not None
+    assert store.due_at(TEAM, "U0ALICE") > now  # type: ignore[operator]

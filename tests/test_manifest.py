@@ -62,6 +62,7 @@ def test_manifest_declares_what_the_app_needs(manifest: dict) -> None:
         "commands",
         "chat:write",
         "im:write",
+        "im:history",
         "users:read",
         "channels:read",
         "groups:read",

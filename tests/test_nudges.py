@@ -310,3 +310,58 @@ def test_forget_me_removes_the_schedule(
         )
         assert "U0ALICE" not in key and not any("U0ALICE" in m for m in members), key
     assert tick(slack, FRI_15_BERLIN + timedelta(weeks=1)).sent == []
+
+
+def test_nudge_schedule_from_the_home_settings(slack: SlackDriver, fake: FakeSlack) -> None:
+    """The settings modal on the Home sets nudge days and time; no days switches them off."""
+    from bot.home import ACTION_HOME_SETTINGS
+
+    enrol(slack)
+    slack.event({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "event_ts": "1"})
+    fake.wait_for("views.publish")
+    slack.click_in_view(fake.home_view("U0ALICE") or {}, ACTION_HOME_SETTINGS)
+    view = fake.wait_for("views.open")[-1].args["view"]
+    days_block = next(b for b in view["blocks"] if b["block_id"] == "nudge_days")
+    assert [o["value"] for o in days_block["element"]["initial_options"]] == ["4"]
+    base = {
+        "target": {"value": {"type": "static_select", "selected_option": {"value": "50"}}},
+        "pause": {"value": {"type": "static_select", "selected_option": {"value": "0"}}},
+        "nudge_days": {
+            "value": {"type": "checkboxes", "selected_options": [{"value": "0"}, {"value": "3"}]}
+        },
+        "nudge_time": {"value": {"type": "timepicker", "selected_time": "09:30"}},
+    }
+    assert "errors" not in slack.submit(view, base).json
+    assert slack.store.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
+    off = dict(base, nudge_days={"value": {"type": "checkboxes", "selected_options": []}})
+    assert "errors" not in slack.submit(view, off).json
+    assert slack.store.due_at(TEAM, "U0ALICE") is None
+    assert "Reflection nudges:* off" in visible_text(fake.home_view("U0ALICE"))
+
+
+def test_home_shows_reflections_to_their_author(slack: SlackDriver, fake: FakeSlack) -> None:
+    enrol(slack)
+    slack.command("/reflect", "Letting the team own the roadmap review felt right")
+    slack.event({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "event_ts": "1"})
+    fake.wait_for("views.publish")
+    assert "Letting the team own the roadmap review" in visible_text(fake.home_view("U0ALICE"))
+
+
+def test_slack_zone_change_reschedules(slack: SlackDriver) -> None:
+    """A user_change with a new zone moves the next nudge to 15:00 on the new wall clock."""
+    enrol(slack)
+    slack.event(
+        {
+            "type": "user_change",
+            "user": {"id": "U0ALICE", "team_id": TEAM, "tz": "America/New_York"},
+        }
+    )
+    import time
+
+    deadline = time.monotonic() + 5
+    while (
+        slack.store.due_at(TEAM, "U0ALICE") != datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.02)
+    assert slack.store.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
