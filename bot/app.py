@@ -31,6 +31,8 @@ class Deps:
     coach: Coach
     client: WebClient
     log: Any
+    recaps: Any = None  # bot.recaps.Recaps
+    admin_ids: frozenset[str] = frozenset()
 
 
 def web_client(settings: Settings, *, timeout: float = 10.0, retries: bool = True) -> WebClient:
@@ -77,6 +79,8 @@ def nudge_client(
 def _context_middleware(deps: Deps) -> Callable[..., Any]:
     def attach(context: Any, next: Callable[[], Any]) -> Any:
         context["coach"] = deps.coach
+        context["recaps"] = deps.recaps
+        context["admin_ids"] = deps.admin_ids
         # Bolt's thread pool does not copy contextvars: pass a bound logger through context.
         context["log"] = deps.log.bind(
             team_id=context.get("team_id"), user_id=context.get("user_id")

@@ -84,6 +84,9 @@ def quoted_win(text: str, budget: int = 2500) -> str:
         if used + size > budget - 1:
             break
         used, cut = used + size, index + 1
+    space = text.rfind(" ", 0, cut + 1)
+    if space > cut * 0.6:  # end on a whole word when one is near
+        cut = space
     return escape(text[:cut]).rstrip() + "…"
 
 

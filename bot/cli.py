@@ -28,11 +28,14 @@ from bot import jobs
 from bot.app import Deps, create_app, nudge_client, web_client
 from bot.coach import Coach
 from bot.logs import configure_logging, get_logger
+from bot.recap import as_text
+from bot.recaps import Recaps
 from bot.scheduler import build_scheduler
 from bot.server import make_server, wsgi_app
 from bot.settings import Settings, describe_error
 from bot.store import Store, connect
 from bot.ticker import Ticker
+from bot.weeks import parse_week, shift_week, week_of
 
 EXIT_CONFIG = 2
 TICK_SECONDS = 60.0
@@ -69,6 +72,7 @@ class Runtime:
     client: WebClient
     deps: Deps
     ticker: Ticker
+    recaps: Recaps
 
 
 def build_runtime(
@@ -94,8 +98,16 @@ def build_runtime(
         burst=settings.slack_post_burst,
         log=log,
     )
-    deps = Deps(coach=coach, client=client, log=log)
-    return Runtime(settings, redis_client, store, client, deps, ticker)
+    recaps = Recaps(
+        store,
+        ticker.client,
+        clock=clock,
+        log=log,
+        rate_per_s=settings.slack_post_rate,
+        burst=settings.slack_post_burst,
+    )
+    deps = Deps(coach=coach, client=client, log=log, recaps=recaps, admin_ids=settings.admin_ids)
+    return Runtime(settings, redis_client, store, client, deps, ticker, recaps)
 
 
 def healthy(store: Store) -> dict[str, Any]:
@@ -117,7 +129,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     scheduler = build_scheduler(
         [
             ("heartbeat", partial(jobs.heartbeat, runtime.store, process_id, utc_now, log), 30.0),
-            ("tick", partial(jobs.tick, runtime.ticker, utc_now, log), TICK_SECONDS),
+            (
+                "tick",
+                partial(jobs.tick, runtime.ticker, runtime.recaps, utc_now, log),
+                TICK_SECONDS,
+            ),
         ]
     )
     stop = threading.Event()
@@ -214,6 +230,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
     runtime = build_runtime(settings)
     try:
         report = runtime.ticker.tick(args.at)
+        recaps = runtime.recaps.run_due(args.at)
     except redis.RedisError as exc:
         print(f"tick: Redis unavailable ({type(exc).__name__})", file=sys.stderr)
         return 1
@@ -221,7 +238,49 @@ def cmd_tick(args: argparse.Namespace) -> int:
         runtime.redis.close()
     for line in report.lines():
         print(line)
+    for outcome in recaps:
+        print(f"recap    {outcome.team_id} {outcome.week} — {outcome.status}")
     return 0
+
+
+def cmd_recap(args: argparse.Namespace) -> int:
+    """Print a team's recap as text (--dry-run) or post it now (once per week)."""
+    settings = load_settings()
+    configure_logging("WARNING", settings.log_format, settings.secret_values())
+    runtime = build_runtime(settings)
+    try:
+        schedule = runtime.recaps.schedule(args.team)
+        if schedule is None and not args.dry_run:
+            print(
+                f"recap: team {args.team} has no recap channel (/coach recap here)", file=sys.stderr
+            )
+            return 1
+        week = args.week or (
+            schedule.week_for(utc_now()) if schedule else shift_week(week_of(utc_now(), "UTC"), -1)
+        )
+        if args.dry_run:
+            channel = schedule.channel if schedule else (args.channel or "")
+            if not channel:
+                print("recap: no channel to read members from; give --channel", file=sys.stderr)
+                return 1
+            print(as_text(runtime.recaps.build(args.team, week, channel)), end="")
+            return 0
+        outcome = runtime.recaps.post(args.team, week, force=args.force)
+        print(f"recap {args.team} {week}: {outcome.status}")
+        return 0 if outcome.status in ("posted", "thread_posted", "already_posted") else 1
+    except redis.RedisError as exc:
+        print(f"recap: Redis unavailable ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    finally:
+        runtime.redis.close()
+
+
+def parse_week_arg(text: str) -> str:
+    try:
+        parse_week(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO week like 2026-W47: {text!r}") from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,10 +292,22 @@ def build_parser() -> argparse.ArgumentParser:
     tick.add_argument(
         "--at", type=parse_instant, default=None, help="ISO-8601 instant with zone (default: now)"
     )
+    recap = sub.add_parser("recap", help="print a team's weekly recap, or post it now")
+    recap.add_argument("--team", required=True, help="Slack team id, e.g. T0123")
+    recap.add_argument(
+        "--week",
+        type=parse_week_arg,
+        help="ISO week, e.g. 2026-W47 (default: the week before this one)",
+    )
+    recap.add_argument("--dry-run", action="store_true", help="print it, post nothing")
+    recap.add_argument(
+        "--force", action="store_true", help="post even if this week's recap was already posted"
+    )
+    recap.add_argument("--channel", help="with --dry-run and no recap channel: read this one")
     return parser
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check, "tick": cmd_tick}
+COMMANDS = {"run": cmd_run, "check": cmd_check, "tick": cmd_tick, "recap": cmd_recap}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

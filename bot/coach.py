@@ -646,3 +646,22 @@ class Coach:
             title=f"Brag document — {export.range.label}",
             initial_comment=texts.EXPORT_COMMENT.format(label=export.range.label),
         )
+
+    # Team roles -------------------------------------------------------------------------------
+
+    def is_admin(self, user_id: str, admin_ids: frozenset[str]) -> bool:
+        """A Slack workspace admin or owner, or a user the operator listed (ADMIN_USER_IDS)."""
+        if user_id in admin_ids:
+            return True
+        try:
+            user = self.profile_client.users_info(user=user_id).get("user") or {}
+        except (SlackApiError, SlackClientError, OSError):
+            return False
+        return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+    def bot_in_channel(self, channel_id: str) -> bool:
+        try:
+            info = self.slack.conversations_info(channel=channel_id).get("channel") or {}
+        except (SlackApiError, SlackClientError, OSError):
+            return False
+        return bool(info.get("is_member"))

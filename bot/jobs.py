@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.recaps import Recaps
 from bot.store import Store, StoreUnavailable
 from bot.ticker import Ticker
 
@@ -20,10 +21,13 @@ def heartbeat(store: Store, process_id: str, clock: Callable[[], datetime], log:
     log.debug("heartbeat", processes=alive)
 
 
-def tick(ticker: Ticker, clock: Callable[[], datetime], log: Any) -> None:
-    """Send the nudges due now (every process runs this; the store keeps it exactly once)."""
+def tick(ticker: Ticker, recaps: Recaps, clock: Callable[[], datetime], log: Any) -> None:
+    """Send the nudges and recaps due now (every process runs this; Redis keeps it exactly
+    once)."""
     try:
-        ticker.tick(clock())
+        now = clock()
+        ticker.tick(now)
+        recaps.run_due(now)
     except StoreUnavailable:
         log.warning("tick_failed", reason="redis_unavailable")
     except Exception:

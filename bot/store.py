@@ -32,6 +32,11 @@ trip; it can be rebuilt from the per-PM keys:
   pmc:v1:{T}:event:<event_id> string Events API delivery already handled                   1 hour
   pmc:v1:{T}:team             hash   uninstalled_at (app_uninstalled / tokens_revoked)     forever
   pmc:v1:{T}:rate             string shared send budget: GCRA theoretical arrival (ms)   ~1 min
+  pmc:v1:{T}:recap:<week>     string the week's recap claim: "pending:<token>" (lease) →
+                                     "posted:<channel>:<ts>" | "failed:<error>" | "unknown" 90 days
+  pmc:v1:{T}:recap:<week>:thread  string "done" | "unknown" once the thread reply is handled 90 days
+Team fields (pmc:v1:{T}:team): recap_channel, recap_day (0 = Monday), recap_time, recap_tz,
+recap_set_by.
 
 Scheduling (hash tag ``{due:NN}``, NN = 00..15 by CRC32 of "T:U"): what every process's tick
 claims. Members are "T:U"; a claim moves the score to the lease's end, so an abandoned claim
@@ -41,6 +46,7 @@ is claimed again after it (see DESIGN-SCHEDULING.md).
 
 Operations:
   pmc:v1:ops:procs            zset   process id, score = last heartbeat (epoch ms)          pruned
+  pmc:v1:ops:recaps           zset   team id, score = next recap due (epoch ms)             while on
 
 Costs: logging a win is one round trip (a pipeline: one EVALSHA plus two single-key writes);
 a PM's first request in a process adds one profile read.
@@ -148,6 +154,15 @@ class Keys:
         return f"{team_tag(t)}:event:{event_id}"
 
     PROCS = f"{PREFIX}:ops:procs"
+    RECAPS = f"{PREFIX}:ops:recaps"
+
+    @staticmethod
+    def recap(t: str, week: str) -> str:
+        return f"{team_tag(t)}:recap:{week}"
+
+    @staticmethod
+    def recap_thread(t: str, week: str) -> str:
+        return f"{team_tag(t)}:recap:{week}:thread"
 
     @staticmethod
     def nudge(t: str, u: str) -> str:
@@ -421,6 +436,16 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local until_ms = now + tonumber(ARGV[1])
 if tat < until_ms then redis.call('SET', KEYS[1], until_ms, 'PX', tonumber(ARGV[1]) + 60000) end
 return until_ms
+"""
+
+
+# KEYS: recaps index   ARGV: now ms, lease ms — claims due teams; returns flat [team, due ms]*
+CLAIM_RECAPS = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]), 'WITHSCORES')
+for i = 1, #due, 2 do
+  redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), due[i])
+end
+return due
 """
 
 
@@ -1144,6 +1169,92 @@ class Store:
         else:
             raws = self.redis.zrangebyscore(key, low, high, start=start_at, num=limit)
         return [json.loads(str(r)) for r in raws]
+
+    # Team settings and the weekly recap ---------------------------------------------------
+
+    def team_settings(self, team_id: str) -> dict[str, str]:
+        raw = self.redis.hgetall(Keys.team(team_id))
+        return {str(k): str(v) for k, v in (raw or {}).items()}
+
+    def set_team_settings(self, team_id: str, **fields: str) -> None:
+        self.redis.hset(Keys.team(team_id), mapping=fields)  # type: ignore[arg-type]
+
+    def clear_team_settings(self, team_id: str, *fields: str) -> None:
+        self.redis.hdel(Keys.team(team_id), *fields)
+
+    def schedule_recap(self, team_id: str, due: datetime | None) -> None:
+        if due is None:
+            self.redis.zrem(Keys.RECAPS, team_id)
+        else:
+            self.redis.zadd(Keys.RECAPS, {team_id: _ms(due)})
+
+    def recap_due_at(self, team_id: str) -> datetime | None:
+        score = self.redis.zscore(Keys.RECAPS, team_id)
+        return None if score is None else _from_ms(score)
+
+    def claim_due_recaps(self, now: datetime, lease_s: float) -> list[tuple[str, datetime]]:
+        """Teams whose recap is due, moved out of sight for the lease: (team, due)."""
+        flat = self._run_with_script(
+            CLAIM_RECAPS,
+            lambda pipe: pipe.evalsha(
+                _sha(CLAIM_RECAPS), 1, Keys.RECAPS, _ms(now), int(lease_s * 1000)
+            ),
+        )[0]
+        return [(str(flat[i]), _from_ms(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    def claim_recap(self, team_id: str, week: str, token: str, lease_s: float) -> str:
+        """Take the week's recap: "ok" for this holder, otherwise the claim's current value."""
+        key = Keys.recap(team_id, week)
+        if self.redis.set(key, f"pending:{token}", nx=True, px=int(lease_s * 1000)):
+            return "ok"
+        return str(self.redis.get(key) or "")
+
+    def recap_state(self, team_id: str, week: str) -> tuple[str, str]:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(Keys.recap(team_id, week))
+        pipe.get(Keys.recap_thread(team_id, week))
+        claim, thread = pipe.execute()
+        return str(claim or ""), str(thread or "")
+
+    def set_recap_state(self, team_id: str, week: str, value: str) -> None:
+        self.redis.set(Keys.recap(team_id, week), value, ex=90 * 24 * 3600)
+
+    def set_recap_thread(self, team_id: str, week: str, value: str) -> None:
+        self.redis.set(Keys.recap_thread(team_id, week), value, ex=90 * 24 * 3600)
+
+    def release_recap(self, team_id: str, week: str, token: str) -> None:
+        key = Keys.recap(team_id, week)
+        if self.redis.get(key) == f"pending:{token}":
+            self.redis.delete(key)
+
+    def recap_members(
+        self, team_id: str, user_ids: Sequence[str], batch: int = 500
+    ) -> list[tuple[str, dict[str, str], set[str], str]]:
+        """(user, week-count fields, paused weeks, share flag) of many PMs, pipelined in
+        batches: one round trip per `batch` PMs."""
+        out = []
+        for start in range(0, len(user_ids), batch):
+            chunk = user_ids[start : start + batch]
+            pipe = self.redis.pipeline(transaction=False)
+            for u in chunk:
+                pipe.hgetall(Keys.weeks(team_id, u))
+                pipe.smembers(Keys.paused(team_id, u))
+                pipe.hget(Keys.profile(team_id, u), "share")
+            raw = pipe.execute()
+            for i, u in enumerate(chunk):
+                weeks, paused, sharing = raw[3 * i], raw[3 * i + 1], raw[3 * i + 2]
+                out.append((u, _pairs(weeks or {}), {str(p) for p in paused}, str(sharing or "")))
+        return out
+
+    def team_week_wins_of(self, team_id: str, week: str, users: set[str]) -> list[Win]:
+        """The week's wins of some of a team's PMs: two round trips."""
+        entries = [(u, w) for u, w in self.team_week_entries(team_id, week) if u in users]
+        if not entries:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for user_id, win_id in entries:
+            pipe.hget(Keys.wins(team_id, user_id), win_id)
+        return _wins(pipe.execute())
 
     # Drafts (a win waiting for its lane) ------------------------------------------------------
 

@@ -281,3 +281,42 @@ SETTINGS_NUDGE_DAYS = "Reflection nudge days"
 SETTINGS_NUDGE_TIME = "Nudge time (your time zone)"
 SETTINGS_NUDGES_OFF = "No nudges"
 SETTINGS_NUDGES_HINT = "Tick none to switch reflection nudges off."
+
+# Team recap ----------------------------------------------------------------------------------
+
+RECAP_TURNED_OFF = (
+    "ℹ️ I couldn't post the weekly team recap to <#{channel}>: the channel is archived or I no "
+    "longer have access, so I switched the recap off. Run `/coach recap here` in the channel "
+    "you'd like to use instead."
+)
+RECAP_NOT_IN_CHANNEL_OFF = (
+    "ℹ️ I couldn't post the weekly team recap to <#{channel}> because I'm not a member, so I "
+    "switched it off. Invite me with `/invite @PM Coach` in that channel, then run "
+    "`/coach recap here` there."
+)
+RECAP_ADMINS_ONLY = (
+    "🙏 Only Slack workspace admins and owners{extra} can change the team recap. "
+    "Ask one of them to set it up."
+)
+RECAP_ADMINS_EXTRA = " (and {people})"
+RECAP_HERE = (
+    "📣 The weekly team recap will be posted here: {schedule}. It covers the week before, "
+    "shows team numbers only, and celebrates clarity wins by name only for people who opted in "
+    "with `/coach share on`."
+)
+RECAP_NOT_A_CHANNEL = "Run `/coach recap here` in the channel where the recap should go."
+RECAP_INVITE_ME = (
+    "⚠️ I'm not a member of this channel yet, so I can't post here. Invite me with "
+    "`/invite @PM Coach`, then the recap will go out as planned."
+)
+RECAP_OFF = "🔕 The weekly team recap is off. `/coach recap here` in a channel turns it back on."
+RECAP_TIME_SET = "🗓️ The weekly team recap now goes out {schedule}."
+RECAP_TIME_NO_CHANNEL = (
+    "🗓️ Saved: {schedule}. Now run `/coach recap here` in the channel where it should go."
+)
+RECAP_SHOW = "📣 The weekly team recap goes to <#{channel}>: {schedule}. Next: {next}."
+RECAP_SHOW_OFF = "The weekly team recap is off. An admin can run `/coach recap here` in a channel."
+RECAP_BAD = (
+    "Try `/coach recap here`, `/coach recap off` or `/coach recap mon 09:00 Europe/Berlin` "
+    "(day, time and an optional time zone)."
+)

@@ -20,8 +20,16 @@ from bot.coach import Coach
 from bot.export import ExportRangeError
 from bot.numbers import is_number
 from bot.prompts import MAX_CUSTOM_PROMPTS, THEMES, library, validate_custom_prompt
-from bot.schedule import NudgeSchedule, ScheduleError, parse_schedule, schedule_from_profile
-from bot.weeks import zone
+from bot.schedule import (
+    DAY_NAMES,
+    NudgeSchedule,
+    ScheduleError,
+    parse_days,
+    parse_schedule,
+    parse_time,
+    schedule_from_profile,
+)
+from bot.weeks import canonical_tz, zone
 from handlers.replies import ephemeral
 
 HISTORY_DEFAULT = 10
@@ -37,6 +45,9 @@ class Ctx:
     team_id: str
     user_id: str
     log: Any
+    channel_id: str = ""
+    recaps: Any = None
+    admin_ids: frozenset[str] = frozenset()
 
     def reply(self, reply: blocks.Reply) -> None:
         self.ack(**ephemeral(reply))
@@ -226,6 +237,63 @@ def nudges(args: str, ctx: Ctx) -> None:
     ctx.say(texts.NUDGES_SET.format(schedule=schedule.describe(), tz=tz, next=when))
 
 
+def recap(args: str, ctx: Ctx) -> None:
+    """`/coach recap [here|off|<day> <HH:MM> [zone]]`: team recap settings, admins only."""
+    recaps = ctx.recaps
+    words = args.split()
+    if not words:
+        schedule = recaps.schedule(ctx.team_id)
+        if schedule is None:
+            ctx.say(texts.RECAP_SHOW_OFF)
+            return
+        due = ctx.coach.store.recap_due_at(ctx.team_id)
+        when = due.astimezone(zone(schedule.tz)).strftime("%a %d %b, %H:%M") if due else "—"
+        ctx.say(
+            texts.RECAP_SHOW.format(
+                channel=schedule.channel, schedule=schedule.describe(), next=when
+            )
+        )
+        return
+    if not ctx.coach.is_admin(ctx.user_id, ctx.admin_ids):
+        extra = ""
+        if ctx.admin_ids:
+            people = ", ".join(f"<@{u}>" for u in sorted(ctx.admin_ids)[:10])
+            extra = texts.RECAP_ADMINS_EXTRA.format(people=people)
+        ctx.say(texts.RECAP_ADMINS_ONLY.format(extra=extra))
+        return
+    action = words[0].lower()
+    tz = ctx.coach.tz_for(ctx.team_id, ctx.user_id)
+    if action == "here":
+        if not ctx.channel_id.startswith(("C", "G")):
+            ctx.say(texts.RECAP_NOT_A_CHANNEL)
+            return
+        schedule = recaps.set_channel(ctx.team_id, ctx.channel_id, ctx.user_id, tz)
+        message = texts.RECAP_HERE.format(schedule=schedule.describe())
+        if not ctx.coach.bot_in_channel(ctx.channel_id):
+            message += "\n" + texts.RECAP_INVITE_ME
+        ctx.say(message)
+        return
+    if action == "off" and len(words) == 1:
+        recaps.turn_off(ctx.team_id)
+        ctx.say(texts.RECAP_OFF)
+        return
+    try:
+        days = parse_days(words[0])
+        at = parse_time(words[1]) if len(words) > 1 else None
+    except ScheduleError:
+        days, at = (), None
+    zone_name = canonical_tz(words[2]) if len(words) > 2 else tz
+    if len(days) != 1 or at is None or zone_name is None or len(words) > 3:
+        ctx.say(texts.RECAP_BAD)
+        return
+    schedule = recaps.set_time(ctx.team_id, days[0], at, zone_name, ctx.user_id)
+    if schedule is None:
+        described = f"{DAY_NAMES[days[0]].capitalize()} {at.strftime('%H:%M')} ({zone_name})"
+        ctx.say(texts.RECAP_TIME_NO_CHANNEL.format(schedule=described))
+    else:
+        ctx.say(texts.RECAP_TIME_SET.format(schedule=schedule.describe()))
+
+
 def forget_me(args: str, ctx: Ctx) -> None:
     ctx.reply(coach_blocks.forget_ask())
 
@@ -246,6 +314,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "share": share,
     "prompts": prompts,
     "nudges": nudges,
+    "recap": recap,
     "nudge": nudges,
     "forget-me": forget_me,
     "forgetme": forget_me,

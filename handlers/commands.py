@@ -89,6 +89,9 @@ def coach_command(
         team_id=command["team_id"],
         user_id=command["user_id"],
         log=context["log"],
+        channel_id=str(command.get("channel_id") or ""),
+        recaps=context.get("recaps"),
+        admin_ids=context.get("admin_ids") or frozenset(),
     )
     try:
         dispatch(command.get("text") or "", ctx)

@@ -178,6 +178,7 @@ def serve_app(
             store=runtime.store,
             coach=runtime.deps.coach,
             ticker=runtime.ticker,
+            recaps=runtime.recaps,
         )
     finally:
         server.stop()

@@ -76,6 +76,7 @@ class SlackDriver:
         store: Store,
         coach: Coach,
         ticker: Any = None,
+        recaps: Any = None,
     ) -> None:
         self.base_url = base_url
         self.secret = secret
@@ -84,6 +85,7 @@ class SlackDriver:
         self.store = store
         self.coach = coach
         self.ticker = ticker
+        self.recaps = recaps
 
     # Raw --------------------------------------------------------------------------------------
 

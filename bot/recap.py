@@ -1,0 +1,219 @@
+"""The weekly team recap: aggregates, trend, opt-in highlights and streak milestones, as Block
+Kit and as plain text. Pure; every input is passed in.
+
+The top-level message carries team aggregates only. Anything about a person goes in one thread
+reply, and only for PMs who opted in (`/coach share on`). Reflections never appear. No
+broadcast mentions; user text is escaped; within Slack's limits however large the team.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.blocks import Block, clip, context, escape, plain, quoted_win, section
+from bot.streaks import WeekCount, streak
+from bot.weeks import shift_week, week_monday, weeks_back
+from bot.wins import Lane, Win
+
+MILESTONES = (4, 8, 12, 26, 52)
+MESSAGE_BLOCKS = 50
+SECTION_BUDGET = 2800  # below Slack's 3,000, leaving room for the summary line
+MAX_HIGHLIGHTS = 30
+
+
+@dataclass(frozen=True)
+class MemberWeek:
+    """What the recap needs about one PM in the channel (all from Redis)."""
+
+    user_id: str
+    counts: dict[str, WeekCount]
+    paused: frozenset[str] = frozenset()
+    sharing: bool = False
+
+
+@dataclass(frozen=True)
+class Recap:
+    week: str
+    members: int
+    this: WeekCount
+    previous: WeekCount
+    four_weeks: WeekCount
+    prompt: str
+    highlights: list[Win] = field(default_factory=list)  # opted-in PMs' clarity wins
+    milestones: list[tuple[str, int]] = field(default_factory=list)  # (user, weeks) reached
+
+    @property
+    def quiet(self) -> bool:
+        return self.this.total == 0
+
+
+def share(count: WeekCount) -> int | None:
+    return None if count.total == 0 else round(100 * count.clarity / count.total)
+
+
+def _sum(members: Sequence[MemberWeek], weeks: Sequence[str]) -> WeekCount:
+    shipped = clarity = 0
+    for member in members:
+        for week in weeks:
+            count = member.counts.get(week)
+            if count is not None:
+                shipped += count.shipped
+                clarity += count.clarity
+    return WeekCount(shipped=shipped, clarity=clarity)
+
+
+def milestone_reached(member: MemberWeek, week: str) -> int | None:
+    """The milestone a PM's streak reached in `week` (only if that week counted)."""
+    if member.counts.get(week, WeekCount()).clarity == 0:
+        return None
+    length = streak(member.counts, member.paused, week).current
+    return length if length in MILESTONES else None
+
+
+def build_recap(
+    week: str, members: Sequence[MemberWeek], highlight_wins: Sequence[Win], prompt: str
+) -> Recap:
+    sharing = {m.user_id for m in members if m.sharing}
+    highlights = [
+        w
+        for w in highlight_wins
+        if w.user_id in sharing and w.lane is Lane.CLARITY and w.week == week
+    ]
+    highlights.sort(key=lambda w: w.at)
+    milestones = []
+    for member in members:
+        if member.sharing:
+            reached = milestone_reached(member, week)
+            if reached:
+                milestones.append((member.user_id, reached))
+    milestones.sort(key=lambda item: (-item[1], item[0]))
+    return Recap(
+        week=week,
+        members=len(members),
+        this=_sum(members, [week]),
+        previous=_sum(members, [shift_week(week, -1)]),
+        four_weeks=_sum(members, weeks_back(week, 4)),
+        prompt=prompt,
+        highlights=highlights,
+        milestones=milestones,
+    )
+
+
+def _trend(recap: Recap) -> str:
+    now, before, average = share(recap.this), share(recap.previous), share(recap.four_weeks)
+    if now is None:
+        return "no wins logged"
+    parts = [f"*{now}% clarity*"]
+    if before is None:
+        parts.append("no wins the week before")
+    elif now > before:
+        parts.append(f"↑ from {before}% the week before")
+    elif now < before:
+        parts.append(f"↓ from {before}% the week before")
+    else:
+        parts.append(f"same as the week before ({before}%)")
+    if average is not None:
+        parts.append(f"4-week average {average}%")
+    return " · ".join(parts)
+
+
+def week_label(week: str) -> str:
+    return week_monday(week).strftime("%b %d").replace(" 0", " ")
+
+
+def main_message(recap: Recap) -> dict[str, Any]:
+    """The top-level message: team aggregates only, never a person."""
+    title = f"🧭 Team recap — week of {week_label(recap.week)}"
+    this = recap.this
+    if recap.quiet:
+        body = (
+            "*A quiet week on the log:* nobody recorded a win. Quiet weeks happen — thinking "
+            "time counts too. A 🧭 win this week is a good way to start the next one."
+        )
+        stats = "No wins last week"
+    else:
+        plural = "" if this.total == 1 else "s"
+        body = (
+            f"*{this.total} win{plural}* last week: {this.clarity} 🧭 created clarity · "
+            f"{this.shipped} 🚀 shipped\n*Team balance:* {_trend(recap)}"
+        )
+        stats = f"{this.total} wins, {share(this)}% clarity"
+    people = "PM" if recap.members == 1 else "PMs"
+    blocks: list[Block] = [
+        {"type": "header", "text": plain(title, 150)},
+        section(body),
+        context(f"From {recap.members} {people} in this channel who use PM Coach."),
+        {"type": "divider"},
+        section(f"*Prompt of the week:* _{escape(recap.prompt)}_"),
+        context(
+            "Log a win with `/win` · to be celebrated by name in the thread, "
+            "`/coach share on` (reflections always stay private)"
+        ),
+    ]
+    return {"text": f"{title}: {stats}", "blocks": blocks}
+
+
+def _highlight_line(win: Win) -> str:
+    line = f"• <@{win.user_id}>: {quoted_win(win.text, 400)}"
+    if win.link and len(escape(win.link)) <= 500:
+        line += f" (<{escape(win.link)}|link>)"
+    if win.beneficiary:
+        line += f" — _for {escape(clip(win.beneficiary, 80))}_"
+    return line
+
+
+def thread_reply(recap: Recap) -> dict[str, Any] | None:
+    """The thread: opted-in clarity highlights and streak milestones, or None if there are
+    none. Long lists are summarised ("…and 12 more from 5 people"), never cut mid-word."""
+    if not recap.highlights and not recap.milestones:
+        return None
+    blocks: list[Block] = []
+    if recap.highlights:
+        blocks.append(section("🧭 *Clarity highlights* from PMs who share theirs"))
+        shown = recap.highlights[:MAX_HIGHLIGHTS]
+        chunk: list[str] = []
+        used = 0
+        shown_count = 0
+        for win in shown:
+            line = _highlight_line(win)
+            if used + len(line) + 1 > SECTION_BUDGET:
+                blocks.append(section("\n".join(chunk)))
+                chunk, used = [], 0
+                if len(blocks) >= MESSAGE_BLOCKS - 4:
+                    break
+            chunk.append(line)
+            used += len(line) + 1
+            shown_count += 1
+        if chunk:
+            blocks.append(section("\n".join(chunk)))
+        rest = recap.highlights[shown_count:]
+        if rest:
+            people = len({w.user_id for w in rest})
+            plural = "person" if people == 1 else "people"
+            blocks.append(context(f"…and {len(rest)} more clarity wins from {people} {plural}."))
+    if recap.milestones:
+        items = [f"<@{user}> {weeks} weeks" for user, weeks in recap.milestones[:40]]
+        text = "🔥 *Streak milestones:* " + " · ".join(items)
+        if len(recap.milestones) > 40:
+            text += f" · and {len(recap.milestones) - 40} more"
+        blocks.append(section(text))
+    return {"text": "Clarity highlights and streak milestones", "blocks": blocks[:MESSAGE_BLOCKS]}
+
+
+def as_text(recap: Recap) -> str:
+    """The recap as a person would read it: for `pm-coach recap --dry-run`."""
+    lines = []
+    for message in (main_message(recap), thread_reply(recap)):
+        if message is None:
+            continue
+        for block in message["blocks"]:
+            if block["type"] == "divider":
+                lines.append("―" * 40)
+            elif block["type"] in ("header", "section"):
+                lines.append(block["text"]["text"])
+            elif block["type"] == "context":
+                lines.extend(e["text"] for e in block["elements"])
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
