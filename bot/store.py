@@ -906,6 +906,8 @@ class Store:
         pipe.zrem(Keys.due_index(shard), f"{t}:{u}")
         pipe.hdel(Keys.due_leases(shard), f"{t}:{u}")
         pipe.execute()
+        if self.redis.hget(Keys.team(t), "recap_set_by") == u:
+            self.redis.hdel(Keys.team(t), "recap_set_by")
         deleted = 0
         batch: list[str] = []
         for key in self.redis.scan_iter(match=Keys.user_pattern(t, u), count=500):
