@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest run clean redis-server-installed
+.PHONY: test lint typecheck pytest run sandbox clean redis-server-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ redis-server-installed:
 pytest: $(STAMP) redis-server-installed
 	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
 	    $(BIN)/pytest -q
+
+# The product in a terminal, no tokens, no Redis: `make sandbox` (ARGS=--demo for history).
+sandbox: $(STAMP)
+	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
+	    $(BIN)/pm-coach sandbox $(ARGS)
 
 run: $(STAMP)
 	$(BIN)/pm-coach run

@@ -275,6 +275,14 @@ def cmd_recap(args: argparse.Namespace) -> int:
         runtime.redis.close()
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """The product in a terminal: a local fake Slack, an embedded store, a simulated clock."""
+    from bot import sandbox
+
+    configure_logging("WARNING", "console", [], stream=sys.stderr)
+    return sandbox.main(demo=args.demo, script=args.script)
+
+
 def parse_week_arg(text: str) -> str:
     try:
         parse_week(text)
@@ -292,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     tick.add_argument(
         "--at", type=parse_instant, default=None, help="ISO-8601 instant with zone (default: now)"
     )
+    box = sub.add_parser("sandbox", help="try PM Coach in a terminal: no Slack, no Redis needed")
+    box.add_argument("--demo", action="store_true", help="start with twelve weeks of history")
+    box.add_argument("--script", metavar="FILE", help="run FILE's lines, print the transcript")
     recap = sub.add_parser("recap", help="print a team's weekly recap, or post it now")
     recap.add_argument("--team", required=True, help="Slack team id, e.g. T0123")
     recap.add_argument(
@@ -307,7 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check, "tick": cmd_tick, "recap": cmd_recap}
+COMMANDS = {
+    "run": cmd_run,
+    "check": cmd_check,
+    "tick": cmd_tick,
+    "recap": cmd_recap,
+    "sandbox": cmd_sandbox,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

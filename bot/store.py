@@ -1115,6 +1115,15 @@ class Store:
             pipe.hexists(Keys.team(t), "uninstalled_at")
         return {t for t, gone in zip(team_ids, pipe.execute(), strict=True) if gone}
 
+    def earliest_due(self) -> datetime | None:
+        """The next instant any nudge or recap falls due (the sandbox jumps its clock there)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in range(DUE_SHARDS):
+            pipe.zrange(Keys.due_index(shard), 0, 0, withscores=True)
+        pipe.zrange(Keys.RECAPS, 0, 0, withscores=True)
+        scores = [float(row[0][1]) for row in pipe.execute() if row]
+        return _from_ms(min(scores)) if scores else None
+
     def backlog(self, now: datetime) -> int:
         """How many nudges are due and not yet claimed: a free health metric."""
         pipe = self.redis.pipeline(transaction=False)
