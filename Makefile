@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest run sandbox clean redis-server-installed
+.PHONY: test lint typecheck pytest run sandbox bench soak clean redis-server-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,22 @@ redis-server-installed:
 
 pytest: $(STAMP) redis-server-installed
 	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
-	    $(BIN)/pytest -q
+	    $(BIN)/pytest -q -m "not slow"
 
 # The product in a terminal, no tokens, no Redis: `make sandbox` (ARGS=--demo for history).
 sandbox: $(STAMP)
 	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
 	    $(BIN)/pm-coach sandbox $(ARGS)
+
+# Benchmarks against baselines measured in the same run (see README, "Performance").
+bench: $(STAMP) redis-server-installed
+	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
+	    $(BIN)/python -m bench $(ARGS)
+
+# The slow reliability suites (marked `slow`), beside everything `make test` runs.
+soak: $(STAMP) redis-server-installed
+	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
+	    $(BIN)/pytest -q -m slow
 
 run: $(STAMP)
 	$(BIN)/pm-coach run

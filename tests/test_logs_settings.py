@@ -84,3 +84,15 @@ def test_describe_error_names_the_setting() -> None:
         Settings(_env_file=None, slack_signing_secret="x", port=0)  # type: ignore[call-arg]
     message = describe_error(info.value)
     assert "SLACK_BOT_TOKEN is missing" in message and "PORT is invalid" in message
+
+
+def test_every_setting_is_documented() -> None:
+    """.env.example and the README's settings table name every setting the process reads."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    example = (root / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+    for name in Settings.model_fields:
+        assert f"\n{name.upper()}=" in example, name
+        assert f"`{name.upper()}`" in readme, name
