@@ -349,6 +349,7 @@ class Coach:
     def _enrolled(self, team_id: str, user_id: str, outcome: str) -> None:
         if not outcome:
             return
+        self.store.add_team_user(team_id, user_id)
         self.schedule_next(team_id, user_id)
         if outcome == "new":
             self.log.info("pm_enrolled", team_id=team_id, user_id=user_id)

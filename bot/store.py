@@ -48,7 +48,7 @@ Operations:
   pmc:v1:ops:procs            zset   process id, score = last heartbeat (epoch ms)          pruned
   pmc:v1:ops:recaps           zset   team id, score = next recap due (epoch ms)             while on
 
-Costs: logging a win is one round trip (a pipeline: one EVALSHA plus two single-key writes);
+Costs: logging a win is one round trip (a pipeline: one EVALSHA plus one single-key write);
 a PM's first request in a process adds one profile read.
 """
 
@@ -672,7 +672,6 @@ class Store:
         def queue(pipe: Any) -> None:
             pipe.evalsha(_sha(LOG_WIN), len(keys), *keys, *args)
             pipe.zadd(Keys.team_week(t, win.week), {member: at_ms})
-            pipe.sadd(Keys.team_users(t), u)
             if replaces_week is not None and replaces_week != win.week:
                 pipe.zrem(Keys.team_week(t, replaces_week), member)
 
@@ -1292,6 +1291,10 @@ class Store:
     def claim_event(self, team_id: str, event_id: str) -> bool:
         """True the first time an Events API delivery is seen; False for a retry."""
         return bool(self.redis.set(Keys.event(team_id, event_id), "1", nx=True, ex=EVENT_TTL_S))
+
+    def add_team_user(self, team_id: str, user_id: str) -> None:
+        """List a newly enrolled PM in their team (kept off /win's steady-state round trip)."""
+        self.redis.sadd(Keys.team_users(team_id), user_id)
 
     def mark_uninstalled(self, team_id: str, now: datetime) -> None:
         """The app was removed from a team (or its tokens revoked): scheduled work stops."""

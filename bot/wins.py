@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -148,12 +148,21 @@ class Win:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["lane"] = self.lane.value
-        data["at"] = self.at.isoformat()
-        data["logged_at"] = self.logged_at.isoformat()
-        if not self.extra:
-            del data["extra"]
+        # Spelled out (not dataclasses.asdict, which deep-copies): this is on /win's hot path.
+        data: dict[str, Any] = {
+            "id": self.id,
+            "team_id": self.team_id,
+            "user_id": self.user_id,
+            "lane": self.lane.value,
+            "text": self.text,
+            "at": self.at.isoformat(),
+            "week": self.week,
+            "logged_at": self.logged_at.isoformat(),
+            "link": self.link,
+            "beneficiary": self.beneficiary,
+        }
+        if self.extra:
+            data["extra"] = dict(self.extra)
         return data
 
     @classmethod

@@ -70,7 +70,7 @@ def test_logging_a_win_is_one_round_trip_through_the_app(
     # Before the answer: profile read, the pipeline, then NOSCRIPT → SCRIPT LOAD + retry (once
     # per server). After the answer, enrolment: read the profile and pauses, schedule the first
     # nudge (NOSCRIPT → SCRIPT LOAD + retry, once per server), read the profile for the welcome.
-    assert first == (1 + 1 + 2) + (2 + 3 + 1)
+    assert first == (1 + 1 + 2) + (1 + 2 + 3 + 1)  # + listing the PM in their team
     assert steady == 5
 
 
@@ -85,7 +85,7 @@ def test_log_win_is_atomic_and_idempotent(rds: redis.Redis) -> None:
     assert again.win_id == "w1"
     assert len(store.user_wins(TEAM, "U0ALICE")) == 1
     assert first.state.counts["2026-W48"].clarity == 1
-    assert store.team_users(TEAM) == {"U0ALICE"}
+    assert store.team_users(TEAM) == set()  # listed by enrolment, after the answer
 
 
 def test_stale_zone_writes_nothing(rds: redis.Redis) -> None:
