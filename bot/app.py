@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
 )
 
 from bot import texts
@@ -42,10 +43,13 @@ def web_client(settings: Settings, *, timeout: float = 10.0, retries: bool = Tru
     slack-sdk's own handlers. The profile client used on the request path has no retries and a
     short timeout so an answer always fits in Slack's 3 s.
     """
+    # 5xx are retried too: these calls (views.*, users.info, conversations.*) are safe to
+    # repeat. Scheduled posts use nudge_client(), which never repeats a post blindly.
     handlers = (
         [
             ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
         ]
         if retries
         else []

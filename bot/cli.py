@@ -160,7 +160,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def serve_http(app: App, store: Store, settings: Settings, stop: threading.Event, log: Any) -> None:
-    server = make_server(wsgi_app(app, partial(healthy, store)), "0.0.0.0", settings.port)  # noqa: S104
+    secret = settings.slack_signing_secret
+    application = wsgi_app(
+        app, partial(healthy, store), secret.get_secret_value() if secret else None
+    )
+    server = make_server(application, "0.0.0.0", settings.port)  # noqa: S104
     server.prepare()
     thread = threading.Thread(target=server.serve, name="http", daemon=True)
     thread.start()

@@ -203,14 +203,16 @@ class Ticker:
         ready: list[tuple[Claim, Plan, NudgeState, bool]] = []
         for (claim, plan, state), guard in zip(to_send, guards, strict=True):
             if guard == "ok":
-                ready.append((claim, plan, state, False))
+                # A claim taken over after a lease ran out: the earlier holder may have posted
+                # and died before recording it. Look in the DM's history before posting.
+                ready.append((claim, plan, state, claim.attempt > 1))
             elif guard.startswith("sent:"):
                 completions.append(
                     Completion(claim.team_id, claim.user_id, claim.token, plan.next_due)
                 )
                 report.add("skipped", claim, "already_sent")
             elif guard.startswith("unknown:"):
-                ready.append((claim, plan, state, True))  # look before posting again
+                ready.append((claim, plan, state, True))  # a lost answer: look before posting
             else:  # pending by another holder whose lease just ran out: let it finish
                 report.add("deferred", claim, "in_flight_elsewhere")
         self.store.complete(completions)

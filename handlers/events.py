@@ -10,11 +10,13 @@ from bot.weeks import is_valid_tz
 from handlers.replies import coach_of
 
 
-def user_changed(event: dict[str, Any], context: Any) -> None:
+def user_changed(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
     """Follow a PM's Slack time zone unless they chose one explicitly."""
     user = event.get("user") or {}
     tz = str(user.get("tz") or "")
-    team_id = str(user.get("team_id") or context.get("team_id") or "")
+    # The workspace is the one the event was delivered for, never what the payload's user
+    # object claims: a user object must not reach into another workspace's data.
+    team_id = str(body.get("team_id") or context.get("team_id") or "")
     if not tz or not is_valid_tz(tz) or not team_id:
         return
     coach = coach_of(context)

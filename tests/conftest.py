@@ -163,7 +163,11 @@ def serve_app(
         process_before_response=process_before_response,
     )
     server = make_server(
-        wsgi_app(app, lambda: healthy(runtime.store)), "127.0.0.1", 0, threads=8, poll_interval=0.02
+        wsgi_app(app, lambda: healthy(runtime.store), SIGNING_SECRET),
+        "127.0.0.1",
+        0,
+        threads=8,
+        poll_interval=0.02,
     )
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)
