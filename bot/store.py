@@ -17,7 +17,8 @@ Per PM (hash tag ``{T:U}``) — written atomically by one Lua script per operati
   pmc:v1:{T:U}:shown          set    prompt ids shown in the current no-repeat cycle       forever
   pmc:v1:{T:U}:nudge          hash   the latest nudge: channel, ts, prompt_id, prompt, slot  forever
   pmc:v1:{T:U}:sent:<date>    string send guard of the nudge slot (local date):          3 days
-                                     "pending:<token>" | "unknown:<token>" | "sent:<ts>"
+                                     "pending:<token>" | "unknown:<token>" | "sent:<ts>" |
+                                     "refused:<token>" (Slack said no: safe to retry)
   pmc:v1:{T:U}:reflections    zset   reflection JSON, score = when answered (epoch ms)     forever
 
 Profile fields: tz, tz_source, enrolled_at, target (percent), share ("1" = may appear in the team
@@ -383,12 +384,18 @@ end
 return 1
 """
 
-# KEYS: send guard   ARGV: token, ttl ms — "ok" if this holder may send, else the current value
+# KEYS: send guard   ARGV: token, ttl ms — "ok" (or "ok-refused": the last attempt was refused
+# by Slack, so nothing was posted) if this holder may send, else the current value
 GUARD = """
 local current = redis.call('GET', KEYS[1])
 if not current then
   redis.call('SET', KEYS[1], 'pending:' .. ARGV[1], 'PX', tonumber(ARGV[2]))
   return 'ok'
+end
+if string.sub(current, 1, 8) == 'refused:' then
+  -- Slack answered the last attempt with a refusal: certainly not posted, take it as is.
+  redis.call('SET', KEYS[1], 'pending:' .. ARGV[1], 'PX', tonumber(ARGV[2]))
+  return 'ok-refused'
 end
 if current == 'pending:' .. ARGV[1] then return 'ok' end
 return current
@@ -1095,10 +1102,11 @@ class Store:
         self.redis.set(Keys.sent(team_id, user_id, slot), f"unknown:{token}", ex=SENT_TTL_S)
 
     def release_guard(self, team_id: str, user_id: str, slot: str, token: str) -> None:
-        """Slack refused the post (5xx, 429 after retries): free the slot for the retry."""
+        """Slack refused the post (5xx, 429 after retries): free the slot for the retry, noting
+        that nothing was posted so the retry need not look in the DM's history."""
         key = Keys.sent(team_id, user_id, slot)
         if self.redis.get(key) == f"pending:{token}":
-            self.redis.delete(key)
+            self.redis.set(key, f"refused:{token}", ex=SENT_TTL_S)
 
     def mark_inactive(self, team_id: str, user_id: str) -> None:
         """The PM left the workspace: no more nudges until they interact again."""

@@ -202,7 +202,9 @@ class Ticker:
         )
         ready: list[tuple[Claim, Plan, NudgeState, bool]] = []
         for (claim, plan, state), guard in zip(to_send, guards, strict=True):
-            if guard == "ok":
+            if guard == "ok-refused":
+                ready.append((claim, plan, state, False))
+            elif guard == "ok":
                 # A claim taken over after a lease ran out: the earlier holder may have posted
                 # and died before recording it. Look in the DM's history before posting.
                 ready.append((claim, plan, state, claim.attempt > 1))
@@ -379,10 +381,15 @@ class Ticker:
         self.log.warning(
             "nudge_refused", team_id=claim.team_id, user_id=claim.user_id, error=error or status
         )
-        self._retry(claim, now, report, f"slack:{error or status}")
+        # Rate limited: go again at once, behind a fresh slot of the shared budget; a server
+        # error backs off.
+        rate_limited = status == 429 or error == "ratelimited"
+        self._retry(claim, now, report, f"slack:{error or status}", soon=rate_limited)
 
-    def _retry(self, claim: Claim, now: datetime, report: TickReport, reason: str) -> None:
-        backoff = timedelta(minutes=min(2**claim.attempt, 30))
+    def _retry(
+        self, claim: Claim, now: datetime, report: TickReport, reason: str, soon: bool = False
+    ) -> None:
+        backoff = timedelta(0) if soon else timedelta(minutes=min(2**claim.attempt, 30))
         self.store.complete(
             [Completion(claim.team_id, claim.user_id, claim.token, None, retry_at=now + backoff)]
         )

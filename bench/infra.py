@@ -1,0 +1,318 @@
+"""Plumbing shared by the benchmarks: private redis-servers, child processes, the fake Slack's
+control API, settings, and Redis counters (client round trips, server reads and commands)."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+
+from bot.settings import Settings
+from bot.store import connect
+from tests.redis_server import find_redis_server, free_port
+from tests.test_store import CountingConnection
+
+ROOT = Path(__file__).resolve().parent.parent
+TEAM = "T0BENCH"
+BOT_TOKEN = "xoxb-bench-0000-secretbot"  # noqa: S105 - the fake's test token
+SIGNING_SECRET = "bench-signing-secret-7c1d"  # noqa: S105 - loopback only
+FORBIDDEN_PORTS = {6379}
+PROXY_VARS = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
+
+
+def drop_proxies() -> None:
+    """slack-sdk honours proxy variables: loopback traffic must never go through a proxy."""
+    for name in PROXY_VARS:
+        os.environ.pop(name, None)
+
+
+def loopback_port() -> int:
+    for _ in range(20):
+        port = free_port()
+        if port not in FORBIDDEN_PORTS:
+            return port
+    raise RuntimeError("no free loopback port")
+
+
+# Redis ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RedisProc:
+    """A redis-server this run owns, on a free loopback port. `aof`: appendonly everysec, as
+    README recommends for production; off for the bulk-data benchmarks."""
+
+    aof: bool = False
+    port: int = field(default_factory=loopback_port)
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pmc-bench-")))
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisProc:
+        binary = find_redis_server()
+        if binary is None:
+            raise SystemExit("bench: redis-server not found (make bench installs it)")
+        assert self.port not in FORBIDDEN_PORTS
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args += ["--dir", str(self.workdir), "--protected-mode", "yes"]
+        if self.aof:
+            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+        else:
+            args += ["--appendonly", "no"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    client.close()
+                    return self
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def client(self, **overrides: Any) -> redis.Redis:
+        return connect(self.url, **overrides)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def counting_client(url: str) -> redis.Redis:
+    """The production client configuration, counting every send (= one round trip)."""
+    return connect(url, connection_class=CountingConnection, health_check_interval=0)
+
+
+class ServerCounters:
+    """Server-side counts from INFO: socket reads (≈ round trips; a pipeline larger than 16 KB
+    is read in several chunks) and commands (commandstats, including those run inside Lua)."""
+
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(url, decode_responses=True)
+        first = self._raw()
+        second = self._raw()
+        # What one snapshot costs itself (two INFO calls on this connection).
+        self.overhead = {k: second[k] - first[k] for k in first}
+
+    def _raw(self) -> dict[str, int]:
+        stats = self.client.info("stats")
+        commands = self.client.info("commandstats")
+        out = {"reads": int(stats["total_reads_processed"])}
+        out["commands"] = sum(int(v["calls"]) for v in commands.values())
+        for name, value in commands.items():
+            out[name.removeprefix("cmdstat_")] = int(value["calls"])
+        return out
+
+    def snapshot(self) -> dict[str, int]:
+        return self._raw()
+
+    def delta(self, before: dict[str, int]) -> dict[str, int]:
+        after = self._raw()
+        out = {}
+        for key, value in after.items():
+            diff = value - before.get(key, 0) - self.overhead.get(key, 0)
+            if diff:
+                out[key] = diff
+        return out
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# Child processes ------------------------------------------------------------------------------
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PROXY_VARS}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+class Child:
+    """A `python -m bench.<module>` child that prints `READY <json>` when it is ready."""
+
+    def __init__(self, module: str, *args: str, log_name: str | None = None) -> None:
+        self.log_path = Path(tempfile.mkstemp(prefix=f"pmc-bench-{log_name or module}-")[1])
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+        )
+        self.info: dict[str, Any] = {}
+
+    def read_line(self, timeout: float) -> str:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        buffer = b""
+        fd = self.process.stdout.fileno()
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(fd, 1)
+            if not chunk:
+                break
+            if chunk == b"\n":
+                return buffer.decode()
+            buffer += chunk
+        raise RuntimeError(
+            f"{self.process.args!r}: no line within {timeout}s (exit {self.process.poll()}); "
+            f"log {self.log_path}: {self.tail()}"
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> dict[str, Any]:
+        line = self.read_line(timeout)
+        if not line.startswith("READY "):
+            raise RuntimeError(f"unexpected line from child: {line!r}; {self.tail()}")
+        self.info = json.loads(line[len("READY ") :])
+        return self.info
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        self.process.stdin.flush()
+
+    def result(self, timeout: float) -> dict[str, Any]:
+        line = self.read_line(timeout)
+        if not line.startswith("RESULT "):
+            raise RuntimeError(f"unexpected line from child: {line!r}; {self.tail()}")
+        return dict(json.loads(line[len("RESULT ") :]))
+
+    def tail(self, lines: int = 8) -> str:
+        try:
+            return " | ".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+        self._log.close()
+        self.log_path.unlink(missing_ok=True)
+
+
+# The fake Slack in its own process ------------------------------------------------------------
+
+
+class FakeControl:
+    """Talks to `bench.fakeproc` through its Web API (custom `bench.*` methods)."""
+
+    def __init__(self, child: Child) -> None:
+        self.child = child
+        self.api_base_url = str(child.info["api_base_url"])
+        self.base_url = str(child.info["base_url"])
+
+    @classmethod
+    def start(cls) -> FakeControl:
+        child = Child("bench.fakeproc", "--team", TEAM, "--token", BOT_TOKEN)
+        child.wait_ready(60)
+        return cls(child)
+
+    def call(self, method: str, **args: Any) -> dict[str, Any]:
+        request = urllib.request.Request(  # noqa: S310 - loopback fake
+            self.api_base_url + method,
+            data=json.dumps(args).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {BOT_TOKEN}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            body = json.loads(response.read())
+        if not body.get("ok"):
+            raise RuntimeError(f"fake {method}: {body}")
+        return dict(body)
+
+    def add_users(self, prefix: str, count: int, tz: str = "Europe/Berlin") -> None:
+        self.call("bench.add_users", prefix=prefix, count=count, tz=tz)
+
+    def reset(self) -> None:
+        self.call("bench.reset")
+
+    def bucket(self, rate: float | None, burst: int = 20) -> None:
+        self.call("bench.bucket", rate=rate, burst=burst)
+
+    def stats(self) -> dict[str, Any]:
+        return self.call("bench.stats")
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (from /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def user_id(prefix: str, i: int) -> str:
+    return f"{prefix}{i:06d}"
+
+
+def settings_for(
+    fake_api_url: str, redis_url: str, *, rate: float = 4.0, burst: int = 20
+) -> Settings:
+    port = urlsplit(redis_url).port
+    if not redis_url or port is None or port in FORBIDDEN_PORTS:
+        raise ValueError(f"bench: refusing Redis URL {redis_url!r}: use a private server")
+    if not fake_api_url.startswith("http://127.0.0.1:"):
+        raise ValueError(f"bench: Slack must be the loopback fake, not {fake_api_url!r}")
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_base_url=fake_api_url,
+        redis_url=redis_url,
+        slack_post_rate=rate,
+        slack_post_burst=burst,
+        log_level="WARNING",
+        log_format="json",
+    )

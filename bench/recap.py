@@ -1,0 +1,255 @@
+"""Benchmark 4: the weekly recap at scale, and Redis memory per stored win.
+
+`Recaps.build` for a channel of N PMs with 10 wins each this week, against a plain pipelined
+read of the same keys (team users, week counts, pauses, share flags, the team-week index and
+the opted-in PMs' wins) with the same batch size. The channel's member list comes from memory
+in both (conversations.members is Slack's cost, not ours)."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from bench.infra import TEAM, RedisProc, user_id
+from bench.populate import FRI_15_BERLIN, log_wins_pipelined, recap_team, win_for_log
+from bench.report import Figure, verdict
+from bench.roundtrips import RECAP_CHANNEL, RECAP_WEEK, MembersStub
+from bot.logs import get_logger
+from bot.prompts import prompt_of_the_week
+from bot.recap import MemberWeek, build_recap
+from bot.recaps import Recaps
+from bot.store import Keys, Store, connect
+from bot.streaks import counts_from_fields
+
+BATCH = 500  # Store.recap_members' batch
+BOT = "U0FAKEBOT01"
+
+
+def plain_read(rds: redis.Redis, team: str, members: list[str], week: str) -> dict[str, float]:
+    """The same keys, read with plain pipelines and no domain work. Returns how long the member
+    part and the wins part took, and how many wins were read."""
+    began = time.perf_counter()
+    users = rds.smembers(Keys.team_users(team))
+    pms = [u for u in members if u in users]
+    sharing = set()
+    for start in range(0, len(pms), BATCH):
+        chunk = pms[start : start + BATCH]
+        pipe = rds.pipeline(transaction=False)
+        for u in chunk:
+            pipe.hgetall(Keys.weeks(team, u))
+            pipe.smembers(Keys.paused(team, u))
+            pipe.hget(Keys.profile(team, u), "share")
+        raw = pipe.execute()
+        sharing.update(u for i, u in enumerate(chunk) if raw[3 * i + 2] == "1")
+    middle = time.perf_counter()
+    entries = rds.zrange(Keys.team_week(team, week), 0, -1)
+    pipe = rds.pipeline(transaction=False)
+    for entry in entries:
+        u, _, win = str(entry).partition(":")
+        if u in sharing:
+            pipe.hget(Keys.wins(team, u), win)
+    wins = len(pipe.execute())
+    end = time.perf_counter()
+    return {"members_s": middle - began, "wins_s": end - middle, "wins": wins}
+
+
+def breakdown(recaps: Recaps, stub: MembersStub, week: str) -> dict[str, float]:
+    """Recaps.build's steps, timed one by one (the same calls in the same order)."""
+    store = recaps.store
+    t0 = time.perf_counter()
+    in_channel = recaps.members(stub, RECAP_CHANNEL)  # type: ignore[arg-type]
+    users = store.team_users(TEAM)
+    pms = [u for u in in_channel if u in users]
+    t1 = time.perf_counter()
+    rows = store.recap_members(TEAM, pms)
+    t2 = time.perf_counter()
+    members = [
+        MemberWeek(
+            user_id=u,
+            counts=counts_from_fields(fields),
+            paused=frozenset(paused),
+            sharing=share == "1",
+        )
+        for u, fields, paused, share in rows
+    ]
+    t3 = time.perf_counter()
+    sharing = {m.user_id for m in members if m.sharing}
+    wins = store.team_week_wins_of(TEAM, week, sharing) if sharing else []
+    t4 = time.perf_counter()
+    built = build_recap(week, members, wins, prompt_of_the_week(week).text)
+    t5 = time.perf_counter()
+    return {
+        "members_and_users_s": t1 - t0,
+        "recap_members_s": t2 - t1,
+        "counts_from_fields_s": t3 - t2,
+        "team_week_wins_of_s": t4 - t3,
+        "build_recap_s": t5 - t4,
+        "wins_decoded": len(wins),
+        "highlights": len(built.highlights),
+    }
+
+
+def timing(url: str, members: int, repeats: int, *, detail: bool = True) -> dict[str, Any]:
+    """Build the recap `repeats` times and read plainly as often, alternating; medians. With
+    `detail`, a warm-up round first and a timed breakdown of build's steps afterwards."""
+    rds = connect(url, socket_timeout=30)
+    rds.flushall()
+    users = [user_id("M", i) for i in range(members)]
+    started = time.perf_counter()
+    written = recap_team(rds, TEAM, users, RECAP_WEEK)
+    populate_s = time.perf_counter() - started
+    stub = MembersStub([*users, BOT])
+    store = Store(connect(url, socket_timeout=30))
+    recaps = Recaps(store, lambda team: stub, clock=lambda: datetime.now(UTC), log=get_logger())
+    if detail:
+        recaps.build(TEAM, RECAP_WEEK, RECAP_CHANNEL)  # warm
+        plain_read(rds, TEAM, users, RECAP_WEEK)
+    product, plain = [], []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        recap = recaps.build(TEAM, RECAP_WEEK, RECAP_CHANNEL)
+        product.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        plain_read(rds, TEAM, users, RECAP_WEEK)
+        plain.append(time.perf_counter() - began)
+    assert recap.members == members, (recap.members, members)
+    parts = breakdown(recaps, stub, RECAP_WEEK) if detail else {}
+    plain_parts = plain_read(rds, TEAM, users, RECAP_WEEK) if detail else {}
+    rds.close()
+    store.redis.close()
+    return {
+        "members": members,
+        "wins": written["wins"],
+        "sharing": written["sharing"],
+        "highlights": len(recap.highlights),
+        "milestones": len(recap.milestones),
+        "build_s": statistics.median(product),
+        "plain_s": statistics.median(plain),
+        "build_runs_s": product,
+        "plain_runs_s": plain,
+        "populate_s": populate_s,
+        "breakdown": parts,
+        "plain_breakdown": plain_parts,
+    }
+
+
+def memory(wins: int) -> dict[str, Any]:
+    """used_memory before and after logging `wins` wins (100 per PM, over 25 weeks) in a fresh
+    redis-server, MEMORY USAGE of a sample of keys, and the same after the 3-day idempotency
+    (`seen`) keys expire."""
+    server = RedisProc().start()
+    try:
+        rds = connect(server.url, socket_timeout=30)
+        rng = random.Random(4)
+        per_pm = 100
+        pms = [user_id("W", i) for i in range(max(1, wins // per_pm))]
+        batch = [win_for_log(TEAM, u, n, FRI_15_BERLIN, rng) for u in pms for n in range(per_pm)]
+        rds.script_load("return 1")  # the script cache exists before the first snapshot
+        before = int(rds.info("memory")["used_memory"])
+        payload = log_wins_pipelined(rds, batch, FRI_15_BERLIN)
+        after = int(rds.info("memory")["used_memory"])
+        kinds: dict[str, int] = {}
+        sample = pms[: min(len(pms), 20)]
+        sampled_wins = 0
+        for i, u in enumerate(sample):
+            for kind in ("profile", "wins", "timeline", "logged", "weeks"):
+                key = getattr(Keys, kind)(TEAM, u)
+                kinds[kind] = kinds.get(kind, 0) + int(rds.memory_usage(key, samples=0) or 0)
+            for w in batch[i * per_pm : (i + 1) * per_pm]:
+                sampled_wins += 1
+                seen = Keys.seen(TEAM, u, f"command:{w.id}")
+                kinds["seen"] = kinds.get("seen", 0) + int(rds.memory_usage(seen, samples=0) or 0)
+        per_kind = {k: v / sampled_wins for k, v in kinds.items()}
+        team_keys = [k for k in rds.scan_iter(match=f"{Keys.team_week(TEAM, '*')}", count=1000)]
+        team_bytes = sum(int(rds.memory_usage(k, samples=0) or 0) for k in team_keys)
+        per_kind["team_week_index"] = team_bytes / len(batch)
+        deleted = 0
+        keys: list[str] = []
+        for key in rds.scan_iter(match="*:seen:*", count=1000):
+            keys.append(str(key))
+            if len(keys) >= 1000:
+                deleted += int(rds.unlink(*keys))
+                keys = []
+        if keys:
+            deleted += int(rds.unlink(*keys))
+        time.sleep(0.2)  # UNLINK frees in the background
+        without_seen = int(rds.info("memory")["used_memory"])
+        rds.close()
+    finally:
+        server.stop()
+    return {
+        "wins": len(batch),
+        "pms": len(pms),
+        "used_memory_delta": after - before,
+        "bytes_per_win": (after - before) / len(batch),
+        "bytes_per_win_without_seen": (without_seen - before) / len(batch),
+        "json_bytes_per_win": payload / len(batch),
+        "memory_usage_per_win_by_key": {k: round(v, 1) for k, v in per_kind.items()},
+        "seen_keys_deleted": deleted,
+    }
+
+
+def timing_figure(result: dict[str, Any]) -> Figure:
+    ratio = result["build_s"] / result["plain_s"]
+    ok = ratio <= 2.0
+    parts, plain = result["breakdown"], result["plain_breakdown"]
+    where = (
+        f"build's steps: recap_members {1000 * parts['recap_members_s']:.0f} ms + "
+        f"counts_from_fields {1000 * parts['counts_from_fields_s']:.0f} ms (plain: "
+        f"{1000 * plain['members_s']:.0f} ms); team_week_wins_of "
+        f"{1000 * parts['team_week_wins_of_s']:.0f} ms decoding {parts['wins_decoded']:,} wins "
+        f"(plain: {1000 * plain['wins_s']:.0f} ms); build_recap "
+        f"{1000 * parts['build_recap_s']:.0f} ms"
+    )
+    return Figure(
+        "4",
+        f"recap build: {result['members']:,} members × 10 wins (Recaps.build)",
+        1000 * result["build_s"],
+        "ms",
+        1000 * result["plain_s"],
+        "plain pipelined read",
+        "≤ 2× plain read",
+        verdict(ok),
+        (
+            f"median of {len(result['build_runs_s'])}; {result['sharing']:,} PMs share, "
+            f"{result['highlights']:,} highlights (thread shows ≤ 30), "
+            f"{result['milestones']:,} milestones"
+        )
+        if ok
+        else where,
+        result,
+    )
+
+
+def memory_figures(result: dict[str, Any]) -> list[Figure]:
+    parts = ", ".join(f"{k} {v:.0f}" for k, v in result["memory_usage_per_win_by_key"].items())
+    return [
+        Figure(
+            "4",
+            f"Redis memory per win (used_memory Δ, {result['wins']:,} wins logged)",
+            result["bytes_per_win"],
+            "B",
+            result["json_bytes_per_win"],
+            "the win's JSON",
+            "state it",
+            "INFO",
+            f"Store.log_win's own commands, captured and replayed 500 wins per pipeline; "
+            f"MEMORY USAGE per win by key: {parts}",
+            result,
+        ),
+        Figure(
+            "4",
+            "Redis memory per win once the 3-day `seen` keys expired",
+            result["bytes_per_win_without_seen"],
+            "B",
+            result["json_bytes_per_win"],
+            "the win's JSON",
+            "state it",
+            "INFO",
+        ),
+    ]
