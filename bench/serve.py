@@ -107,7 +107,12 @@ def main() -> int:
         app, health, _ = bare_app(
             args.redis, args.fake, pbr=args.mode == "bare_pbr", executor=executor
         )
-    server = make_server(wsgi_app(app, health), "127.0.0.1", args.port, threads=SERVER_THREADS)
+    # The production app is served as `pm-coach run` serves it: signatures checked on the raw
+    # bytes before Bolt parses them (and again by Bolt). The bare apps rely on Bolt alone.
+    secret = SIGNING_SECRET if args.mode.startswith("prod") else None
+    server = make_server(
+        wsgi_app(app, health, secret), "127.0.0.1", args.port, threads=SERVER_THREADS
+    )
     server.prepare()
     thread = threading.Thread(target=server.serve, name="http", daemon=True)
     thread.start()
