@@ -139,7 +139,7 @@ def main_message(recap: Recap) -> dict[str, Any]:
             f"*{this.total} win{plural}* last week: {this.clarity} 🧭 created clarity · "
             f"{this.shipped} 🚀 shipped\n*Team balance:* {_trend(recap)}"
         )
-        stats = f"{this.total} wins, {share(this)}% clarity"
+        stats = f"{this.total} win{plural}, {share(this)}% clarity"
     people = "PM" if recap.members == 1 else "PMs"
     blocks: list[Block] = [
         {"type": "header", "text": plain(title, 150)},

@@ -262,7 +262,11 @@ REFLECT_SUBMIT = "Save"
 REFLECT_LABEL = "Your answer (private to you)"
 REFLECT_SAVED = "✍️ Saved privately: only you can see your reflections."
 REFLECT_BLANK = "Write a few words to save a reflection."
-REFLECT_TOO_LONG = "Keep a reflection under 3,000 characters."
+REFLECT_TOO_LONG = "Keep a reflection under 3,000 characters. Nothing was saved."
+REFLECTION_NOT_SAVED = (
+    "⚠️ Your reflection was *not saved*: I can't reach my storage right now. "
+    "Please try again in a minute. Here is your text so nothing is lost:"
+)
 REFLECTIONS_TITLE = "Your latest reflections (only you see these)"
 
 NUDGES_SET = "🔔 Reflection nudges: {schedule} ({tz}). Next one: {next}."

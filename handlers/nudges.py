@@ -154,11 +154,13 @@ def reflect_command(ack: Ack, command: dict[str, Any], client: WebClient, contex
             return
         coach.reflect(team_id, user_id, text, prompt_id, prompt)
     except WinInputError:
-        ack(**ephemeral(blocks.error("too_long", length=len(text))))
+        ack(**ephemeral((texts.REFLECT_TOO_LONG, [blocks.section(texts.REFLECT_TOO_LONG)])))
         return
     except StoreUnavailable:
         context["log"].error("store_unavailable", surface="/reflect")
-        ack(**ephemeral(blocks.not_saved(text)))
+        _, echo = blocks.not_saved(text)
+        note = texts.REFLECTION_NOT_SAVED
+        ack(**ephemeral((note, [blocks.section(note), *echo[1:]])))
         return
     ack(
         **ephemeral(
