@@ -103,6 +103,18 @@ class Process:
         return code
 
 
+def driver_for(port: int, fake: FakeSlack) -> SlackDriver:
+    """A driver for a `pm-coach run` subprocess (its store and coach live in that process)."""
+    return SlackDriver(
+        base_url=f"http://127.0.0.1:{port}",
+        secret=SIGNING_SECRET,
+        fake=fake,
+        team_id=TEAM,
+        store=None,
+        coach=None,  # type: ignore[arg-type]
+    )
+
+
 @pytest.fixture(name="running")
 def _running(fake: FakeSlack, redis_url: str, rds: object) -> Iterator[tuple[Process, int]]:
     port = free_port()
@@ -118,14 +130,7 @@ def test_run_serves_http_and_stops_cleanly_on_sigterm(
     finish, then the process exits 0."""
     process, port = running
     process.wait_for_log("serving_http")
-    driver = SlackDriver(
-        base_url=f"http://127.0.0.1:{port}",
-        secret=SIGNING_SECRET,
-        fake=fake,
-        team_id=TEAM,
-        store=None,
-        coach=None,
-    )  # type: ignore[arg-type]
+    driver = driver_for(port, fake)
     assert driver.get("/healthz").status == 200
     assert "Logged" in driver.command("/win", "clarity from a real process").text
 
@@ -151,14 +156,7 @@ def test_logs_never_contain_secrets(running: tuple[Process, int], fake: FakeSlac
     """JSON log lines of a real run, with DEBUG on, hold no token or secret value."""
     process, port = running
     process.wait_for_log("serving_http")
-    driver = SlackDriver(
-        base_url=f"http://127.0.0.1:{port}",
-        secret=SIGNING_SECRET,
-        fake=fake,
-        team_id=TEAM,
-        store=None,
-        coach=None,
-    )  # type: ignore[arg-type]
+    driver = driver_for(port, fake)
     driver.command("/win", "clarity check the logs")
     process.stop()
     output = "".join(process.lines)
@@ -172,14 +170,7 @@ def test_debug_logs_redact_tokens(fake: FakeSlack, redis_url: str, rds: object) 
     process = Process(cli_env(fake, redis_url, PORT=str(port), LOG_LEVEL="DEBUG"))
     try:
         process.wait_for_log("serving_http")
-        driver = SlackDriver(
-            base_url=f"http://127.0.0.1:{port}",
-            secret=SIGNING_SECRET,
-            fake=fake,
-            team_id=TEAM,
-            store=None,
-            coach=None,
-        )  # type: ignore[arg-type]
+        driver = driver_for(port, fake)
         driver.command("/win", "clarity debug run", user="U0BOB")  # triggers users.info
     finally:
         process.stop()
