@@ -5,14 +5,13 @@ All three are served the same way: `bot.server.make_server(wsgi_app(app, ...))` 
 same thread count) on 127.0.0.1, with a listener executor of the same size.
 
 * `prod`: the production app exactly as `pm-coach run` wires it — `build_runtime(settings)`,
-  `create_app(settings, deps, listener_executor=...)` in Bolt's default ack mode, JSON logs at
-  INFO, the heartbeat and minute tick on the local scheduler.
+  `create_app(settings, deps, background=...)` (listeners on the request thread, work after the
+  ack on the background executor), JSON logs at INFO, the heartbeat and minute tick on the
+  local scheduler.
 * `bare_default`: a bare Bolt app whose `/win` handler writes one Redis key and acks, in Bolt's
   default ack mode (the listener runs in the executor; dispatch polls for the ack every 10 ms).
 * `bare_pbr`: the same bare app with `process_before_response=True` (the listener runs on the
   request thread).
-* `prod_pbr` (an experiment, not a baseline): the production app with
-  `process_before_response=True`, to show what the ack mode alone costs.
 
 Prints `READY {"port": N}` when serving; stops on SIGTERM or when stdin closes.
 """
@@ -68,7 +67,7 @@ def bare_app(redis_url: str, fake_url: str, *, pbr: bool, executor: ThreadPoolEx
 def main() -> int:
     drop_proxies()
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["prod", "bare_default", "bare_pbr", "prod_pbr"])
+    parser.add_argument("mode", choices=["prod", "bare_default", "bare_pbr"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--redis", required=True)
     parser.add_argument("--fake", required=True, help="the fake Slack's Web API base URL")
@@ -87,14 +86,9 @@ def main() -> int:
     configure_logging(settings.log_level, "json", settings.secret_values(), stream=stream)
     executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener")
     scheduler = None
-    if args.mode in ("prod", "prod_pbr"):
+    if args.mode == "prod":
         runtime = build_runtime(settings)
-        app = create_app(
-            settings,
-            runtime.deps,
-            listener_executor=executor,
-            process_before_response=args.mode == "prod_pbr",
-        )
+        app = create_app(settings, runtime.deps, background=executor)
         health = partial(healthy, runtime.store)
         log = runtime.deps.log
         scheduler = build_scheduler(
@@ -109,7 +103,7 @@ def main() -> int:
         )
     # The production app is served as `pm-coach run` serves it: signatures checked on the raw
     # bytes before Bolt parses them (and again by Bolt). The bare apps rely on Bolt alone.
-    secret = SIGNING_SECRET if args.mode.startswith("prod") else None
+    secret = SIGNING_SECRET if args.mode == "prod" else None
     server = make_server(
         wsgi_app(app, health, secret), "127.0.0.1", args.port, threads=SERVER_THREADS
     )

@@ -17,7 +17,7 @@ from bench.infra import SIGNING_SECRET, TEAM, Child, FakeControl, RedisProc, cpu
 from bench.report import Figure, verdict
 from bot.fakeslack import payloads, signed_headers
 
-MODES = ("prod", "bare_default", "bare_pbr", "prod_pbr")  # prod_pbr: an experiment
+MODES = ("prod", "bare_default", "bare_pbr")
 PM_PREFIX = "P"
 PMS = 32
 SLACK_ACK_S = 3.0
@@ -288,12 +288,6 @@ def figures(out: dict[str, Any], sizes: Sizes) -> list[Figure]:
         f"{prod['requests_c1']} requests; p90/p99 prod {prod['p90_ms']:.1f}/{prod['p99_ms']:.1f} "
         f"ms; bare default median {dflt['median_ms']:.1f} ms, bare pbr {pbr['median_ms']:.1f} ms"
     )
-    if not ok and dflt["median_ms"] > 1.25 * pbr["median_ms"]:
-        note = (
-            "Bolt's default ack mode polls for ack() every 10 ms: bare default "
-            f"{dflt['median_ms']:.1f} ms vs bare pbr {pbr['median_ms']:.1f} ms; prod (default "
-            f"mode) {prod['median_ms']:.1f} ms"
-        )
     figs.append(
         Figure(
             "1",
@@ -323,21 +317,6 @@ def figures(out: dict[str, Any], sizes: Sizes) -> list[Figure]:
             f"median {1000 * burst_prod['p50_s']:.0f} ms, {burst_prod['errors']} failed; "
             f"bare default max {1000 * dflt['burst']['max_s']:.0f} ms, bare pbr "
             f"{1000 * pbr['burst']['max_s']:.0f} ms",
-        )
-    )
-    exp = out["prod_pbr"]
-    figs.append(
-        Figure(
-            "1",
-            "experiment: prod app, process_before_response=True: c1 median",
-            exp["median_ms"],
-            "ms",
-            pbr["median_ms"],
-            "bare pbr",
-            "(no goal)",
-            "INFO",
-            f"c8 {exp['rps_best']:.0f} req/s ({exp['cpu_ms_per_req']:.2f} ms CPU per request); "
-            f"burst max {1000 * exp['burst']['max_s']:.0f} ms; not how `pm-coach run` serves",
         )
     )
     return figs

@@ -80,9 +80,12 @@ def nudge_client(
     )
 
 
-def _context_middleware(deps: Deps) -> Callable[..., Any]:
+def _context_middleware(deps: Deps, background: Executor | None) -> Callable[..., Any]:
+    later = background.submit if background is not None else None
+
     def attach(context: Any, next: Callable[[], Any]) -> Any:
         context["coach"] = deps.coach
+        context["later"] = later  # handlers.replies.after_ack: work after Slack's answer
         context["recaps"] = deps.recaps
         context["admin_ids"] = deps.admin_ids
         # Bolt's thread pool does not copy contextvars: pass a bound logger through context.
@@ -122,14 +125,16 @@ def _error_handler(error: Exception, body: dict[str, Any], respond: Any, context
             log.warning("error_reply_failed")
 
 
-def create_app(
-    settings: Settings,
-    deps: Deps,
-    *,
-    process_before_response: bool = False,
-    listener_executor: Executor | None = None,
-) -> App:
-    """The Bolt app with every listener registered. Never reads the environment."""
+def create_app(settings: Settings, deps: Deps, *, background: Executor | None = None) -> App:
+    """The Bolt app with every listener registered. Never reads the environment.
+
+    Listeners run with `process_before_response=True`: on the request thread, and Slack's
+    answer leaves as soon as the listener returns (Bolt's default mode would poll for `ack()`
+    every 10 ms from a thread pool). Whatever a listener does after `ack()` goes through
+    `handlers.replies.after_ack` to `background` (run at once when it is None: sandbox,
+    scripts). Whoever owns `background` shuts it down after the server: acknowledged work
+    finishes before the process exits.
+    """
     signing_secret = (
         settings.slack_signing_secret.get_secret_value()
         if settings.slack_signing_secret is not None
@@ -140,12 +145,12 @@ def create_app(
         client=deps.client,
         signing_secret=signing_secret,
         token_verification_enabled=False,
-        process_before_response=process_before_response,
+        process_before_response=True,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("slack_bolt"),
-        listener_executor=listener_executor,
+        listener_executor=background,
     )
-    app.middleware(_context_middleware(deps))
+    app.middleware(_context_middleware(deps, background))
     app.middleware(_event_dedupe(deps))
     app.error(_error_handler)
     register_all(app)

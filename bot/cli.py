@@ -123,8 +123,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
     log = get_logger("pm_coach")
     runtime = build_runtime(settings)
-    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="listener")
-    app = create_app(settings, runtime.deps, listener_executor=executor)
+    # Work listeners do after answering Slack (views.open, respond, the Home, welcome DMs).
+    executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="after-ack")
+    app = create_app(settings, runtime.deps, background=executor)
     process_id = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     scheduler = build_scheduler(
         [

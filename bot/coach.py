@@ -334,12 +334,17 @@ class Coach:
         """Make sure the PM has a profile (first command or button); an enrolled PM's
         interaction ends a back-off. A new PM gets their schedule and one welcome DM.
         Returns "new", "reactivated" or ""."""
-        tz = self.tz_for(team_id, user_id)
-        outcome = self.store.enrol(
-            team_id, user_id, tz, self.clock(), self.tz_source(team_id, user_id, tz)
-        )
+        outcome = self.start_enrolment(team_id, user_id)
         self._enrolled(team_id, user_id, outcome)
         return outcome
+
+    def start_enrolment(self, team_id: str, user_id: str) -> str:
+        """The profile part of `enrol` (one Redis call): `finish_enrolment` does the rest
+        (schedule, welcome DM) once Slack has its answer."""
+        tz = self.tz_for(team_id, user_id)
+        return self.store.enrol(
+            team_id, user_id, tz, self.clock(), self.tz_source(team_id, user_id, tz)
+        )
 
     def finish_enrolment(self, team_id: str, user_id: str, outcome: str) -> None:
         """After a PM's first win (or first since leaving): schedule nudges, say welcome.

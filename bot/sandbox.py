@@ -144,7 +144,7 @@ class Sandbox:
             slack_post_burst=1000,
         )
         self.runtime: Runtime = build_runtime(settings, redis_client=redis_client, clock=self.clock)
-        self.app: App = create_app(settings, self.runtime.deps, process_before_response=True)
+        self.app: App = create_app(settings, self.runtime.deps)
         self.me = PEOPLE[0]
         self.seen = 0  # journal position already shown
         self.targets: dict[int, tuple[Interactive, Target]] = {}

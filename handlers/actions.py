@@ -28,7 +28,8 @@ def undo(
 ) -> None:
     """Remove exactly the win the button was attached to (only the clicking PM's own)."""
     ack()
-    with after_ack(context, respond):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
         in_view = (body.get("container") or {}).get("type") == "view"
@@ -56,6 +57,8 @@ def undo(
         else:
             respond(**replacement(reply))
 
+    after_ack(context, work, respond)
+
 
 def _pick(lane: Lane) -> Any:
     def pick(
@@ -63,7 +66,8 @@ def _pick(lane: Lane) -> Any:
     ) -> None:
         """Log the drafted win in the lane the PM clicked and replace the question."""
         ack()
-        with after_ack(context, respond):
+
+        def work() -> None:
             team_id, user_id = ids_of(body)
             coach = coach_of(context)
             try:
@@ -92,6 +96,8 @@ def _pick(lane: Lane) -> Any:
             )
             coach.finish_enrolment(team_id, user_id, logged.enrolled)
 
+        after_ack(context, work, respond)
+
     pick.__name__ = f"pick_{lane.value}"
     return pick
 
@@ -110,7 +116,8 @@ def history_menu(
 ) -> None:
     """Edit or delete a win from `/coach history` or from the Home's recent wins."""
     ack()
-    with after_ack(context, respond):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
         choice, _, win_id_ = str(
@@ -159,19 +166,24 @@ def history_menu(
             **replacement(coach_blocks.history(wins, coach.tz_for(team_id, user_id), note=note))
         )
 
+    after_ack(context, work, respond)
+
 
 def forget_confirmed(
     ack: Ack, body: dict[str, Any], context: Any, respond: Respond, client: WebClient
 ) -> None:
     """Delete everything about the PM (they confirmed in Slack's dialog). Writes nothing after."""
     ack()
-    with after_ack(context, respond):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
         coach.forget(team_id, user_id)
         client.views_publish(user_id=user_id, view=home.forgotten_home())
         if (body.get("container") or {}).get("type") != "view":
             respond(**replacement(coach_blocks.simple(texts.FORGOTTEN)))
+
+    after_ack(context, work, respond)
 
 
 def register(app: App) -> None:

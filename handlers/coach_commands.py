@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, Respond
@@ -30,7 +31,7 @@ from bot.schedule import (
     schedule_from_profile,
 )
 from bot.weeks import canonical_tz, zone
-from handlers.replies import ephemeral
+from handlers.replies import after_ack, ephemeral
 
 HISTORY_DEFAULT = 10
 HISTORY_MAX = 20
@@ -48,6 +49,11 @@ class Ctx:
     channel_id: str = ""
     recaps: Any = None
     admin_ids: frozenset[str] = frozenset()
+    context: Any = None  # Bolt's context, for `after_ack`
+
+    def later(self, work: Callable[[], None]) -> None:
+        """Run `work` once Slack has the answer (see `handlers.replies.after_ack`)."""
+        after_ack(self.context or {}, work, self.respond)
 
     def reply(self, reply: blocks.Reply) -> None:
         self.ack(**ephemeral(reply))
@@ -110,21 +116,25 @@ def export(args: str, ctx: Ctx) -> None:
         ctx.say(texts.EXPORT_BAD.get(exc.code, texts.EXPORT_BAD["bad_range"]))
         return
     ctx.say(texts.EXPORT_PREPARING.format(label=document.range.label))
-    try:
-        ctx.coach.send_export(ctx.user_id, document)
-    except (SlackApiError, SlackClientError, OSError) as exc:
-        ctx.log.error("export_failed", error=type(exc).__name__)
-        ctx.respond(text=texts.EXPORT_FAILED, response_type="ephemeral")
-        return
-    ctx.log.info("export_sent", wins=document.count, range=document.range.label)
-    ctx.respond(
-        text=texts.EXPORT_SENT.format(
-            label=document.range.label,
-            count=document.count,
-            plural=coach_blocks.plural(document.count),
-        ),
-        response_type="ephemeral",
-    )
+
+    def send() -> None:
+        try:
+            ctx.coach.send_export(ctx.user_id, document)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            ctx.log.error("export_failed", error=type(exc).__name__)
+            ctx.respond(text=texts.EXPORT_FAILED, response_type="ephemeral")
+            return
+        ctx.log.info("export_sent", wins=document.count, range=document.range.label)
+        ctx.respond(
+            text=texts.EXPORT_SENT.format(
+                label=document.range.label,
+                count=document.count,
+                plural=coach_blocks.plural(document.count),
+            ),
+            response_type="ephemeral",
+        )
+
+    ctx.later(send)
 
 
 def target(args: str, ctx: Ctx) -> None:
@@ -329,7 +339,12 @@ def dispatch(text: str, ctx: Ctx) -> None:
     if handler is None:
         ctx.reply(coach_blocks.help_reply(unknown=text.strip()))
         return
+    enrolled = ""
     if handler not in (forget_me, help_):
-        # Using a command enrols a PM (one welcome DM) and ends any back-off of nudges.
-        ctx.coach.enrol(ctx.team_id, ctx.user_id)
-    handler(args.strip(), ctx)
+        # Using a command enrols a PM (one welcome DM, after the answer) and ends any back-off.
+        enrolled = ctx.coach.start_enrolment(ctx.team_id, ctx.user_id)
+    try:
+        handler(args.strip(), ctx)
+    finally:
+        if enrolled:
+            ctx.later(partial(ctx.coach.finish_enrolment, ctx.team_id, ctx.user_id, enrolled))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -13,7 +14,7 @@ from bot.store import StoreUnavailable
 from bot.texts import BLANK_WITH_LANE_EXAMPLES
 from bot.wins import WinInputError, parse_win_command
 from handlers.coach_commands import Ctx, dispatch
-from handlers.replies import coach_of, ephemeral
+from handlers.replies import after_ack, coach_of, ephemeral
 
 
 def input_error(exc: WinInputError) -> blocks.Reply:
@@ -25,7 +26,9 @@ def input_error(exc: WinInputError) -> blocks.Reply:
     return blocks.error(exc.code)
 
 
-def win(ack: Ack, command: dict[str, Any], context: Any, client: WebClient) -> None:
+def win(
+    ack: Ack, command: dict[str, Any], context: Any, client: WebClient, respond: Respond
+) -> None:
     """`/win [lane] [text]`: log, ask for the lane, or open the form."""
     coach = coach_of(context)
     team_id, user_id = command["team_id"], command["user_id"]
@@ -38,12 +41,16 @@ def win(ack: Ack, command: dict[str, Any], context: Any, client: WebClient) -> N
     try:
         if not parsed.text:
             ack()
-            with contextlib.suppress(*StoreUnavailable):  # the form opens even then
-                coach.enrol(team_id, user_id)
-            client.views_open(
-                trigger_id=command["trigger_id"],
-                view=blocks.win_modal(coach.today_or_guess(team_id, user_id)),
-            )
+
+            def open_form() -> None:
+                with contextlib.suppress(*StoreUnavailable):  # the form opens even then
+                    coach.enrol(team_id, user_id)
+                client.views_open(
+                    trigger_id=command["trigger_id"],
+                    view=blocks.win_modal(coach.today_or_guess(team_id, user_id)),
+                )
+
+            after_ack(context, open_form, respond)
             return
         if parsed.lane is None:
             draft_id, suggestion = coach.draft(team_id, user_id, parsed.text)
@@ -74,7 +81,8 @@ def win(ack: Ack, command: dict[str, Any], context: Any, client: WebClient) -> N
             )
         )
     )
-    coach.finish_enrolment(team_id, user_id, logged.enrolled)
+    if logged.enrolled:
+        after_ack(context, partial(coach.finish_enrolment, team_id, user_id, logged.enrolled))
 
 
 def coach_command(
@@ -92,6 +100,7 @@ def coach_command(
         channel_id=str(command.get("channel_id") or ""),
         recaps=context.get("recaps"),
         admin_ids=context.get("admin_ids") or frozenset(),
+        context=context,
     )
     try:
         dispatch(command.get("text") or "", ctx)

@@ -31,7 +31,7 @@ def uninstalled(event: dict[str, Any], body: dict[str, Any], context: Any) -> No
     coach = coach_of(context)
     team_id = str(body.get("team_id") or context.get("team_id") or "")
     coach.store.mark_uninstalled(team_id, coach.clock())
-    context["log"].warning("team_uninstalled", event=event.get("type"))
+    context["log"].warning("team_uninstalled", kind=event.get("type"))
 
 
 def register(app: App) -> None:

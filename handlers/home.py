@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -52,22 +53,29 @@ def home_opened(
     if event.get("tab") not in (None, "home"):
         return
     team_id = str(body.get("team_id") or context.get("team_id") or "")
-    publish_home(client, coach_of(context), team_id, str(event["user"]), context["log"])
+    user_id = str(event["user"])
+    after_ack(
+        context, partial(publish_home, client, coach_of(context), team_id, user_id, context["log"])
+    )
 
 
 def start(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     """The onboarding's Get started: enrol (one welcome DM) and show the real Home."""
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
         coach.enrol(team_id, user_id)
         publish_home(client, coach, team_id, user_id, context["log"])
 
+    after_ack(context, work)
+
 
 def open_log_modal(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
         with contextlib.suppress(*StoreUnavailable):  # the form opens even then
@@ -77,10 +85,13 @@ def open_log_modal(ack: Ack, body: dict[str, Any], client: WebClient, context: A
             view=win_modal(coach.today_or_guess(team_id, user_id), private_metadata="home"),
         )
 
+    after_ack(context, work)
+
 
 def open_settings(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
         ov = coach.overview(team_id, user_id)
@@ -102,15 +113,20 @@ def open_settings(ack: Ack, body: dict[str, Any], client: WebClient, context: An
             ),
         )
 
+    after_ack(context, work)
+
 
 def open_prompts(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         custom = coach_of(context).store.custom_prompts(team_id, user_id)
         client.views_open(
             trigger_id=body["trigger_id"], view=home.prompts_modal(custom, len(library()))
         )
+
+    after_ack(context, work)
 
 
 def remove_prompt(
@@ -118,7 +134,8 @@ def remove_prompt(
 ) -> None:
     """Remove a prompt from inside the prompts modal and show the modal again."""
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
         value = str(action.get("value") or "")
@@ -132,6 +149,8 @@ def remove_prompt(
             view=home.prompts_modal(custom, len(library())),
         )
         publish_home(client, coach, team_id, user_id, context["log"])
+
+    after_ack(context, work)
 
 
 def _field(values: dict[str, Any], block_id: str) -> dict[str, Any]:
@@ -195,8 +214,11 @@ def settings_submitted(
         ack(response_action="errors", errors={home.FIELD_TARGET: texts.NOT_SAVED_SHORT})
         return
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         publish_home(client, coach, team_id, user_id, context["log"])
+
+    after_ack(context, work)
 
 
 def prompts_submitted(
@@ -218,7 +240,7 @@ def prompts_submitted(
         )
         return
     try:
-        coach.enrol(team_id, user_id)
+        enrolled = coach.start_enrolment(team_id, user_id)
         added = coach.store.add_prompt(team_id, user_id, text, MAX_CUSTOM_PROMPTS)
     except StoreUnavailable:
         ack(response_action="errors", errors={home.FIELD_PROMPT: texts.NOT_SAVED_SHORT})
@@ -230,8 +252,12 @@ def prompts_submitted(
         )
         return
     ack()
-    with after_ack(context):
+
+    def work() -> None:
+        coach.finish_enrolment(team_id, user_id, enrolled)
         publish_home(client, coach, team_id, user_id, context["log"])
+
+    after_ack(context, work)
 
 
 def register(app: App) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -50,7 +51,8 @@ def update_nudge(client: WebClient, nudge: dict[str, str], outcome: str, log: An
 
 def log_clarity(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
         coach.enrol(team_id, user_id)
@@ -63,10 +65,13 @@ def log_clarity(ack: Ack, body: dict[str, Any], client: WebClient, context: Any)
             ),
         )
 
+    after_ack(context, work)
+
 
 def reflect_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach_of(context).enrol(team_id, user_id)
         nudge = _nudge_of(body, context)
@@ -75,10 +80,13 @@ def reflect_button(ack: Ack, body: dict[str, Any], client: WebClient, context: A
             view=nudge_blocks.reflect_modal(nudge["prompt"], json.dumps(nudge)),
         )
 
+    after_ack(context, work)
+
 
 def snooze(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
         until = coach.snooze(team_id, user_id)
@@ -90,13 +98,18 @@ def snooze(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> N
             context["log"],
         )
 
+    after_ack(context, work)
+
 
 def skip(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         team_id, user_id = ids_of(body)
         coach_of(context).skip_week(team_id, user_id)
         update_nudge(client, _nudge_of(body, context), texts.NUDGE_DONE_SKIPPED, context["log"])
+
+    after_ack(context, work)
 
 
 def reflect_submitted(
@@ -129,13 +142,16 @@ def reflect_submitted(
         ack(response_action="errors", errors={nudge_blocks.FIELD_ANSWER: texts.NOT_SAVED_SHORT})
         return
     ack()
-    with after_ack(context):
+
+    def work() -> None:
         update_nudge(
             client,
             {k: str(v) for k, v in nudge.items()},
             texts.NUDGE_DONE_REFLECTED,
             context["log"],
         )
+
+    after_ack(context, work)
 
 
 def reflect_command(ack: Ack, command: dict[str, Any], client: WebClient, context: Any) -> None:
@@ -148,8 +164,9 @@ def reflect_command(ack: Ack, command: dict[str, Any], client: WebClient, contex
         if not text.strip():
             ack()
             metadata = json.dumps({"prompt_id": prompt_id, "prompt": prompt})
-            client.views_open(
-                trigger_id=command["trigger_id"], view=nudge_blocks.reflect_modal(prompt, metadata)
+            view = nudge_blocks.reflect_modal(prompt, metadata)
+            after_ack(
+                context, partial(client.views_open, trigger_id=command["trigger_id"], view=view)
             )
             return
         coach.reflect(team_id, user_id, text, prompt_id, prompt)

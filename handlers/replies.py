@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
+from functools import partial
 from typing import Any
 
 from bot import texts
@@ -34,16 +35,30 @@ def ids_of(body: dict[str, Any]) -> tuple[str, str]:
     return str(team.get("id") or user.get("team_id") or ""), str(user.get("id") or "")
 
 
-@contextmanager
-def after_ack(context: Any, respond: Any = None) -> Iterator[None]:
-    """Guard the work a listener does after `ack()`.
+def after_ack(context: Any, work: Callable[[], object], respond: Any = None) -> None:
+    """Run `work` once Slack has its answer.
 
-    Bolt (1.30) loses the already-sent acknowledgement when a listener raises shortly after
-    acking, and Slack then sees a failed request. So failures after the ack are handled here:
-    logged with their traceback, and the PM is told (privately) when there is a response_url.
+    The app runs listeners with `process_before_response=True`: Slack's HTTP answer leaves when
+    the listener returns. So whatever a listener does after `ack()` that talks to Slack or may be
+    slow (views.open, respond, the Home, the welcome DM, the export) is handed to the app's
+    background executor (`context["later"]`), or run at once when the app has none (sandbox,
+    scripts). Failures are logged with their traceback, and the PM is told (privately) when
+    there is a response_url: Slack already has its answer, so nothing else would tell them.
     """
+    job = partial(_guarded, context, work, respond)
+    later = context.get("later") if hasattr(context, "get") else None
+    if later is None:
+        job()
+        return
     try:
-        yield
+        later(job)
+    except RuntimeError:  # the executor is shutting down (SIGTERM): finish the work here
+        job()
+
+
+def _guarded(context: Any, work: Callable[[], object], respond: Any) -> None:
+    try:
+        work()
     except Exception as exc:
         log = context.get("log") if hasattr(context, "get") else None
         message = texts.NOT_DONE if isinstance(exc, StoreUnavailable) else texts.GENERIC_ERROR

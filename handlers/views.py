@@ -17,7 +17,7 @@ from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
 from handlers.home import publish_home
 from handlers.nudges import update_nudge
-from handlers.replies import ids_of
+from handlers.replies import after_ack, ids_of
 
 # Which form field an input error belongs to, so Slack shows it under that field.
 ERROR_FIELD = {
@@ -114,12 +114,17 @@ def win_submitted(
         removed=logged.removed,
     )
     ack(response_action="update", view=blocks.result_modal(confirmation))
-    coach.finish_enrolment(team_id, user_id, logged.enrolled)
     origin = _metadata(view)
-    if origin.get("origin") == "home":
-        publish_home(client, coach, team_id, user_id, context["log"])
-    elif origin.get("origin") == "nudge":
-        update_nudge(client, origin, texts.NUDGE_DONE_LOGGED, context["log"])
+
+    def follow_up() -> None:
+        coach.finish_enrolment(team_id, user_id, logged.enrolled)
+        if origin.get("origin") == "home":
+            publish_home(client, coach, team_id, user_id, context["log"])
+        elif origin.get("origin") == "nudge":
+            update_nudge(client, origin, texts.NUDGE_DONE_LOGGED, context["log"])
+
+    if logged.enrolled or origin.get("origin") in ("home", "nudge"):
+        after_ack(context, follow_up)
 
 
 def _metadata(view: dict[str, Any]) -> dict[str, str]:
@@ -178,14 +183,18 @@ def win_edited(
         response_action="update",
         view=blocks.result_modal(confirmation, title=texts.EDIT_SAVED_TITLE),
     )
-    if metadata.get("origin") == "home":
-        publish_home(client, coach, team_id, user_id, context["log"])
-    elif metadata.get("response_url"):
-        wins = coach.history(team_id, user_id, HISTORY_DEFAULT)
-        reply = coach_blocks.history(wins, coach.tz_for(team_id, user_id))
-        WebhookClient(str(metadata["response_url"])).send(
-            text=reply[0], blocks=reply[1], replace_original=True, response_type="ephemeral"
-        )
+
+    def refresh() -> None:
+        if metadata.get("origin") == "home":
+            publish_home(client, coach, team_id, user_id, context["log"])
+        elif metadata.get("response_url"):
+            wins = coach.history(team_id, user_id, HISTORY_DEFAULT)
+            reply = coach_blocks.history(wins, coach.tz_for(team_id, user_id))
+            WebhookClient(str(metadata["response_url"])).send(
+                text=reply[0], blocks=reply[1], replace_original=True, response_type="ephemeral"
+            )
+
+    after_ack(context, refresh)
 
 
 def register(app: App) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -144,24 +145,47 @@ def _settings(fake: FakeSlack, redis_url: str) -> Settings:
     )
 
 
+class TrackedExecutor(ThreadPoolExecutor):
+    """The app's background executor, able to say when all handed-off work is done."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        with self._idle:
+            self._pending += 1
+        try:
+            future = super().submit(fn, *args, **kwargs)
+        except BaseException:
+            self._done(None)
+            raise
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Any) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def settle(self, timeout: float = 15.0) -> None:
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._pending == 0, timeout):
+                raise AssertionError(f"after-ack work still running after {timeout} s")
+
+
 @contextmanager
 def serve_app(
     settings: Settings,
     redis_client: redis.Redis,
     fake: FakeSlack,
     clock: Clock,
-    *,
-    process_before_response: bool = False,
 ) -> Iterator[SlackDriver]:
-    """The real app (production ack mode by default) behind the real HTTP server."""
+    """The real app, wired as `pm-coach run` wires it, behind the real HTTP server."""
     runtime = build_runtime(settings, redis_client=redis_client, clock=clock)
-    executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="listener")
-    app = create_app(
-        settings,
-        runtime.deps,
-        listener_executor=executor,
-        process_before_response=process_before_response,
-    )
+    executor = TrackedExecutor(max_workers=8, thread_name_prefix="after-ack")
+    app = create_app(settings, runtime.deps, background=executor)
     server = make_server(
         wsgi_app(app, lambda: healthy(runtime.store), SIGNING_SECRET),
         "127.0.0.1",
@@ -183,6 +207,7 @@ def serve_app(
             coach=runtime.deps.coach,
             ticker=runtime.ticker,
             recaps=runtime.recaps,
+            settle=executor.settle,
         )
     finally:
         server.stop()

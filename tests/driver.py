@@ -10,6 +10,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ class Response:
     body: bytes
     response_url: str | None = None
     hook: str | None = None
+    elapsed: float = 0.0  # seconds until the HTTP answer (Slack's view of the ack)
 
     @property
     def json(self) -> dict[str, Any]:
@@ -77,6 +79,7 @@ class SlackDriver:
         coach: Coach,
         ticker: Any = None,
         recaps: Any = None,
+        settle: Callable[[], None] | None = None,
     ) -> None:
         self.base_url = base_url
         self.secret = secret
@@ -86,6 +89,9 @@ class SlackDriver:
         self.coach = coach
         self.ticker = ticker
         self.recaps = recaps
+        # Waits until the work listeners handed off after answering (after_ack) is done, so a
+        # test reads the journal after the whole interaction, as a PM would see it.
+        self.settle = settle or (lambda: None)
 
     # Raw --------------------------------------------------------------------------------------
 
@@ -109,11 +115,15 @@ class SlackDriver:
         request = urllib.request.Request(  # noqa: S310 - loopback URL of the test server
             self.base_url + path, data=body, headers=sent, method="POST"
         )
+        began = time.perf_counter()
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                return Response(response.status, response.read())
+                answer = Response(response.status, response.read())
         except urllib.error.HTTPError as error:
-            return Response(error.code, error.read())
+            answer = Response(error.code, error.read())
+        answer.elapsed = time.perf_counter() - began
+        self.settle()
+        return answer
 
     def get(self, path: str) -> Response:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -158,3 +159,33 @@ def test_healthz(slack: SlackDriver) -> None:
     reply = slack.get("/healthz")
     assert reply.status == 200 and json.loads(reply.body) == {"ok": True, "redis": "ok"}
     assert slack.get("/nope").status == 404
+
+
+SLOW_SLACK_S = 2.0
+
+
+@pytest.mark.parametrize(
+    ("method", "send"),
+    [
+        ("views.open", lambda s: s.command("/win", "")),  # the form opens after the answer
+        ("chat.postMessage", lambda s: s.command("/coach", "stats", user="U0NEWPM")),  # welcome
+        ("views.publish", lambda s: s.event({"type": "app_home_opened", "user": "U0ALICE"})),
+        ("files.uploadV2", lambda s: s.command("/coach", "export")),
+    ],
+    ids=["win_form", "welcome_dm", "home", "export"],
+)
+def test_slack_calls_after_the_ack_never_delay_the_answer(
+    slack: SlackDriver, fake: FakeSlack, method: str, send: Any
+) -> None:
+    """Listeners answer on the request thread; what they do after `ack()` runs on the
+    background executor, so a slow Slack API cannot push the answer towards Slack's 3 s."""
+    slack.command("/win", "shipped warm-up win")
+    fake.add_user("U0NEWPM", tz="Europe/Berlin")
+    fake.clear_calls()
+    slow = "files.getUploadURLExternal" if method == "files.uploadV2" else method
+    fake.delay(slow, SLOW_SLACK_S)
+    reply = send(slack)
+    assert reply.status == 200
+    assert reply.elapsed < SLOW_SLACK_S / 2, f"answer took {reply.elapsed:.2f} s"
+    # ... and the work still happened (the driver waited for the background work).
+    assert fake.calls_to(slow), f"{slow} was never called"
