@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -23,13 +24,15 @@ class Redactor:
     """A structlog processor that scrubs secrets from every string in an event dict."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        known = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        # One pattern, searched in C: the configured secrets (longest first), then anything
+        # shaped like a Slack token.
+        self._pattern = re.compile(
+            "|".join([*(re.escape(s) for s in known), TOKEN_PATTERN.pattern])
+        )
 
     def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return TOKEN_PATTERN.sub(REDACTED, text)
+        return self._pattern.sub(REDACTED, text) if self._pattern.search(text) else text
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -45,9 +48,54 @@ class Redactor:
     def __call__(
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        for key, value in list(event_dict.items()):
-            event_dict[key] = self._clean(value)
+        search = self._pattern.search
+        for key, value in event_dict.items():
+            if type(value) is str:
+                if search(value):
+                    event_dict[key] = self.scrub(value)
+            elif value is not None and type(value) not in (int, float, bool):
+                event_dict[key] = self._clean(value)
         return event_dict
+
+
+class _Sink:
+    """Where our own structlog events are written: the configured stream, under the same lock
+    as the standard library's handler, so lines from both never interleave. One instance per
+    process, repointed by `configure_logging`, so loggers bound before a reconfiguration follow
+    it (as they would through the standard library)."""
+
+    def __init__(self) -> None:
+        self.stream: Any = sys.stderr
+        self.lock = threading.RLock()
+
+    def msg(self, message: str) -> None:
+        with self.lock:
+            self.stream.write(message + "\n")
+            self.stream.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+_SINK = _Sink()
+# Shared by every bound logger and changed in place by `configure_logging` (see _Sink).
+_PROCESSORS: list[Any] = []
+_THRESHOLD = [logging.INFO]
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+def _at_level(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    if _LEVELS.get(method_name, logging.INFO) < _THRESHOLD[0]:
+        raise structlog.DropEvent
+    return event_dict
 
 
 def configure_logging(
@@ -56,56 +104,74 @@ def configure_logging(
     secrets: Iterable[str] = (),
     stream: Any = None,
 ) -> None:
-    """Configure structlog and the standard library once, from `main()`."""
+    """Configure structlog and the standard library once, from `main()`.
+
+    Our events go through structlog's own fast path (no standard-library record per line);
+    libraries' records (Bolt, slack-sdk, APScheduler) go through the standard library with the
+    same processors, renderer and redactor, to the same stream.
+    """
     stream = stream if stream is not None else sys.stderr
     if fmt is None:
         fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"
     redactor = Redactor(secrets)
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.stdlib.ExtraAdder(),
-    ]
     renderer: Any
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
-    # Tracebacks are rendered to text first so that the redactor sees them too.
-    tail: list[Any] = [structlog.processors.format_exc_info, redactor]
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    tail: list[Any] = [structlog.processors.format_exc_info, redactor, renderer]
 
+    _THRESHOLD[0] = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    _PROCESSORS[:] = [
+        _at_level,
+        _logger_name,
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        stamp,
+        structlog.processors.StackInfoRenderer(),
+        *tail,
+    ]
+    _SINK.stream = stream
     structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=_PROCESSORS,
+        logger_factory=lambda *_args: _SINK,
+        # Levels are filtered by `_at_level`, so a reconfiguration reaches bound loggers too.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *tail,
-            renderer,
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            stamp,
+            structlog.stdlib.ExtraAdder(),
         ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
+    handler.lock = _SINK.lock  # one lock for both paths: whole lines, never interleaved
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # Chatty libraries stay at WARNING unless we debug.
     for name in ("apscheduler", "urllib3", "cheroot"):
         logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
+    # Bolt formats its DEBUG messages whenever its logger's own level allows them (NOTSET does).
+    logging.getLogger("slack_bolt").setLevel(level)
 
 
 def get_logger(name: str = "pm_coach") -> Any:
-    return structlog.stdlib.get_logger(name)
+    """A structlog logger whose lines carry `"logger": name`; it follows `configure_logging`
+    whenever that runs (before or after this call)."""
+    return structlog.get_logger(logger_name=name)
+
+
+def _logger_name(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    name = event_dict.pop("logger_name", None)
+    if name is not None:
+        event_dict["logger"] = name
+    return event_dict

@@ -6,7 +6,7 @@ A week id looks like ``2026-W48`` and sorts as text in time order.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.numbers import is_number
@@ -17,6 +17,7 @@ DEFAULT_TZ = "UTC"
 MAX_TZ_NAME = 64
 
 
+@lru_cache(maxsize=1024)
 def zone(tz: str | None) -> ZoneInfo:
     """The zone for an IANA name; UTC for an unknown or empty one."""
     try:
@@ -52,6 +53,9 @@ def local_date(instant: datetime, tz: str | None) -> date:
     return instant.astimezone(zone(tz)).date()
 
 
+# The week helpers below are pure and called for every win, nudge and recap line (streaks walk
+# every week a PM has logged): small caches keep them off the profile.
+@lru_cache(maxsize=8192)
 def week_of_date(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
@@ -62,6 +66,7 @@ def week_of(instant: datetime, tz: str | None) -> str:
     return week_of_date(local_date(instant, tz))
 
 
+@lru_cache(maxsize=8192)
 def parse_week(week: str) -> tuple[int, int]:
     """(year, week) of a week id; ValueError if it is not one."""
     year_text, sep, week_text = week.partition("-W")
@@ -77,22 +82,27 @@ def week_monday(week: str) -> date:
     return date.fromisocalendar(year, number, 1)
 
 
+@lru_cache(maxsize=8192)
 def shift_week(week: str, weeks: int) -> str:
     """The week `weeks` after (negative: before) `week`."""
     return week_of_date(week_monday(week) + timedelta(weeks=weeks))
 
 
-def weeks_back(week: str, count: int) -> list[str]:
+@lru_cache(maxsize=4096)
+def weeks_back(week: str, count: int) -> tuple[str, ...]:
     """`count` weeks ending at `week`, oldest first."""
-    return [shift_week(week, -i) for i in range(count - 1, -1, -1)]
+    return tuple(shift_week(week, -i) for i in range(count - 1, -1, -1))
 
 
-def weeks_between(first: str, last: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def weeks_between(first: str, last: str) -> tuple[str, ...]:
     """Every week from `first` to `last` inclusive (empty if first is after last)."""
     start, end = week_monday(first), week_monday(last)
     if start > end:
-        return []
-    return [week_of_date(start + timedelta(weeks=i)) for i in range((end - start).days // 7 + 1)]
+        return ()
+    return tuple(
+        week_of_date(start + timedelta(weeks=i)) for i in range((end - start).days // 7 + 1)
+    )
 
 
 def local_noon(day: date, tz: str | None) -> datetime:

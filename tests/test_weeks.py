@@ -47,9 +47,9 @@ def test_week_arithmetic() -> None:
     assert shift_week("2026-W53", 1) == "2027-W01"
     assert shift_week("2027-W01", -1) == "2026-W53"
     assert shift_week("2025-W52", 1) == "2026-W01"  # 2025 has 52 weeks
-    assert weeks_back("2027-W01", 3) == ["2026-W52", "2026-W53", "2027-W01"]
-    assert weeks_between("2026-W52", "2027-W02") == ["2026-W52", "2026-W53", "2027-W01", "2027-W02"]
-    assert weeks_between("2027-W02", "2026-W52") == []
+    assert weeks_back("2027-W01", 3) == ("2026-W52", "2026-W53", "2027-W01")
+    assert weeks_between("2026-W52", "2027-W02") == ("2026-W52", "2026-W53", "2027-W01", "2027-W02")
+    assert weeks_between("2027-W02", "2026-W52") == ()
     with pytest.raises(ValueError, match="ISO week"):
         parse_week("2026-48")
     with pytest.raises(ValueError):
