@@ -21,6 +21,7 @@ MILESTONES = (4, 8, 12, 26, 52)
 MESSAGE_BLOCKS = 50
 SECTION_BUDGET = 2800  # below Slack's 3,000, leaving room for the summary line
 MAX_HIGHLIGHTS = 30
+TREND_WEEKS = 4  # the recap's average: this week and the three before
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class Recap:
     four_weeks: WeekCount
     prompt: str
     highlights: list[Win] = field(default_factory=list)  # opted-in PMs' clarity wins
+    # Opted-in PMs' clarity wins this week, by PM (from their week counts): what the thread
+    # summarises beyond the highlights it was given ("…and 12 more from 5 people").
+    shared_clarity: dict[str, int] = field(default_factory=dict)
     milestones: list[tuple[str, int]] = field(default_factory=list)  # (user, weeks) reached
 
     @property
@@ -82,6 +86,11 @@ def build_recap(
         if w.user_id in sharing and w.lane is Lane.CLARITY and w.week == week
     ]
     highlights.sort(key=lambda w: w.at)
+    shared_clarity = {}
+    for member in members:
+        count = member.counts.get(week)
+        if member.sharing and count is not None and count.clarity > 0:
+            shared_clarity[member.user_id] = count.clarity
     milestones = []
     for member in members:
         if member.sharing:
@@ -94,9 +103,10 @@ def build_recap(
         members=len(members),
         this=_sum(members, [week]),
         previous=_sum(members, [shift_week(week, -1)]),
-        four_weeks=_sum(members, weeks_back(week, 4)),
+        four_weeks=_sum(members, weeks_back(week, TREND_WEEKS)),
         prompt=prompt,
         highlights=highlights,
+        shared_clarity=shared_clarity,
         milestones=milestones,
     )
 
@@ -188,11 +198,10 @@ def thread_reply(recap: Recap) -> dict[str, Any] | None:
             shown_count += 1
         if chunk:
             blocks.append(section("\n".join(chunk)))
-        rest = recap.highlights[shown_count:]
+        rest, people = _not_shown(recap, shown_count)
         if rest:
-            people = len({w.user_id for w in rest})
             plural = "person" if people == 1 else "people"
-            blocks.append(context(f"…and {len(rest)} more clarity wins from {people} {plural}."))
+            blocks.append(context(f"…and {rest} more clarity wins from {people} {plural}."))
     if recap.milestones:
         items = [f"<@{user}> {weeks} weeks" for user, weeks in recap.milestones[:40]]
         text = "🔥 *Streak milestones:* " + " · ".join(items)
@@ -200,6 +209,23 @@ def thread_reply(recap: Recap) -> dict[str, Any] | None:
             text += f" · and {len(recap.milestones) - 40} more"
         blocks.append(section(text))
     return {"text": "Clarity highlights and streak milestones", "blocks": blocks[:MESSAGE_BLOCKS]}
+
+
+def _not_shown(recap: Recap, shown_count: int) -> tuple[int, int]:
+    """(wins, people) the thread does not show: each opted-in PM's clarity wins this week (the
+    larger of their week count and the highlights given) less those shown."""
+    given: dict[str, int] = {}
+    for win in recap.highlights:
+        given[win.user_id] = given.get(win.user_id, 0) + 1
+    shown: dict[str, int] = {}
+    for win in recap.highlights[:shown_count]:
+        shown[win.user_id] = shown.get(win.user_id, 0) + 1
+    rest = {
+        user: max(recap.shared_clarity.get(user, 0), given.get(user, 0)) - shown.get(user, 0)
+        for user in set(given) | set(recap.shared_clarity)
+    }
+    left = [n for n in rest.values() if n > 0]
+    return sum(left), len(left)
 
 
 def as_text(recap: Recap) -> str:

@@ -26,8 +26,8 @@ from bot.prompts import prompt_of_the_week
 from bot.recap import MemberWeek, Recap
 from bot.schedule import DAY_NAMES, NudgeSchedule, next_nudge
 from bot.store import Store
-from bot.streaks import counts_from_fields
-from bot.weeks import shift_week, week_of
+from bot.streaks import counts_from_fields, counts_in_weeks
+from bot.weeks import shift_week, week_of, weeks_back
 
 LEASE_S = 300.0
 GRACE = timedelta(hours=48)  # a recap that fell due while every process was down
@@ -148,17 +148,25 @@ class Recaps:
         users = self.store.team_users(team_id)
         pms = [u for u in in_channel if u in users]
         rows = self.store.recap_members(team_id, pms)
+        # Aggregates need four weeks; only sharing PMs' streaks (milestones) need them all.
+        window = weeks_back(week, recap_domain.TREND_WEEKS)
         members = [
             MemberWeek(
                 user_id=u,
-                counts=counts_from_fields(fields),
+                counts=counts_from_fields(fields)
+                if share == "1"
+                else counts_in_weeks(fields, window),
                 paused=frozenset(paused),
                 sharing=share == "1",
             )
             for u, fields, paused, share in rows
         ]
         sharing = {m.user_id for m in members if m.sharing}
-        wins = self.store.team_week_wins_of(team_id, week, sharing) if sharing else []
+        wins = (
+            self.store.first_clarity_wins(team_id, week, sharing, recap_domain.MAX_HIGHLIGHTS)
+            if sharing
+            else []
+        )
         return recap_domain.build_recap(week, members, wins, prompt_of_the_week(week).text)
 
     # Posting ----------------------------------------------------------------------------------

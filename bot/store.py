@@ -1261,18 +1261,28 @@ class Store:
             raw = pipe.execute()
             for i, u in enumerate(chunk):
                 weeks, paused, sharing = raw[3 * i], raw[3 * i + 1], raw[3 * i + 2]
-                out.append((u, _pairs(weeks or {}), {str(p) for p in paused}, str(sharing or "")))
+                # decode_responses: already a dict and a set of str
+                out.append((u, weeks or {}, paused or set(), str(sharing or "")))
         return out
 
-    def team_week_wins_of(self, team_id: str, week: str, users: set[str]) -> list[Win]:
-        """The week's wins of some of a team's PMs: two round trips."""
+    def first_clarity_wins(self, team_id: str, week: str, users: set[str], limit: int) -> list[Win]:
+        """The earliest `limit` clarity wins of `users` in a team's week, in time order.
+
+        Reads the week's index, then the wins in growing batches (4× `limit`, then doubling)
+        until `limit` are found: usually one batch, and a few round trips even when nearly
+        every win is a shipped one."""
         entries = [(u, w) for u, w in self.team_week_entries(team_id, week) if u in users]
-        if not entries:
-            return []
-        pipe = self.redis.pipeline(transaction=False)
-        for user_id, win_id in entries:
-            pipe.hget(Keys.wins(team_id, user_id), win_id)
-        return _wins(pipe.execute())
+        found: list[Win] = []
+        start, size = 0, 4 * limit
+        while start < len(entries) and len(found) < limit:
+            pipe = self.redis.pipeline(transaction=False)
+            for user_id, win_id in entries[start : start + size]:
+                pipe.hget(Keys.wins(team_id, user_id), win_id)
+            for win in _wins(pipe.execute()):
+                if win.lane is Lane.CLARITY and win.week == week:
+                    found.append(win)
+            start, size = start + size, 2 * size
+        return found[:limit]
 
     # Drafts (a win waiting for its lane) ------------------------------------------------------
 

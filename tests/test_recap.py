@@ -346,3 +346,45 @@ def test_tick_cli_fires_the_recap(
     result = pm_coach("tick", "--at", "2026-11-30T09:00:30Z", env=cli_env(fake, redis_url))
     assert "recap    T0TEAM 2026-W48 — posted" in result.stdout, result.stdout
     assert len(fake.messages(CHANNEL)) == 1
+
+
+def test_thread_reads_only_the_wins_it_shows_and_counts_the_rest_exactly(
+    slack: SlackDriver, fake: FakeSlack, rds: redis.Redis
+) -> None:
+    """Three sharing PMs with 25 clarity and 25 shipped wins each, one PM who does not share:
+    the thread shows the week's first 30 shared clarity wins in time order, says exactly how
+    many more there are and from how many people, and reads a few batches of wins, not all."""
+    store, coach = slack.store, slack.coach
+    sharers, private = ["U0SHA", "U0SHB", "U0SHC"], "U0PRIV"
+    monday = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    for k, user in enumerate([*sharers, private]):
+        coach.set_timezone(TEAM, user, "Europe/London")
+        coach.set_share(TEAM, user, user != private)
+        store.add_team_user(TEAM, user)
+        for n in range(50):
+            at = monday + timedelta(minutes=4 * n + k)  # the PMs' wins interleave in time
+            lane = Lane.CLARITY if n % 2 else Lane.SHIPPED
+            win = Win(
+                id=f"{user}-{n}", team_id=TEAM, user_id=user, lane=lane,
+                text=f"{user} win {n}", at=at, week="2026-W48", logged_at=at,
+            )  # fmt: skip
+            outcome = store.log_win(win, source=f"test:{user}:{n}", tz="Europe/London", now=at)
+            assert outcome.status == "logged", outcome
+    setup_channel(fake, [*sharers, private])
+    rds.config_resetstat()
+    recap = slack.recaps.build(TEAM, "2026-W48", CHANNEL)
+    hgets = int(rds.info("commandstats").get("cmdstat_hget", {}).get("calls", 0))
+    assert hgets - 4 <= 4 * 30  # one HGET of the share flag per PM, then one batch of wins
+    expected = sorted(
+        (monday + timedelta(minutes=4 * n + k), f"{user} win {n}")
+        for k, user in enumerate(sharers)
+        for n in range(1, 50, 2)
+    )
+    assert [w.text for w in recap.highlights] == [text for _, text in expected[:30]]
+    assert all(w.user_id != private for w in recap.highlights)
+    reply = thread_reply(recap)
+    assert reply is not None
+    shown = [t for t in visible_text(reply).splitlines() if " win " in t]
+    not_shown = expected[len(shown) :]
+    people = len({text.split()[0] for _, text in not_shown})
+    assert f"…and {len(not_shown)} more clarity wins from {people} people." in visible_text(reply)
