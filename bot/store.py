@@ -62,6 +62,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import redis
@@ -456,6 +457,7 @@ return due
 """
 
 
+@cache
 def _sha(script: str) -> str:
     return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
 
@@ -476,6 +478,22 @@ class PMState:
     counts: dict[str, WeekCount]
     paused: frozenset[str]
     target: int | None  # the PM's own target percent, None = the team default
+
+
+@dataclass(frozen=True)
+class SentNudge:
+    """A nudge Slack accepted, waiting to be recorded (`Store.mark_sent_many`)."""
+
+    claim: Claim
+    slot: str
+    ts: str
+    channel: str
+    prompt_id: str
+    prompt: str
+    now: datetime
+    notice: bool
+    next_due: datetime | None
+    new_cycle: bool = False
 
 
 @dataclass(frozen=True)
@@ -1031,53 +1049,46 @@ class Store:
 
         return [str(v) for v in self._run_with_script(GUARD, queue)]
 
-    def mark_sent(
-        self,
-        claim: Claim,
-        *,
-        slot: str,
-        ts: str,
-        channel: str,
-        prompt_id: str,
-        prompt: str,
-        now: datetime,
-        notice: bool,
-        next_due: datetime | None,
-        new_cycle: bool = False,
-    ) -> None:
-        """Slack accepted the nudge: record it and complete the claim in ONE round trip.
+    def mark_sent_many(self, accepted: Sequence[SentNudge]) -> None:
+        """Slack accepted these nudges: record each and complete its claim, all in ONE round
+        trip.
 
         This is the only window that cannot be closed (Slack has no idempotency key): if the
-        process dies between Slack's answer and this write, the nudge may be sent again after
+        process dies between Slack's answer and this write, a nudge may be sent again after
         the lease expires — unless the retry finds it in the DM's history first.
         """
-        t, u = claim.team_id, claim.user_id
-        keys = [Keys.sent(t, u, slot), Keys.nudge(t, u), Keys.profile(t, u), Keys.shown(t, u)]
-        args = [
-            ts,
-            channel,
-            prompt_id,
-            prompt,
-            slot,
-            now.isoformat(),
-            SENT_TTL_S,
-            "1" if notice else "0",
-            "1" if new_cycle else "0",
-        ]
-        shard = due_shard(t, u)
-        nxt = "" if next_due is None else str(_ms(next_due))
+        if not accepted:
+            return
 
         def queue(pipe: Any) -> None:
-            pipe.evalsha(_sha(MARK_SENT), len(keys), *keys, *args)
-            pipe.evalsha(
-                _sha(COMPLETE),
-                2,
-                Keys.due_index(shard),
-                Keys.due_leases(shard),
-                f"{t}:{u}",
-                claim.token,
-                nxt,
-            )
+            for sent in accepted:
+                t, u = sent.claim.team_id, sent.claim.user_id
+                keys = [Keys.sent(t, u, sent.slot), Keys.nudge(t, u), Keys.profile(t, u)]
+                pipe.evalsha(
+                    _sha(MARK_SENT),
+                    4,
+                    *keys,
+                    Keys.shown(t, u),
+                    sent.ts,
+                    sent.channel,
+                    sent.prompt_id,
+                    sent.prompt,
+                    sent.slot,
+                    sent.now.isoformat(),
+                    SENT_TTL_S,
+                    "1" if sent.notice else "0",
+                    "1" if sent.new_cycle else "0",
+                )
+                shard = due_shard(t, u)
+                pipe.evalsha(
+                    _sha(COMPLETE),
+                    2,
+                    Keys.due_index(shard),
+                    Keys.due_leases(shard),
+                    f"{t}:{u}",
+                    sent.claim.token,
+                    "" if sent.next_due is None else str(_ms(sent.next_due)),
+                )
 
         for script in (MARK_SENT, COMPLETE):  # make sure both are loaded before the window
             self._ensure_script(script)

@@ -3,9 +3,10 @@ of processes at once (see DESIGN-SCHEDULING.md).
 
 Exactly once: a claim holds a lease; a per-(team, user, local day) send guard stops a second
 post; completion is fenced by the lease token. The one window that cannot be closed — Slack
-accepted the post and the process died before recording it — is a single Redis write wide, and
-a retry after a lost answer first looks for the nudge in the DM's history instead of posting
-blindly. `chat.postMessage` is never retried on a connection error.
+accepted the post and the process died before recording it — is at most `FLUSH_S` wide (the
+batch's accepted posts are recorded together, one pipeline every `FLUSH_S`), and a retry after
+a lost answer or a lease taken over first looks for the nudge in the DM's history instead of
+posting blindly. `chat.postMessage` is never retried on a connection error.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,12 +31,13 @@ from slack_sdk.http_retry.state import RetryState
 from bot.nudge_blocks import METADATA_EVENT, nudge_message
 from bot.nudges import Plan, plan_nudge
 from bot.prompts import custom_prompt, pick_prompt
-from bot.store import Claim, Completion, NudgeState, Store, StoreUnavailable
+from bot.store import Claim, Completion, NudgeState, SentNudge, Store, StoreUnavailable
 from bot.streaks import WeekCount, balance
 from bot.weeks import week_of
 
 LEASE_S = 300.0
 BATCH = 100
+FLUSH_S = 0.2  # accepted posts are recorded (pipelined) at least this often
 MAX_ATTEMPTS = 6
 # Slack errors after which a PM gets no more nudges (until they interact again).
 PERMANENT_FOR_USER = {
@@ -222,14 +224,19 @@ class Ticker:
         by_team: dict[str, list[tuple[Claim, Plan, NudgeState, bool]]] = {}
         for item in ready:
             by_team.setdefault(item[0].team_id, []).append(item)
-        futures = []
+        pending: set[Future[SentNudge | None]] = set()
         for team_id, items in by_team.items():
             waits = self.store.reserve_sends(team_id, len(items), self.rate_per_s, self.burst)
             start = time.monotonic()
-            for item, wait in zip(items, waits, strict=True):
-                futures.append(pool.submit(self._deliver, *item, now, start + wait, report))
-        for future in futures:
-            future.result()
+            for item, delay in zip(items, waits, strict=True):
+                pending.add(pool.submit(self._deliver, *item, now, start + delay, report))
+        # Record accepted posts together: one pipeline per FLUSH_S instead of one round trip
+        # per nudge (the guard says "pending" for them meanwhile, so nothing posts twice).
+        while pending:
+            done, pending = wait(pending, timeout=FLUSH_S)
+            accepted = [r for r in (f.result() for f in done) if r is not None]
+            if accepted:
+                self._record(accepted, report)
 
     # One nudge --------------------------------------------------------------------------------
 
@@ -242,15 +249,17 @@ class Ticker:
         now: datetime,
         not_before: float,
         report: TickReport,
-    ) -> None:
+    ) -> SentNudge | None:
+        """Post one nudge; what Slack accepted is returned for `_record`."""
         try:
-            self._deliver_unsafe(claim, plan, state, verify, now, not_before, report)
+            return self._deliver_unsafe(claim, plan, state, verify, now, not_before, report)
         except StoreUnavailable:
             # Redis went away mid-flight: the lease expires and another tick takes over.
             self.log.warning(
                 "nudge_store_unavailable", team_id=claim.team_id, user_id=claim.user_id
             )
             report.add("retried", claim, "redis_unavailable")
+            return None
 
     def _deliver_unsafe(
         self,
@@ -261,7 +270,7 @@ class Ticker:
         now: datetime,
         not_before: float,
         report: TickReport,
-    ) -> None:
+    ) -> SentNudge | None:
         client = self.client(claim.team_id)
         tz = state.profile.get("tz") or "UTC"
         counts = state.state.counts
@@ -278,10 +287,10 @@ class Ticker:
         if verify:
             found = self._find_sent(client, claim, plan)
             if found is None:
-                return self._retry(claim, now, report, "history_unreachable")
-            if isinstance(found, tuple):
-                self._record(claim, plan, pick, found, now, report, client_channel="")
+                self._retry(claim, now, report, "history_unreachable")
                 return None
+            if isinstance(found, tuple):
+                return self._accepted(claim, plan, pick, found, now)
         week_now = counts.get(week_of(now, tz), WeekCount())
         message = nudge_message(
             pick.prompt.text, week_now, slot=plan.slot, user_id=claim.user_id, notice=plan.notice
@@ -292,7 +301,8 @@ class Ticker:
         try:
             response = client.chat_postMessage(channel=claim.user_id, **message)
         except SlackApiError as exc:
-            return self._refused(claim, plan, exc, now, report)
+            self._refused(claim, plan, exc, now, report)
+            return None
         except (SlackClientError, OSError) as exc:
             # The post may have reached Slack: never repost blindly. Mark it unknown; the retry
             # looks in the DM's history first.
@@ -303,34 +313,22 @@ class Ticker:
                 user_id=claim.user_id,
                 error=type(exc).__name__,
             )
-            return self._retry(claim, now, report, f"unknown:{type(exc).__name__}")
-        self._record(
-            claim,
-            plan,
-            pick,
-            (str(response["ts"]), str(response["channel"])),
-            now,
-            report,
-            client_channel=str(response["channel"]),
+            self._retry(claim, now, report, f"unknown:{type(exc).__name__}")
+            return None
+        return self._accepted(
+            claim, plan, pick, (str(response["ts"]), str(response["channel"])), now
         )
-        return None
 
-    def _record(
-        self,
-        claim: Claim,
-        plan: Plan,
-        pick: Any,
-        found: tuple[str, str],
-        now: datetime,
-        report: TickReport,
-        client_channel: str,
-    ) -> None:
+    @staticmethod
+    def _accepted(
+        claim: Claim, plan: Plan, pick: Any, found: tuple[str, str], now: datetime
+    ) -> SentNudge:
         ts, channel = found
-        self.store.mark_sent(
+        return SentNudge(
             claim,
             slot=plan.slot,
             ts=ts,
-            channel=channel or client_channel,
+            channel=channel,
             prompt_id=pick.prompt.id,
             prompt=pick.prompt.text,
             now=now,
@@ -338,7 +336,24 @@ class Ticker:
             next_due=plan.next_due,
             new_cycle=pick.new_cycle,
         )
-        report.add("sent", claim, pick.prompt.text)
+
+    def _record(self, accepted: list[SentNudge], report: TickReport) -> None:
+        """Record posts Slack accepted and complete their claims: one round trip."""
+        try:
+            self.store.mark_sent_many(accepted)
+        except StoreUnavailable:
+            # Their guards stay "pending" until the lease ends; the retry then looks in each
+            # DM's history before posting, so nothing is sent twice.
+            for sent in accepted:
+                self.log.warning(
+                    "nudge_store_unavailable",
+                    team_id=sent.claim.team_id,
+                    user_id=sent.claim.user_id,
+                )
+                report.add("retried", sent.claim, "redis_unavailable")
+            return
+        for sent in accepted:
+            report.add("sent", sent.claim, sent.prompt)
 
     def _find_sent(
         self, client: WebClient, claim: Claim, plan: Plan
