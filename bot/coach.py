@@ -39,6 +39,7 @@ from bot.wins import (
     LaneSuggestion,
     Win,
     WinInputError,
+    has_visible_text,
     suggest_lane,
     validate_backdate,
     validate_beneficiary,
@@ -432,7 +433,7 @@ class Coach:
         return pick.prompt.id, pick.prompt.text
 
     def reflect(self, team_id: str, user_id: str, text: str, prompt_id: str, prompt: str) -> None:
-        if not text.strip():
+        if not has_visible_text(text):
             raise WinInputError("reflect_blank")
         if len(text) > MAX_TEXT:
             raise WinInputError("reflect_too_long")

@@ -34,6 +34,7 @@ from typing import Final, Literal
 
 from bot.streaks import WeekCount
 from bot.weeks import week_monday
+from bot.wins import has_visible_text
 
 Situation = Literal["nothing_logged", "all_shipped", "low_clarity", "balanced"]
 
@@ -177,7 +178,7 @@ def library() -> tuple[Prompt, ...]:
 def validate_custom_prompt(text: str) -> str:
     """The prompt text to store (stripped), or ValueError("blank"|"too_long")."""
     stripped = text.strip()
-    if not stripped:
+    if not stripped or not has_visible_text(stripped):
         raise ValueError("blank")
     if len(stripped) > MAX_CUSTOM_PROMPT_LEN:
         raise ValueError("too_long")

@@ -106,7 +106,9 @@ def validate_link(link: str | None) -> str | None:
     parsed = urlparse(link)
     if parsed.scheme not in ("http", "https") or not parsed.netloc or len(link) > MAX_LINK:
         raise WinInputError("bad_link")
-    if any(c in link for c in "<>| \n\t"):
+    # Slack's link syntax and whitespace, and any control or format character (direction
+    # marks and the like, which can disguise where a link goes).
+    if any(c in link for c in "<>| ") or any(unicodedata.category(c)[0] == "C" for c in link):
         raise WinInputError("bad_link")
     return link
 

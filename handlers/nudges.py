@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, nudge_blocks, texts
 from bot.store import StoreUnavailable
-from bot.wins import Lane, WinInputError
+from bot.wins import Lane, WinInputError, has_visible_text
 from handlers.replies import after_ack, coach_of, ephemeral, ids_of
 
 
@@ -161,7 +161,7 @@ def reflect_command(ack: Ack, command: dict[str, Any], client: WebClient, contex
     text = command.get("text") or ""
     try:
         prompt_id, prompt = coach.latest_prompt(team_id, user_id)
-        if not text.strip():
+        if not has_visible_text(text):  # nothing to save: open the form instead
             ack()
             metadata = json.dumps({"prompt_id": prompt_id, "prompt": prompt})
             view = nudge_blocks.reflect_modal(prompt, metadata)

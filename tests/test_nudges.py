@@ -205,6 +205,12 @@ def test_reflect_command_with_text_and_form(slack: SlackDriver, fake: FakeSlack)
     assert len(slack.store.reflections(TEAM, "U0ALICE")) == 1
     too_long = slack.command("/reflect", "x" * 3001)
     assert "3,000" in too_long.text and len(slack.store.reflections(TEAM, "U0ALICE")) == 1
+    # Invisible characters only: nothing is saved, the form opens as for an empty command.
+    fake.clear_calls()
+    invisible = slack.command("/reflect", "\u200b\u200f")
+    assert invisible.status == 200 and "Saved" not in invisible.text
+    assert fake.wait_for("views.open")[-1].args["view"]["callback_id"] == "reflect_modal"
+    assert len(slack.store.reflections(TEAM, "U0ALICE")) == 1
 
 
 def test_export_includes_reflections_only_when_asked(slack: SlackDriver, fake: FakeSlack) -> None:

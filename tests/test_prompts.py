@@ -395,6 +395,7 @@ def test_prompt_of_the_week_rejects_a_bad_week() -> None:
         (" " * 5 + "y" * MAX_CUSTOM_PROMPT_LEN + "\n", "y" * MAX_CUSTOM_PROMPT_LEN),
         ("", ValueError("blank")),
         ("   \n\t", ValueError("blank")),
+        ("\u200b\u200f\u2066", ValueError("blank")),  # invisible characters only
         ("x" * (MAX_CUSTOM_PROMPT_LEN + 1), ValueError("too_long")),
     ],
 )

@@ -57,7 +57,17 @@ def test_text_limits() -> None:
 
 
 @pytest.mark.parametrize(
-    "link", ["javascript:alert(1)", "ftp://x", "https://", "https://a b", "https://x.y/<!channel>"]
+    "link",
+    [
+        "javascript:alert(1)",
+        "ftp://x",
+        "https://",
+        "https://a b",
+        "https://x.y/<!channel>",
+        "https://example.com/\u202egnp.exe",  # a right-to-left override disguises the target
+        "https://example.com/a\x00b",
+        "https://exa\u200bmple.com/",
+    ],
 )
 def test_bad_links_refused(link: str) -> None:
     with pytest.raises(WinInputError, match="bad_link"):

@@ -573,12 +573,12 @@ def test_corpus_through_reflect_command_and_form(
         clock.advance(seconds=1)
         reply = slack.command("/reflect", text, user=USERS["reflect"])
         replies.append(reply)
-        if text.strip() and len(text) <= MAX_TEXT:
+        if visible(text) and len(text) <= MAX_TEXT:
             assert "Saved privately" in reply.text, (text[:80], reply.text[:200])
             kept[USERS["reflect"]].append(text)
-        elif text.strip():
+        elif visible(text):
             assert "Saved" not in reply.text and "3,000" in reply.text
-        # else: no text, so the form opens instead
+        # else: nothing visible, so the form opens instead
         prompt = CORPUS[(i + 7) % len(CORPUS)][:300]
         view = {
             "type": "modal",
@@ -589,7 +589,7 @@ def test_corpus_through_reflect_command_and_form(
         values = {FIELD_ANSWER: {"value": {"type": "plain_text_input", "value": text}}}
         done = slack.submit(view, values, user=USERS["rmodal"])
         replies.append(done)
-        if text.strip() and len(text) <= MAX_TEXT:
+        if visible(text) and len(text) <= MAX_TEXT:
             assert done.status == 200 and "errors" not in done.json, (text[:80], done.json)
             kept[USERS["rmodal"]].append(text)
         else:
@@ -620,7 +620,7 @@ def test_corpus_through_prompts_command_and_form(
         state = {FIELD_PROMPT: {"value": {"type": "plain_text_input", "value": text}}}
         done = slack.submit(view, state, user=by_form)
         replies += [reply, done]
-        if expected and len(expected) <= MAX_PROMPT:
+        if visible(expected) and len(expected) <= MAX_PROMPT:
             assert "Added prompt" in reply.text, (text[:80], reply.text[:200])
             assert "errors" not in done.json, (text[:80], done.json)
             for user in (by_command, by_form):
@@ -770,12 +770,12 @@ def test_generated_texts_through_the_forms_and_reflect(
         assert done.json.get("response_action") == "errors"
     reflected = slack.command("/reflect", text, user=USERS["reflect"])
     replies.append(reflected)
-    if text.strip() and len(text) <= MAX_TEXT:
+    if visible(text) and len(text) <= MAX_TEXT:
         assert text in [r["text"] for r in slack.store.reflections(TEAM, USERS["reflect"])]
     added = slack.command("/coach", f"prompts add {text}", user="U0HPRC0")
     replies.append(added)
     match = re.search(r"Added prompt (\d+)", added.text)
-    if text.strip() and len(text.strip()) <= MAX_PROMPT:
+    if visible(text) and len(text.strip()) <= MAX_PROMPT:
         assert match, added.text
         prompts = dict(slack.store.custom_prompts(TEAM, "U0HPRC0"))
         assert prompts[int(match.group(1))] == text.strip()
