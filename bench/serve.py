@@ -5,9 +5,9 @@ All three are served the same way: `bot.server.make_server(wsgi_app(app, ...))` 
 same thread count) on 127.0.0.1, with a listener executor of the same size.
 
 * `prod`: the production app exactly as `pm-coach run` wires it — `build_runtime(settings)`,
-  `create_app(settings, deps, background=...)` (listeners on the request thread, work after the
-  ack on the background executor), JSON logs at INFO, the heartbeat and minute tick on the
-  local scheduler.
+  `create_app(settings, deps, background=..., verified_upstream=True)` (listeners on the request
+  thread, work after the ack on the background executor, signatures checked once, on the raw
+  bytes), JSON logs at INFO, the heartbeat and minute tick on the local scheduler.
 * `bare_default`: a bare Bolt app whose `/win` handler writes one Redis key and acks, in Bolt's
   default ack mode (the listener runs in the executor; dispatch polls for the ack every 10 ms).
 * `bare_pbr`: the same bare app with `process_before_response=True` (the listener runs on the
@@ -88,7 +88,7 @@ def main() -> int:
     scheduler = None
     if args.mode == "prod":
         runtime = build_runtime(settings)
-        app = create_app(settings, runtime.deps, background=executor)
+        app = create_app(settings, runtime.deps, background=executor, verified_upstream=True)
         health = partial(healthy, runtime.store)
         log = runtime.deps.log
         scheduler = build_scheduler(
@@ -102,7 +102,7 @@ def main() -> int:
             args.redis, args.fake, pbr=args.mode == "bare_pbr", executor=executor
         )
     # The production app is served as `pm-coach run` serves it: signatures checked on the raw
-    # bytes before Bolt parses them (and again by Bolt). The bare apps rely on Bolt alone.
+    # bytes before Bolt parses them (Bolt does not check again). The bare apps rely on Bolt alone.
     secret = SIGNING_SECRET if args.mode == "prod" else None
     server = make_server(
         wsgi_app(app, health, secret), "127.0.0.1", args.port, threads=SERVER_THREADS

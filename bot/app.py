@@ -45,7 +45,7 @@ def web_client(settings: Settings, *, timeout: float = 10.0, retries: bool = Tru
     short timeout so an answer always fits in Slack's 3 s.
     """
     # 5xx are retried too: these calls (views.*, users.info, conversations.*) are safe to
-    # repeat. Scheduled posts use nudge_client(), which never repeats a post blindly.
+    # repeat. Posts use post_client() or nudge_client(), which never repeat a post blindly.
     handlers = (
         [
             ConnectionErrorRetryHandler(max_retry_count=1),
@@ -60,6 +60,19 @@ def web_client(settings: Settings, *, timeout: float = 10.0, retries: bool = Tru
         base_url=settings.slack_api_base_url,
         timeout=int(timeout) if timeout >= 1 else 1,
         retry_handlers=handlers,
+        logger=logging.getLogger("slack_sdk.web"),
+    )
+
+
+def post_client(settings: Settings, *, timeout: float = 10.0) -> WebClient:
+    """The client for posts a PM sees on the request side (welcome DM, export file): a 429 is
+    retried after Retry-After (Slack did not accept it); a server or connection error is not,
+    since Slack may have posted. A PM sees one welcome, never two."""
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_base_url,
+        timeout=int(timeout),
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=3)],
         logger=logging.getLogger("slack_sdk.web"),
     )
 
@@ -127,7 +140,13 @@ def _error_handler(error: Exception, body: dict[str, Any], respond: Any, context
             log.warning("error_reply_failed")
 
 
-def create_app(settings: Settings, deps: Deps, *, background: Executor | None = None) -> App:
+def create_app(
+    settings: Settings,
+    deps: Deps,
+    *,
+    background: Executor | None = None,
+    verified_upstream: bool = False,
+) -> App:
     """The Bolt app with every listener registered. Never reads the environment.
 
     Listeners run with `process_before_response=True`: on the request thread, and Slack's
@@ -136,6 +155,10 @@ def create_app(settings: Settings, deps: Deps, *, background: Executor | None = 
     `handlers.replies.after_ack` to `background` (run at once when it is None: sandbox,
     scripts). Whoever owns `background` shuts it down after the server: acknowledged work
     finishes before the process exits.
+
+    `verified_upstream`: every HTTP request reaches Bolt through `bot.server.wsgi_app` with the
+    signing secret, which has already checked Slack's signature on the raw bytes; Bolt's own
+    second check is then skipped. Leave it False for any other way of serving the app.
     """
     signing_secret = (
         settings.slack_signing_secret.get_secret_value()
@@ -148,6 +171,7 @@ def create_app(settings: Settings, deps: Deps, *, background: Executor | None = 
         signing_secret=signing_secret,
         token_verification_enabled=False,
         process_before_response=True,
+        request_verification_enabled=not verified_upstream,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("slack_bolt"),
         listener_executor=background,

@@ -25,7 +25,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import jobs
-from bot.app import Deps, create_app, nudge_client, web_client
+from bot.app import Deps, create_app, nudge_client, post_client, web_client
 from bot.coach import Coach
 from bot.logs import configure_logging, get_logger
 from bot.recap import as_text
@@ -89,6 +89,7 @@ def build_runtime(
         settings.balance_target,
         log,
         profile_client=web_client(settings, timeout=1.5, retries=False),
+        post_client=post_client(settings),
     )
     ticker = Ticker(
         store,
@@ -125,7 +126,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     runtime = build_runtime(settings)
     # Work listeners do after answering Slack (views.open, respond, the Home, welcome DMs).
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="after-ack")
-    app = create_app(settings, runtime.deps, background=executor)
+    # HTTP mode serves through wsgi_app with the signing secret (settings require it there),
+    # which checks every signature before Bolt sees the request; Socket Mode needs none.
+    app = create_app(settings, runtime.deps, background=executor, verified_upstream=True)
     process_id = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     scheduler = build_scheduler(
         [

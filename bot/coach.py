@@ -137,9 +137,13 @@ class Coach:
         default_target: int,
         log: Any,
         profile_client: WebClient | None = None,
+        post_client: WebClient | None = None,
     ) -> None:
         self.store = store
         self.slack = slack
+        # Posts a PM sees (welcome DM, export file) go through a client that never repeats a
+        # request Slack may have carried out (no retry on 5xx or connection errors).
+        self.poster = post_client or slack
         # users.info on the request path uses a client with a short timeout and no retries, so
         # a slow Slack cannot push an answer past Slack's own 3 s deadline.
         self.profile_client = profile_client or slack
@@ -366,7 +370,7 @@ class Coach:
         tz = profile.get("tz") or self.tz_for(team_id, user_id)
         message = nudge_blocks.welcome(schedule_from_profile(profile), tz)
         try:
-            self.slack.chat_postMessage(channel=user_id, **message)
+            self.poster.chat_postMessage(channel=user_id, **message)
         except (SlackApiError, SlackClientError, OSError) as exc:
             # A missing welcome must not fail the command that enrolled the PM.
             self.log.warning(
@@ -646,7 +650,7 @@ class Coach:
     def send_export(self, user_id: str, export: Export) -> None:
         """Deliver the document privately: a file in the PM's DM with the app."""
         channel = self.slack.conversations_open(users=user_id)["channel"]["id"]
-        self.slack.files_upload_v2(
+        self.poster.files_upload_v2(
             channel=channel,
             content=export.markdown,
             filename=export.filename,

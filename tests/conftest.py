@@ -185,7 +185,7 @@ def serve_app(
     """The real app, wired as `pm-coach run` wires it, behind the real HTTP server."""
     runtime = build_runtime(settings, redis_client=redis_client, clock=clock)
     executor = TrackedExecutor(max_workers=8, thread_name_prefix="after-ack")
-    app = create_app(settings, runtime.deps, background=executor)
+    app = create_app(settings, runtime.deps, background=executor, verified_upstream=True)
     server = make_server(
         wsgi_app(app, lambda: healthy(runtime.store), SIGNING_SECRET),
         "127.0.0.1",

@@ -78,6 +78,20 @@ def test_first_use_enrols_with_one_welcome_dm(
     assert slack.store.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN
 
 
+def test_the_welcome_is_never_posted_twice(slack: SlackDriver, fake: FakeSlack) -> None:
+    """A 503 on the welcome DM is not repeated (Slack may have posted it): one attempt, the
+    win is still logged and the PM enrolled. A 429 (not accepted) is retried: one welcome."""
+    fake.add_user("U0BOB")
+    fake.add_user("U0CAROL")
+    fake.server_error("chat.postMessage", status=503)
+    assert "Logged" in slack.command("/win", "shipped Released the beta", user="U0BOB").text
+    assert len(fake.calls_to("chat.postMessage")) == 1 and dms(fake, "U0BOB") == []
+    assert slack.store.due_at(TEAM, "U0BOB") is not None
+    fake.rate_limit("chat.postMessage", retry_after=1)
+    assert "Logged" in slack.command("/win", "shipped Released it", user="U0CAROL").text
+    assert len(fake.calls_to("chat.postMessage")) == 3 and len(dms(fake, "U0CAROL")) == 1
+
+
 def test_opening_the_home_does_not_enrol(
     slack: SlackDriver, fake: FakeSlack, rds: redis.Redis
 ) -> None:

@@ -189,3 +189,27 @@ def test_slack_calls_after_the_ack_never_delay_the_answer(
     assert reply.elapsed < SLOW_SLACK_S / 2, f"answer took {reply.elapsed:.2f} s"
     # ... and the work still happened (the driver waited for the background work).
     assert fake.calls_to(slow), f"{slow} was never called"
+
+
+def test_bolt_checks_signatures_itself_unless_told_the_server_did(
+    settings: Any, rds: Any, clock: Any
+) -> None:
+    """`pm-coach run` checks every signature in `wsgi_app` before Bolt parses anything and
+    tells `create_app` so (Bolt's second check is skipped); any other way of serving the app
+    keeps Bolt's own check."""
+    from slack_bolt.request import BoltRequest
+
+    from bot.app import create_app
+    from bot.cli import build_runtime
+
+    body, content_type = _win_body("clarity forged straight to Bolt")
+    headers = {
+        "content-type": [content_type],
+        "x-slack-request-timestamp": [str(int(time.time()))],
+        "x-slack-signature": ["v0=" + "0" * 64],
+    }
+    runtime = build_runtime(settings, redis_client=rds, clock=clock)
+    plain = create_app(settings, runtime.deps)
+    assert plain.dispatch(BoltRequest(body=body.decode(), headers=headers)).status == 401
+    behind_wsgi = create_app(settings, runtime.deps, verified_upstream=True)
+    assert behind_wsgi.dispatch(BoltRequest(body=body.decode(), headers=headers)).status == 200
