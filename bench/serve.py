@@ -88,7 +88,10 @@ def main() -> int:
     scheduler = None
     if args.mode == "prod":
         runtime = build_runtime(settings)
-        app = create_app(settings, runtime.deps, background=executor, verified_upstream=True)
+        forms = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forms")
+        app = create_app(
+            settings, runtime.deps, background=executor, forms=forms, verified_upstream=True
+        )
         health = partial(healthy, runtime.store)
         log = runtime.deps.log
         scheduler = build_scheduler(

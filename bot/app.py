@@ -100,9 +100,11 @@ class _Attach(Middleware):
     again. A `Middleware` subclass, not a function: Bolt builds no injected arguments for it
     (which costs a function middleware a noticeable share of a /win request)."""
 
-    def __init__(self, deps: Deps, background: Executor | None) -> None:
+    def __init__(self, deps: Deps, background: Executor | None, forms: Executor | None) -> None:
         self.deps = deps
         self.later = background.submit if background is not None else None
+        forms = forms if forms is not None else background
+        self.later_form = forms.submit if forms is not None else None
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
@@ -112,6 +114,7 @@ class _Attach(Middleware):
         context["recaps"] = deps.recaps
         context["admin_ids"] = deps.admin_ids
         context["later"] = self.later  # handlers.replies.after_ack: work after Slack's answer
+        context["later_form"] = self.later_form  # ... and views.open on a 3-second trigger_id
         # Bolt's thread pool does not copy contextvars: pass a bound logger through context.
         log = deps.log.bind(team_id=context.team_id, user_id=context.user_id)
         context["log"] = log
@@ -130,14 +133,23 @@ class _Attach(Middleware):
         return None
 
 
-def _error_handler(error: Exception, body: dict[str, Any], respond: Any, context: Any) -> None:
+def _error_handler(
+    error: Exception, body: dict[str, Any], respond: Any, context: Any
+) -> BoltResponse | None:
+    """A listener raised before answering. Where there is a response_url the PM is told
+    privately and Slack gets an empty 200 (a 500 would add Slack's own error on top); other
+    requests keep Bolt's 500 (Events API retries them; a form shows Slack's error)."""
     log = context.get("log") or get_logger()
     log.error("listener_failed", error=type(error).__name__, exc_info=error)
     if body.get("response_url"):
+        message = texts.NOT_DONE if isinstance(error, StoreUnavailable) else texts.GENERIC_ERROR
         try:
-            respond(text=texts.GENERIC_ERROR, response_type="ephemeral", replace_original=False)
+            respond(text=message, response_type="ephemeral", replace_original=False)
         except Exception:
             log.warning("error_reply_failed")
+            return None
+        return BoltResponse(status=200, body="")
+    return None
 
 
 def create_app(
@@ -145,6 +157,7 @@ def create_app(
     deps: Deps,
     *,
     background: Executor | None = None,
+    forms: Executor | None = None,
     verified_upstream: bool = False,
 ) -> App:
     """The Bolt app with every listener registered. Never reads the environment.
@@ -153,7 +166,9 @@ def create_app(
     answer leaves as soon as the listener returns (Bolt's default mode would poll for `ack()`
     every 10 ms from a thread pool). Whatever a listener does after `ack()` goes through
     `handlers.replies.after_ack` to `background` (run at once when it is None: sandbox,
-    scripts). Whoever owns `background` shuts it down after the server: acknowledged work
+    scripts). Opening a form (a trigger_id expires 3 s after the click) goes to `forms` instead
+    (default: `background`), so it never queues behind slow work such as Home publishes or
+    uploads. Whoever owns the executors shuts them down after the server: acknowledged work
     finishes before the process exits.
 
     `verified_upstream`: every HTTP request reaches Bolt through `bot.server.wsgi_app` with the
@@ -176,7 +191,7 @@ def create_app(
         logger=logging.getLogger("slack_bolt"),
         listener_executor=background,
     )
-    app.use(_Attach(deps, background))
+    app.use(_Attach(deps, background, forms))
     app.error(_error_handler)
     register_all(app)
     return app

@@ -124,11 +124,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
     log = get_logger("pm_coach")
     runtime = build_runtime(settings)
-    # Work listeners do after answering Slack (views.open, respond, the Home, welcome DMs).
+    # Work listeners do after answering Slack (respond, the Home, welcome DMs, exports), and
+    # a pool of its own for opening forms, whose trigger_id lasts 3 s.
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="after-ack")
+    forms = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forms")
     # HTTP mode serves through wsgi_app with the signing secret (settings require it there),
     # which checks every signature before Bolt sees the request; Socket Mode needs none.
-    app = create_app(settings, runtime.deps, background=executor, verified_upstream=True)
+    app = create_app(
+        settings, runtime.deps, background=executor, forms=forms, verified_upstream=True
+    )
     process_id = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     scheduler = build_scheduler(
         [
@@ -157,7 +161,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             serve_http(app, runtime.store, settings, stop, log)
     finally:
         scheduler.shutdown(wait=True)
-        executor.shutdown(wait=True)  # work acknowledged to Slack finishes before we exit
+        forms.shutdown(wait=True)  # work acknowledged to Slack finishes before we exit
+        executor.shutdown(wait=True)
         runtime.redis.close()
         log.info("stopped")
     return 0

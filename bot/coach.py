@@ -269,6 +269,8 @@ class Coach:
             self.tz_cache.put(team_id, user_id, tz)
         else:  # pragma: no cover - a zone flapping three times in a row
             raise RuntimeError("time zone kept changing while logging a win")
+        if not outcome.indexed:
+            self.log.warning("team_index_write_failed", team_id=team_id, user_id=user_id)
         duplicate = outcome.status == "duplicate"
         removed = False
         if duplicate:
@@ -353,8 +355,13 @@ class Coach:
 
     def finish_enrolment(self, team_id: str, user_id: str, outcome: str) -> None:
         """After a PM's first win (or first since leaving): schedule nudges, say welcome.
-        Handlers call it after answering Slack, so the answer is not delayed."""
-        self._enrolled(team_id, user_id, outcome)
+        Handlers call it after answering Slack, so the answer is not delayed. It never raises:
+        what the PM did is saved already, and a Redis blip here must not say otherwise (the
+        next interaction schedules them again)."""
+        try:
+            self._enrolled(team_id, user_id, outcome)
+        except StoreUnavailable:
+            self.log.warning("enrolment_follow_up_failed", team_id=team_id, user_id=user_id)
 
     def _enrolled(self, team_id: str, user_id: str, outcome: str) -> None:
         if not outcome:
@@ -436,12 +443,14 @@ class Coach:
         )
         return pick.prompt.id, pick.prompt.text
 
-    def reflect(self, team_id: str, user_id: str, text: str, prompt_id: str, prompt: str) -> None:
+    def reflect(self, team_id: str, user_id: str, text: str, prompt_id: str, prompt: str) -> str:
+        """Store a reflection privately. Returns the enrolment outcome for `finish_enrolment`,
+        which the caller runs after answering Slack."""
         if not has_visible_text(text):
             raise WinInputError("reflect_blank")
         if len(text) > MAX_TEXT:
             raise WinInputError("reflect_too_long")
-        self.enrol(team_id, user_id)
+        enrolled = self.start_enrolment(team_id, user_id)
         now = self.clock()
         self.store.add_reflection(
             team_id,
@@ -456,6 +465,7 @@ class Coach:
             now,
         )
         self.log.info("reflection_saved", team_id=team_id, user_id=user_id)
+        return enrolled
 
     def overview(self, team_id: str, user_id: str) -> Overview:
         """Everything the Home and stats show, in at most two Redis round trips."""
@@ -672,7 +682,7 @@ class Coach:
 
     def bot_in_channel(self, channel_id: str) -> bool:
         try:
-            info = self.slack.conversations_info(channel=channel_id).get("channel") or {}
+            info = self.profile_client.conversations_info(channel=channel_id).get("channel") or {}
         except (SlackApiError, SlackClientError, OSError):
             return False
         return bool(info.get("is_member"))

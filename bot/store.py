@@ -503,6 +503,7 @@ class LogOutcome:
     state: PMState
     tz: str
     enrolled: str = ""  # "new" | "reactivated" | ""
+    indexed: bool = True  # False: stored, but the team-week index (recap) write was refused
 
 
 @dataclass(frozen=True)
@@ -700,13 +701,22 @@ class Store:
             if replaces_week is not None and replaces_week != win.week:
                 pipe.zrem(Keys.team_week(t, replaces_week), member)
 
-        result = self._run_with_script(LOG_WIN, queue)[0]
+        results = self._run_with_script(LOG_WIN, queue, only_first=True)
+        # If the script ran, the win is stored even when the team index write was refused
+        # (e.g. Redis out of memory in between): the PM must hear "logged", not "not saved".
+        indexed = not any(isinstance(r, Exception) for r in results[1:])
+        result = results[0]
         status, win_id, weeks, paused, target, stored_tz, enrolled = result
         if status == "stale_tz":
             # The team index entry written beside the refused script is undone by the retry.
             return LogOutcome(status, "", _state([], [], ""), str(stored_tz))
         return LogOutcome(
-            str(status), str(win_id), _state(weeks, paused, target), str(stored_tz), str(enrolled)
+            str(status),
+            str(win_id),
+            _state(weeks, paused, target),
+            str(stored_tz),
+            str(enrolled),
+            indexed=indexed,
         )
 
     def settle_team_entry(
@@ -1340,17 +1350,24 @@ class Store:
 
     # Plumbing ---------------------------------------------------------------------------------
 
-    def _run_with_script(self, script: str, queue: Any) -> list[Any]:
+    def _run_with_script(self, script: str, queue: Any, *, only_first: bool = False) -> list[Any]:
         """Run a pipeline whose first command is EVALSHA of `script`; load it once if needed.
 
         Scripts are called by SHA inside a plain pipeline, so the steady state is one round trip
         (redis-py's Script objects would add a SCRIPT EXISTS to every pipeline).
+
+        `only_first`: only the script's own error is raised; the results of the commands after
+        it may be exceptions (derived data the caller can live without, e.g. refused by a Redis
+        out of memory after the script itself had written).
         """
         for attempt in range(2):
             pipe = self.redis.pipeline(transaction=False)
             queue(pipe)
             try:
-                return list(pipe.execute())
+                results = list(pipe.execute(raise_on_error=not only_first))
+                if only_first and isinstance(results[0], Exception):
+                    raise results[0]
+                return results
             except NoScriptError:
                 if attempt:
                     raise

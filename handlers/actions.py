@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import blocks, coach_blocks, home, texts
 from bot.store import StoreUnavailable
@@ -116,13 +117,13 @@ def history_menu(
 ) -> None:
     """Edit or delete a win from `/coach history` or from the Home's recent wins."""
     ack()
+    choice, _, win_id_ = str((action.get("selected_option") or {}).get("value") or "").partition(
+        ":"
+    )
 
     def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
-        choice, _, win_id_ = str(
-            (action.get("selected_option") or {}).get("value") or ""
-        ).partition(":")
         in_view = (body.get("container") or {}).get("type") == "view"
         if choice == "edit":
             win = coach.store.get_win(team_id, user_id, win_id_)
@@ -166,7 +167,7 @@ def history_menu(
             **replacement(coach_blocks.history(wins, coach.tz_for(team_id, user_id), note=note))
         )
 
-    after_ack(context, work, respond)
+    after_ack(context, work, respond, form=choice == "edit")
 
 
 def forget_confirmed(
@@ -179,9 +180,14 @@ def forget_confirmed(
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
         coach.forget(team_id, user_id)
-        client.views_publish(user_id=user_id, view=home.forgotten_home())
+        # Everything is deleted: say so first; a Home that cannot be reset must not make it
+        # sound as if nothing changed.
         if (body.get("container") or {}).get("type") != "view":
             respond(**replacement(coach_blocks.simple(texts.FORGOTTEN)))
+        try:
+            client.views_publish(user_id=user_id, view=home.forgotten_home())
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            context["log"].warning("forgotten_home_not_published", error=type(exc).__name__)
 
     after_ack(context, work, respond)
 

@@ -278,10 +278,15 @@ def recap(args: str, ctx: Ctx) -> None:
             ctx.say(texts.RECAP_NOT_A_CHANNEL)
             return
         schedule = recaps.set_channel(ctx.team_id, ctx.channel_id, ctx.user_id, tz)
-        message = texts.RECAP_HERE.format(schedule=schedule.describe())
-        if not ctx.coach.bot_in_channel(ctx.channel_id):
-            message += "\n" + texts.RECAP_INVITE_ME
-        ctx.say(message)
+        ctx.say(texts.RECAP_HERE.format(schedule=schedule.describe()))
+
+        def invite_hint() -> None:  # asks Slack: after the answer
+            if not ctx.coach.bot_in_channel(ctx.channel_id):
+                ctx.respond(
+                    text=texts.RECAP_INVITE_ME, response_type="ephemeral", replace_original=False
+                )
+
+        ctx.later(invite_hint)
         return
     if action == "off" and len(words) == 1:
         recaps.turn_off(ctx.team_id)

@@ -43,14 +43,17 @@ def win(
             ack()
 
             def open_form() -> None:
+                enrolled = ""
                 with contextlib.suppress(*StoreUnavailable):  # the form opens even then
-                    coach.enrol(team_id, user_id)
-                client.views_open(
+                    enrolled = coach.start_enrolment(team_id, user_id)
+                client.views_open(  # before the welcome DM: the trigger expires after 3 s
                     trigger_id=command["trigger_id"],
                     view=blocks.win_modal(coach.today_or_guess(team_id, user_id)),
                 )
+                if enrolled:
+                    after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
 
-            after_ack(context, open_form, respond)
+            after_ack(context, open_form, respond, form=True)
             return
         if parsed.lane is None:
             draft_id, suggestion = coach.draft(team_id, user_id, parsed.text)

@@ -78,14 +78,17 @@ def open_log_modal(ack: Ack, body: dict[str, Any], client: WebClient, context: A
     def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
+        enrolled = ""
         with contextlib.suppress(*StoreUnavailable):  # the form opens even then
-            coach.enrol(team_id, user_id)
-        client.views_open(
+            enrolled = coach.start_enrolment(team_id, user_id)
+        client.views_open(  # before the welcome DM: the trigger expires after 3 s
             trigger_id=body["trigger_id"],
             view=win_modal(coach.today_or_guess(team_id, user_id), private_metadata="home"),
         )
+        if enrolled:
+            after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
 
-    after_ack(context, work)
+    after_ack(context, work, form=True)
 
 
 def open_settings(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
@@ -113,7 +116,7 @@ def open_settings(ack: Ack, body: dict[str, Any], client: WebClient, context: An
             ),
         )
 
-    after_ack(context, work)
+    after_ack(context, work, form=True)
 
 
 def open_prompts(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
@@ -126,7 +129,7 @@ def open_prompts(ack: Ack, body: dict[str, Any], client: WebClient, context: Any
             trigger_id=body["trigger_id"], view=home.prompts_modal(custom, len(library()))
         )
 
-    after_ack(context, work)
+    after_ack(context, work, form=True)
 
 
 def remove_prompt(

@@ -6,7 +6,7 @@ import json
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -49,41 +49,52 @@ def update_nudge(client: WebClient, nudge: dict[str, str], outcome: str, log: An
         log.warning("nudge_update_failed", error=exc.response.get("error"))
 
 
-def log_clarity(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+def log_clarity(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: Any, respond: Respond
+) -> None:
     ack()
 
     def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
-        coach.enrol(team_id, user_id)
+        enrolled = coach.start_enrolment(team_id, user_id)
         nudge = _nudge_of(body, context)
         metadata = json.dumps({"origin": "nudge", **nudge})
-        client.views_open(
+        client.views_open(  # first: the trigger expires 3 s after the click
             trigger_id=body["trigger_id"],
             view=blocks.win_modal(
                 coach.today_or_guess(team_id, user_id), lane=Lane.CLARITY, private_metadata=metadata
             ),
         )
+        if enrolled:
+            after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
 
-    after_ack(context, work)
+    after_ack(context, work, respond, form=True)
 
 
-def reflect_button(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+def reflect_button(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: Any, respond: Respond
+) -> None:
     ack()
 
     def work() -> None:
         team_id, user_id = ids_of(body)
-        coach_of(context).enrol(team_id, user_id)
+        coach = coach_of(context)
+        enrolled = coach.start_enrolment(team_id, user_id)
         nudge = _nudge_of(body, context)
-        client.views_open(
+        client.views_open(  # first: the trigger expires 3 s after the click
             trigger_id=body["trigger_id"],
             view=nudge_blocks.reflect_modal(nudge["prompt"], json.dumps(nudge)),
         )
+        if enrolled:
+            after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
 
-    after_ack(context, work)
+    after_ack(context, work, respond, form=True)
 
 
-def snooze(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+def snooze(
+    ack: Ack, body: dict[str, Any], client: WebClient, context: Any, respond: Respond
+) -> None:
     ack()
 
     def work() -> None:
@@ -98,10 +109,10 @@ def snooze(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> N
             context["log"],
         )
 
-    after_ack(context, work)
+    after_ack(context, work, respond)
 
 
-def skip(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+def skip(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, respond: Respond) -> None:
     ack()
 
     def work() -> None:
@@ -109,7 +120,7 @@ def skip(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> Non
         coach_of(context).skip_week(team_id, user_id)
         update_nudge(client, _nudge_of(body, context), texts.NUDGE_DONE_SKIPPED, context["log"])
 
-    after_ack(context, work)
+    after_ack(context, work, respond)
 
 
 def reflect_submitted(
@@ -125,8 +136,9 @@ def reflect_submitted(
         nudge = {}
     values = (view.get("state") or {}).get("values") or {}
     answer = ((values.get(nudge_blocks.FIELD_ANSWER) or {}).get("value") or {}).get("value")
+    coach = coach_of(context)
     try:
-        coach_of(context).reflect(
+        enrolled = coach.reflect(
             team_id,
             user_id,
             str(answer or ""),
@@ -144,6 +156,7 @@ def reflect_submitted(
     ack()
 
     def work() -> None:
+        coach.finish_enrolment(team_id, user_id, enrolled)
         update_nudge(
             client,
             {k: str(v) for k, v in nudge.items()},
@@ -154,7 +167,9 @@ def reflect_submitted(
     after_ack(context, work)
 
 
-def reflect_command(ack: Ack, command: dict[str, Any], client: WebClient, context: Any) -> None:
+def reflect_command(
+    ack: Ack, command: dict[str, Any], client: WebClient, context: Any, respond: Respond
+) -> None:
     """`/reflect [text]`: answer the latest prompt (a form when there is no text)."""
     coach = coach_of(context)
     team_id, user_id = command["team_id"], command["user_id"]
@@ -166,10 +181,13 @@ def reflect_command(ack: Ack, command: dict[str, Any], client: WebClient, contex
             metadata = json.dumps({"prompt_id": prompt_id, "prompt": prompt})
             view = nudge_blocks.reflect_modal(prompt, metadata)
             after_ack(
-                context, partial(client.views_open, trigger_id=command["trigger_id"], view=view)
+                context,
+                partial(client.views_open, trigger_id=command["trigger_id"], view=view),
+                respond,
+                form=True,
             )
             return
-        coach.reflect(team_id, user_id, text, prompt_id, prompt)
+        enrolled = coach.reflect(team_id, user_id, text, prompt_id, prompt)
     except WinInputError:
         ack(**ephemeral((texts.REFLECT_TOO_LONG, [blocks.section(texts.REFLECT_TOO_LONG)])))
         return
@@ -187,6 +205,8 @@ def reflect_command(ack: Ack, command: dict[str, Any], client: WebClient, contex
             )
         )
     )
+    if enrolled:
+        after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
 
 
 def register(app: App) -> None:

@@ -35,7 +35,9 @@ def ids_of(body: dict[str, Any]) -> tuple[str, str]:
     return str(team.get("id") or user.get("team_id") or ""), str(user.get("id") or "")
 
 
-def after_ack(context: Any, work: Callable[[], object], respond: Any = None) -> None:
+def after_ack(
+    context: Any, work: Callable[[], object], respond: Any = None, *, form: bool = False
+) -> None:
     """Run `work` once Slack has its answer.
 
     The app runs listeners with `process_before_response=True`: Slack's HTTP answer leaves when
@@ -44,9 +46,12 @@ def after_ack(context: Any, work: Callable[[], object], respond: Any = None) -> 
     background executor (`context["later"]`), or run at once when the app has none (sandbox,
     scripts). Failures are logged with their traceback, and the PM is told (privately) when
     there is a response_url: Slack already has its answer, so nothing else would tell them.
+
+    `form`: the work opens a form with the request's trigger_id (valid for 3 s): it goes to a
+    pool of its own, so slow work cannot make the trigger expire while it waits.
     """
     job = partial(_guarded, context, work, respond)
-    later = context.get("later") if hasattr(context, "get") else None
+    later = context.get("later_form" if form else "later") if hasattr(context, "get") else None
     if later is None:
         job()
         return

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -175,6 +176,12 @@ class TrackedExecutor(ThreadPoolExecutor):
                 raise AssertionError(f"after-ack work still running after {timeout} s")
 
 
+def settle_all(*executors: TrackedExecutor) -> None:
+    """Wait for each in turn: a form's work may hand a welcome DM to the background pool."""
+    for executor in executors:
+        executor.settle()
+
+
 @contextmanager
 def serve_app(
     settings: Settings,
@@ -185,7 +192,10 @@ def serve_app(
     """The real app, wired as `pm-coach run` wires it, behind the real HTTP server."""
     runtime = build_runtime(settings, redis_client=redis_client, clock=clock)
     executor = TrackedExecutor(max_workers=8, thread_name_prefix="after-ack")
-    app = create_app(settings, runtime.deps, background=executor, verified_upstream=True)
+    forms = TrackedExecutor(max_workers=2, thread_name_prefix="forms")
+    app = create_app(
+        settings, runtime.deps, background=executor, forms=forms, verified_upstream=True
+    )
     server = make_server(
         wsgi_app(app, lambda: healthy(runtime.store), SIGNING_SECRET),
         "127.0.0.1",
@@ -207,11 +217,12 @@ def serve_app(
             coach=runtime.deps.coach,
             ticker=runtime.ticker,
             recaps=runtime.recaps,
-            settle=executor.settle,
+            settle=partial(settle_all, forms, executor),
         )
     finally:
         server.stop()
         thread.join(timeout=5)
+        forms.shutdown(wait=True)
         executor.shutdown(wait=True)
 
 

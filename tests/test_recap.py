@@ -83,7 +83,14 @@ def test_bot_not_in_channel_tells_the_admin_how_to_invite(
 ) -> None:
     setup_channel(fake, ["U0ADMIN"], bot_is_member=False)
     reply = slack.command("/coach", "recap here", user="U0ADMIN", channel=CHANNEL)
-    assert "/invite @PM Coach" in reply.text and reply.json["response_type"] == "ephemeral"
+    assert "will be posted here" in reply.text and reply.json["response_type"] == "ephemeral"
+    [hint] = slack.hook_posts(reply)  # after the answer: asking Slack never delays it
+    assert "/invite @PM Coach" in hint["text"] and hint["response_type"] == "ephemeral"
+    # In the channel already: no hint.
+    setup_channel(fake, ["U0ADMIN"], bot_is_member=True)
+    again = slack.command("/coach", "recap here", user="U0ADMIN", channel=CHANNEL)
+    assert "will be posted here" in again.text
+    assert slack.hook_posts(again, count=0, timeout=0.2) == []
 
 
 def _week_of_wins(slack: SlackDriver, clock: Clock) -> None:
