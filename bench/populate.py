@@ -164,7 +164,7 @@ class _Recorder:
 
         return record
 
-    def execute(self) -> list[Any]:
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
         n = len(self.commands)
         return [["logged", "", [], [], "", TZ, ""]] + [0] * (n - 1)
 
