@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from functools import partial
 from typing import Any
 
@@ -14,7 +13,7 @@ from bot.store import StoreUnavailable
 from bot.texts import BLANK_WITH_LANE_EXAMPLES
 from bot.wins import WinInputError, parse_win_command
 from handlers.coach_commands import Ctx, dispatch
-from handlers.replies import after_ack, coach_of, ephemeral
+from handlers.replies import after_ack, coach_of, ephemeral, open_form
 
 
 def input_error(exc: WinInputError) -> blocks.Reply:
@@ -41,19 +40,14 @@ def win(
     try:
         if not parsed.text:
             ack()
-
-            def open_form() -> None:
-                enrolled = ""
-                with contextlib.suppress(*StoreUnavailable):  # the form opens even then
-                    enrolled = coach.start_enrolment(team_id, user_id)
-                client.views_open(  # before the welcome DM: the trigger expires after 3 s
-                    trigger_id=command["trigger_id"],
-                    view=blocks.win_modal(coach.today_or_guess(team_id, user_id)),
-                )
-                if enrolled:
-                    after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
-
-            after_ack(context, open_form, respond, form=True)
+            open_form(
+                context,
+                client,
+                command["trigger_id"],
+                (team_id, user_id),
+                lambda: blocks.win_modal(coach.today_or_guess(team_id, user_id)),
+                respond,
+            )
             return
         if parsed.lane is None:
             draft_id, suggestion = coach.draft(team_id, user_id, parsed.text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from functools import partial
 from typing import Any
 
@@ -17,7 +16,7 @@ from bot.prompts import MAX_CUSTOM_PROMPTS, library, validate_custom_prompt
 from bot.schedule import NudgeSchedule, parse_time
 from bot.store import StoreUnavailable
 from bot.weeks import canonical_tz
-from handlers.replies import after_ack, coach_of, ids_of
+from handlers.replies import after_ack, coach_of, ids_of, open_form
 
 
 def home_for(coach: Coach, team_id: str, user_id: str) -> dict[str, Any]:
@@ -74,21 +73,16 @@ def start(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> No
 
 def open_log_modal(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
     ack()
-
-    def work() -> None:
-        team_id, user_id = ids_of(body)
-        coach = coach_of(context)
-        enrolled = ""
-        with contextlib.suppress(*StoreUnavailable):  # the form opens even then
-            enrolled = coach.start_enrolment(team_id, user_id)
-        client.views_open(  # before the welcome DM: the trigger expires after 3 s
-            trigger_id=body["trigger_id"],
-            view=win_modal(coach.today_or_guess(team_id, user_id), private_metadata="home"),
-        )
-        if enrolled:
-            after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
-
-    after_ack(context, work, form=True)
+    team_id, user_id = ids_of(body)
+    open_form(
+        context,
+        client,
+        body["trigger_id"],
+        (team_id, user_id),
+        lambda: win_modal(
+            coach_of(context).today_or_guess(team_id, user_id), private_metadata="home"
+        ),
+    )
 
 
 def open_settings(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot import blocks, nudge_blocks, texts
 from bot.store import StoreUnavailable
 from bot.wins import Lane, WinInputError, has_visible_text
-from handlers.replies import after_ack, coach_of, ephemeral, ids_of
+from handlers.replies import after_ack, coach_of, ephemeral, ids_of, open_form
 
 
 def _nudge_of(body: dict[str, Any], context: Any) -> dict[str, str]:
@@ -53,23 +53,14 @@ def log_clarity(
     ack: Ack, body: dict[str, Any], client: WebClient, context: Any, respond: Respond
 ) -> None:
     ack()
+    team_id, user_id = ids_of(body)
 
-    def work() -> None:
-        team_id, user_id = ids_of(body)
-        coach = coach_of(context)
-        enrolled = coach.start_enrolment(team_id, user_id)
-        nudge = _nudge_of(body, context)
-        metadata = json.dumps({"origin": "nudge", **nudge})
-        client.views_open(  # first: the trigger expires 3 s after the click
-            trigger_id=body["trigger_id"],
-            view=blocks.win_modal(
-                coach.today_or_guess(team_id, user_id), lane=Lane.CLARITY, private_metadata=metadata
-            ),
-        )
-        if enrolled:
-            after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
+    def view() -> dict[str, Any]:
+        metadata = json.dumps({"origin": "nudge", **_nudge_of(body, context)})
+        today = coach_of(context).today_or_guess(team_id, user_id)
+        return blocks.win_modal(today, lane=Lane.CLARITY, private_metadata=metadata)
 
-    after_ack(context, work, respond, form=True)
+    open_form(context, client, body["trigger_id"], (team_id, user_id), view, respond)
 
 
 def reflect_button(
@@ -77,19 +68,11 @@ def reflect_button(
 ) -> None:
     ack()
 
-    def work() -> None:
-        team_id, user_id = ids_of(body)
-        coach = coach_of(context)
-        enrolled = coach.start_enrolment(team_id, user_id)
+    def view() -> dict[str, Any]:
         nudge = _nudge_of(body, context)
-        client.views_open(  # first: the trigger expires 3 s after the click
-            trigger_id=body["trigger_id"],
-            view=nudge_blocks.reflect_modal(nudge["prompt"], json.dumps(nudge)),
-        )
-        if enrolled:
-            after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
+        return nudge_blocks.reflect_modal(nudge["prompt"], json.dumps(nudge))
 
-    after_ack(context, work, respond, form=True)
+    open_form(context, client, body["trigger_id"], ids_of(body), view, respond)
 
 
 def snooze(

@@ -72,3 +72,28 @@ def _guarded(context: Any, work: Callable[[], object], respond: Any) -> None:
         if respond is not None:
             with suppress(Exception):
                 respond(text=message, response_type="ephemeral", replace_original=False)
+
+
+def open_form(
+    context: Any,
+    client: Any,
+    trigger_id: str,
+    ids: tuple[str, str],
+    view: Callable[[], dict[str, Any]],
+    respond: Any = None,
+) -> None:
+    """After the ack, on the forms pool: make sure the PM has a profile, open the form `view()`
+    builds on the request's trigger_id (valid for 3 s), then finish a new PM's enrolment (the
+    welcome DM) on the background pool, so it never holds the form up."""
+    coach = coach_of(context)
+    team_id, user_id = ids
+
+    def work() -> None:
+        enrolled = ""
+        with suppress(*StoreUnavailable):  # the form opens even then
+            enrolled = coach.start_enrolment(team_id, user_id)
+        client.views_open(trigger_id=trigger_id, view=view())
+        if enrolled:
+            after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
+
+    after_ack(context, work, respond, form=True)
