@@ -155,9 +155,10 @@ class ServerCounters:
 # Child processes ------------------------------------------------------------------------------
 
 
-def child_env() -> dict[str, str]:
+def child_env(root: Path = ROOT, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in PROXY_VARS}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra or {})
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -165,13 +166,22 @@ def child_env() -> dict[str, str]:
 class Child:
     """A `python -m bench.<module>` child that prints `READY <json>` when it is ready."""
 
-    def __init__(self, module: str, *args: str, log_name: str | None = None) -> None:
+    def __init__(
+        self,
+        module: str,
+        *args: str,
+        log_name: str | None = None,
+        root: Path = ROOT,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`root`: the checkout to run the module from (another revision, for `bench.ab`);
+        `env`: extra environment variables."""
         self.log_path = Path(tempfile.mkstemp(prefix=f"pmc-bench-{log_name or module}-")[1])
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", module, *args],
-            cwd=ROOT,
-            env=child_env(),
+            cwd=root,
+            env=child_env(root, env),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -81,7 +82,9 @@ def main() -> int:
     from bot.scheduler import build_scheduler
     from bot.server import make_server, wsgi_app
 
-    settings = settings_for(args.fake, args.redis).model_copy(update={"log_level": "INFO"})
+    # INFO, as in production; BENCH_LOG_LEVEL lets `bench.ab` compare another level.
+    level = os.environ.get("BENCH_LOG_LEVEL", "INFO")
+    settings = settings_for(args.fake, args.redis).model_copy(update={"log_level": level})
     stream = Path(args.log).open("a", encoding="utf-8") if args.log else open("/dev/null", "w")  # noqa: SIM115
     configure_logging(settings.log_level, "json", settings.secret_values(), stream=stream)
     executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener")

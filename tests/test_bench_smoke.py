@@ -19,3 +19,13 @@ def test_recap_timing_and_memory_steps_run_at_small_sizes() -> None:
     memory = recap.memory(1_000)
     assert memory["wins"] == 1_000 and memory["bytes_per_win"] > memory["json_bytes_per_win"] > 0
     assert recap.timing_figure(timed).verdict in ("PASS", "MISS")
+
+
+def test_ab_compares_server_variants_side_by_side() -> None:
+    from bench.ab import Variant, compare
+
+    variants = [Variant.parse("bare=bare_pbr"), Variant.parse("quiet=prod:BENCH_LOG_LEVEL=ERROR")]
+    assert variants[1] == Variant("quiet", "prod", "", {"BENCH_LOG_LEVEL": "ERROR"})
+    results = compare(variants, rounds=1, seconds=0.3)
+    assert set(results) == {"bare", "quiet"} and results["bare"]["ratio"] == 1.0
+    assert results["quiet"]["rps"] > 0 and results["quiet"]["c1_ms"] > 0
