@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import fanout, recap, roundtrips, scaling, slash
-from bench.infra import BOT_TOKEN, SIGNING_SECRET, FakeControl, RedisProc, drop_proxies
+from bench.infra import BOT_TOKEN, SIGNING_SECRET, FakeControl, RedisProc
 from bench.report import Figure, machine, machine_lines, table
+from bot.fakeslack import drop_proxies
 from bot.logs import configure_logging
 
 NAMES = ("slash", "roundtrips", "fanout", "recap", "scaling")

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import slash
-from bench.infra import ROOT, Child, FakeControl, RedisProc, drop_proxies
+from bench.infra import ROOT, Child, FakeControl, RedisProc
+from bot.fakeslack import drop_proxies
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 
 import redis
 
+from bot.fakeslack import PROXY_VARS
 from bot.settings import Settings
 from bot.store import connect
-from tests.redis_server import find_redis_server, free_port
+from tests.redis_server import RedisServer, find_redis_server, free_port
 from tests.test_store import CountingConnection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,22 +30,6 @@ TEAM = "T0BENCH"
 BOT_TOKEN = "xoxb-bench-0000-secretbot"  # noqa: S105 - the fake's test token
 SIGNING_SECRET = "bench-signing-secret-7c1d"  # noqa: S105 - loopback only
 FORBIDDEN_PORTS = {6379}
-PROXY_VARS = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-)
-
-
-def drop_proxies() -> None:
-    """slack-sdk honours proxy variables: loopback traffic must never go through a proxy."""
-    for name in PROXY_VARS:
-        os.environ.pop(name, None)
 
 
 def loopback_port() -> int:
@@ -58,56 +43,34 @@ def loopback_port() -> int:
 # Redis ----------------------------------------------------------------------------------------
 
 
-@dataclass
-class RedisProc:
-    """A redis-server this run owns, on a free loopback port. `aof`: appendonly everysec, as
-    README recommends for production; off for the bulk-data benchmarks."""
+def _redis_binary() -> str:
+    binary = find_redis_server()
+    if binary is None:
+        raise SystemExit("bench: redis-server not found (make bench installs it)")
+    return binary
 
-    aof: bool = False
+
+@dataclass
+class RedisProc(RedisServer):
+    """The test suite's private redis-server, owned by one benchmark: a free loopback port,
+    never 6379; AOF off by default for the bulk-data benchmarks; its directory removed at
+    stop."""
+
+    binary: str = field(default_factory=_redis_binary)
     port: int = field(default_factory=loopback_port)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pmc-bench-")))
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+    aof: bool = False
 
     def start(self) -> RedisProc:
-        binary = find_redis_server()
-        if binary is None:
-            raise SystemExit("bench: redis-server not found (make bench installs it)")
         assert self.port not in FORBIDDEN_PORTS
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--dir", str(self.workdir), "--protected-mode", "yes"]
-        if self.aof:
-            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
-        else:
-            args += ["--appendonly", "no"]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    client.close()
-                    return self
-            except redis.ConnectionError:
-                time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        super().start()
+        return self
 
     def client(self, **overrides: Any) -> redis.Redis:
         return connect(self.url, **overrides)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self.process = None
+        super().stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 

@@ -30,7 +30,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.infra import BOT_TOKEN, SIGNING_SECRET, drop_proxies, settings_for
+from bench.infra import BOT_TOKEN, SIGNING_SECRET, settings_for
+from bot.fakeslack import drop_proxies
 
 SERVER_THREADS = 16  # make_server's default, as `pm-coach run` uses it
 LISTENER_THREADS = 16  # `pm-coach run`'s listener executor

@@ -22,8 +22,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from bench.infra import BOT_TOKEN, drop_proxies, settings_for, user_id
+from bench.infra import BOT_TOKEN, settings_for, user_id
 from bench.populate import FRI_15_BERLIN
+from bot.fakeslack import drop_proxies
 
 MAX_S = 600.0
 

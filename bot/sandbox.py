@@ -26,7 +26,7 @@ from slack_bolt import App, BoltRequest
 
 from bot.app import create_app
 from bot.cli import Runtime, build_runtime
-from bot.fakeslack import FakeSlack, payloads, signed_headers
+from bot.fakeslack import FakeSlack, drop_proxies, payloads, signed_headers
 from bot.sandbox_render import (
     Interactive,
     Numbering,
@@ -45,7 +45,6 @@ SANDBOX_BOT_TOKEN = "xoxb-sandbox-0000"  # noqa: S105
 SANDBOX_APP_TOKEN = "xapp-sandbox"  # noqa: S105
 CHANNEL = "C0PRODUCT"
 CHANNEL_NAME = "product"
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
 @dataclass(frozen=True)
@@ -117,8 +116,7 @@ class Sandbox:
         now: datetime | None = None,
         store_label: str = "",
     ) -> None:
-        for name in PROXY_VARS:  # slack-sdk would send loopback calls through a proxy
-            os.environ.pop(name, None)
+        drop_proxies()  # slack-sdk would send loopback calls through a proxy
         self.out = out
         self.color = color
         self.store_label = store_label

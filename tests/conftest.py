@@ -19,30 +19,19 @@ import redis
 
 from bot.app import create_app
 from bot.cli import build_runtime, healthy
-from bot.fakeslack import FakeSlack
+from bot.fakeslack import FakeSlack, drop_proxies
 from bot.logs import configure_logging
 from bot.server import make_server, wsgi_app
 from bot.settings import Settings
 from tests.driver import SlackDriver
 from tests.redis_server import RedisServer, find_redis_server
 
-PROXY_VARS = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-)
 SIGNING_SECRET = "test-signing-secret-5f2a9c"
 BOT_TOKEN = "xoxb-test-1111-2222-secretbot"
 APP_TOKEN = "xapp-1-test-secretapp"
 TEAM = "T0TEAM"
 
-for _name in PROXY_VARS:  # slack-sdk reads these; its Socket Mode client ignores NO_PROXY
-    os.environ.pop(_name, None)
+drop_proxies()  # slack-sdk reads them; its Socket Mode client ignores NO_PROXY
 
 # Log as production does (JSON through the redactor) so pytest captures it with each test.
 configure_logging("INFO", "json", [BOT_TOKEN, SIGNING_SECRET, APP_TOKEN])

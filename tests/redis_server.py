@@ -32,6 +32,7 @@ class RedisServer:
     port: int = field(default_factory=free_port)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pmc-redis-")))
     process: subprocess.Popen[bytes] | None = None
+    aof: bool = True  # appendonly everysec, as README recommends for production
 
     @property
     def url(self) -> str:
@@ -47,10 +48,11 @@ class RedisServer:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
+                *(
+                    ["--appendonly", "yes", "--appendfsync", "everysec"]
+                    if self.aof
+                    else ["--appendonly", "no"]
+                ),
                 "--dir",
                 str(self.workdir),
                 "--protected-mode",
@@ -68,12 +70,17 @@ class RedisServer:
                     return self
             except redis.ConnectionError:
                 time.sleep(0.02)
+        self.stop()
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
         self.process = None
 
 

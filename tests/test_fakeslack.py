@@ -27,19 +27,16 @@ from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.fakeslack import FakeSlack, payloads, signed_headers, validate_blocks, validate_view
+from bot.fakeslack import (
+    PROXY_VARS,
+    FakeSlack,
+    payloads,
+    signed_headers,
+    validate_blocks,
+    validate_view,
+)
 
 SAMPLES = Path("/work/shared/slack/java-slack-sdk-json-logs")
-PROXY_VARS = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-)
 TEAM = "T0TEAM"
 ANN = "U0ANN"
 

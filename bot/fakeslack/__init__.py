@@ -27,17 +27,41 @@ does to the original message, group DMs, event delivery retries on its own (send
 yourself), file downloads, and Slack's occasional short pages in cursor pagination.
 """
 
+import os
+
 from bot.fakeslack import payloads
 from bot.fakeslack.blockkit import validate_blocks, validate_view
 from bot.fakeslack.payloads import signed_headers
 from bot.fakeslack.server import Call, FakeSlack, SlackError
 
 __all__ = [
+    "PROXY_VARS",
     "Call",
     "FakeSlack",
     "SlackError",
+    "drop_proxies",
     "payloads",
     "signed_headers",
     "validate_blocks",
     "validate_view",
 ]
+
+
+# slack-sdk honours these (its Socket Mode client even ignores NO_PROXY): traffic to the
+# loopback fake must never go through a proxy.
+PROXY_VARS = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
+
+
+def drop_proxies() -> None:
+    """Unset the proxy variables in this process (tests, the sandbox, benchmarks)."""
+    for name in PROXY_VARS:
+        os.environ.pop(name, None)
