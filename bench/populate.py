@@ -147,26 +147,17 @@ def win_for_log(team: str, user: str, n: int, now: datetime, rng: random.Random)
     )
 
 
-class _Recorder:
-    """Stands in for the Redis client of a `Store`: records what `Store.log_win` queues on its
-    pipeline and answers as Redis would for a newly logged win."""
+class _Recorder(Store):
+    """A `Store` that sends nothing: it records the commands `Store.log_win` would send in its
+    one round trip and answers as Redis would for a newly logged win."""
 
     def __init__(self) -> None:
-        self.commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        super().__init__(None)  # type: ignore[arg-type]
+        self.commands: list[tuple[Any, ...]] = []
 
-    def pipeline(self, transaction: bool = False) -> _Recorder:
-        return self
-
-    def __getattr__(self, name: str) -> Any:
-        def record(*args: Any, **kwargs: Any) -> _Recorder:
-            self.commands.append((name, args, kwargs))
-            return self
-
-        return record
-
-    def execute(self, raise_on_error: bool = True) -> list[Any]:
-        n = len(self.commands)
-        return [["logged", "", [], [], "", TZ, ""]] + [0] * (n - 1)
+    def _exchange(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        self.commands = list(commands)
+        return [["logged", "", [], [], "", TZ, ""]] + [0] * (len(commands) - 1)
 
 
 def log_wins_pipelined(rds: redis.Redis, wins: Sequence[Win], now: datetime) -> int:
@@ -175,15 +166,13 @@ def log_wins_pipelined(rds: redis.Redis, wins: Sequence[Win], now: datetime) -> 
     trip per win. Returns the bytes of win JSON stored."""
     rds.script_load(LOG_WIN)
     recorder = _Recorder()
-    capture = Store(recorder)  # type: ignore[arg-type]
     payload = 0
     for start in range(0, len(wins), CHUNK):
         pipe = rds.pipeline(transaction=False)
         for win in wins[start : start + CHUNK]:
-            recorder.commands.clear()
-            capture.log_win(win, source=f"command:{win.id}", tz=TZ, now=now)
-            for name, args, kwargs in recorder.commands:
-                getattr(pipe, name)(*args, **kwargs)
+            recorder.log_win(win, source=f"command:{win.id}", tz=TZ, now=now)
+            for command in recorder.commands:
+                pipe.execute_command(*command)
             payload += len(json.dumps(win.to_json_dict(), ensure_ascii=False).encode())
         pipe.execute()
     return payload

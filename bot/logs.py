@@ -160,8 +160,10 @@ def configure_logging(
     root.setLevel(level)
     for name in ("apscheduler", "urllib3", "cheroot"):
         logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
-    # Bolt formats its DEBUG messages whenever its logger's own level allows them (NOTSET does).
+    # Bolt and slack-sdk format their DEBUG messages (slack-sdk: every request and response
+    # body) whenever their logger's *own* level allows them, and NOTSET does.
     logging.getLogger("slack_bolt").setLevel(level)
+    logging.getLogger("slack_sdk.web").setLevel(level)
 
 
 def get_logger(name: str = "pm_coach") -> Any:

@@ -244,16 +244,32 @@ def pick_prompt(
     so the same prompt is not shown twice in a row across the cycle boundary.
     """
     where = situation(window, target)
-    prompts = _unique([*(library() if pool is None else pool), *custom])
+    prompts: Sequence[Prompt] = (
+        _library_pool()
+        if pool is None and not custom
+        else _unique([*(library() if pool is None else pool), *custom])
+    )
     if not prompts:
         raise ValueError("the prompt pool is empty")
-    seen = set(shown)
+    seen = shown if isinstance(shown, set | frozenset) else set(shown)
     candidates = [p for p in prompts if p.id not in seen]
     new_cycle = not candidates
     if new_cycle:
-        candidates = [p for p in prompts if p.id != last] or prompts
-    best = min(candidates, key=lambda p: (preference(p, where), _order(seed, p.id), p.id))
+        candidates = [p for p in prompts if p.id != last] or list(prompts)
+    # The best rank first, then the seeded order within it: the hash is only computed for the
+    # prompts of that rank (a nudge batch picks one prompt per PM).
+    ranks = [preference(p, where) for p in candidates]
+    top = min(ranks)
+    best = min(
+        (p for p, rank in zip(candidates, ranks, strict=True) if rank == top),
+        key=lambda p: (_order(seed, p.id), p.id),
+    )
     return Pick(prompt=best, new_cycle=new_cycle)
+
+
+@cache
+def _library_pool() -> tuple[Prompt, ...]:
+    return tuple(_unique(library()))
 
 
 def _order(seed: str, prompt_id: str) -> bytes:

@@ -417,6 +417,14 @@ if ARGV[3] ~= '' then redis.call('SADD', KEYS[4], ARGV[3]) end
 return 1
 """
 
+# KEYS: profile, weeks, paused, shown, prompts
+# Everything deciding and writing one nudge needs about a PM (a batch sends one per PM).
+NUDGE_STATE = """
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]),
+        redis.call('SMEMBERS', KEYS[3]), redis.call('SMEMBERS', KEYS[4]),
+        redis.call('HGETALL', KEYS[5])}
+"""
+
 # KEYS: rate   ARGV: count, interval ms, burst tolerance ms
 # GCRA on the server's clock: reserves `count` send slots for the workspace and returns how long
 # (ms) each must wait. All processes share the budget.
@@ -643,9 +651,7 @@ class Store:
         (the PM asked to follow Slack again). True if set."""
         key = Keys.profile(team_id, user_id)
         flag = "1" if force else "0"
-        result = self._run_with_script(
-            SET_TZ, lambda pipe: pipe.evalsha(_sha(SET_TZ), 1, key, tz, source, flag)
-        )
+        result = self._run_scripts(SET_TZ, [_evalsha(SET_TZ, [key], tz, source, flag)])
         return bool(result[0])
 
     # Wins -------------------------------------------------------------------------------------
@@ -695,13 +701,13 @@ class Store:
         ]
         member = f"{u}:{win.id}"
 
-        def queue(pipe: Any) -> None:
-            pipe.evalsha(_sha(LOG_WIN), len(keys), *keys, *args)
-            pipe.zadd(Keys.team_week(t, win.week), {member: at_ms})
-            if replaces_week is not None and replaces_week != win.week:
-                pipe.zrem(Keys.team_week(t, replaces_week), member)
-
-        results = self._run_with_script(LOG_WIN, queue, only_first=True)
+        commands = [
+            _evalsha(LOG_WIN, keys, *args),
+            ("ZADD", Keys.team_week(t, win.week), at_ms, member),
+        ]
+        if replaces_week is not None and replaces_week != win.week:
+            commands.append(("ZREM", Keys.team_week(t, replaces_week), member))
+        results = self._run_scripts(LOG_WIN, commands, only_first=True)
         # If the script ran, the win is stored even when the team index write was refused
         # (e.g. Redis out of memory in between): the PM must hear "logged", not "not saved".
         indexed = not any(isinstance(r, Exception) for r in results[1:])
@@ -742,9 +748,7 @@ class Store:
             Keys.profile(t, u),
             Keys.logged(t, u),
         ]
-        result = self._run_with_script(
-            DELETE_WIN, lambda pipe: pipe.evalsha(_sha(DELETE_WIN), len(keys), *keys, win_id)
-        )[0]
+        result = self._run_scripts(DELETE_WIN, [_evalsha(DELETE_WIN, keys, win_id)])[0]
         if result[0] != "deleted":
             return DeleteOutcome(win=None, state=None)
         win = Win.from_json_dict(json.loads(result[1]))
@@ -769,9 +773,7 @@ class Store:
             win.week,
             "s" if win.lane is Lane.SHIPPED else "c",
         ]
-        result = self._run_with_script(
-            EDIT_WIN, lambda pipe: pipe.evalsha(_sha(EDIT_WIN), len(keys), *keys, *args)
-        )[0]
+        result = self._run_scripts(EDIT_WIN, [_evalsha(EDIT_WIN, keys, *args)])[0]
         if result[0] != "edited":
             return DeleteOutcome(win=None, state=None)
         old = Win.from_json_dict(json.loads(result[1]))
@@ -868,11 +870,11 @@ class Store:
         interaction ends a back-off. Returns "new", "reactivated" or ""."""
         key = Keys.profile(team_id, user_id)
 
-        def queue(pipe: Any) -> None:
-            pipe.evalsha(_sha(ENROL), 1, key, tz, now.isoformat(), tz_source)
-            pipe.sadd(Keys.team_users(team_id), user_id)
-
-        result = int(self._run_with_script(ENROL, queue)[0])
+        commands = [
+            _evalsha(ENROL, [key], tz, now.isoformat(), tz_source),
+            ("SADD", Keys.team_users(team_id), user_id),
+        ]
+        result = int(self._run_scripts(ENROL, commands)[0])
         return {1: "new", 2: "reactivated"}.get(result, "")
 
     def profile(self, team_id: str, user_id: str) -> dict[str, str]:
@@ -894,9 +896,7 @@ class Store:
     def resume(self, team_id: str, user_id: str, from_week: str) -> int:
         """Un-pause `from_week` and every later week; past pauses stay (they were real)."""
         key = Keys.paused(team_id, user_id)
-        result = self._run_with_script(
-            RESUME, lambda pipe: pipe.evalsha(_sha(RESUME), 1, key, from_week)
-        )
+        result = self._run_scripts(RESUME, [_evalsha(RESUME, [key], from_week)])
         return int(result[0])
 
     # Custom prompts ---------------------------------------------------------------------------
@@ -910,9 +910,7 @@ class Store:
     def add_prompt(self, team_id: str, user_id: str, text: str, limit: int) -> int | None:
         """The new prompt's number, or None when the PM already has `limit` prompts."""
         keys = [Keys.prompts(team_id, user_id), Keys.profile(team_id, user_id)]
-        result = self._run_with_script(
-            ADD_PROMPT, lambda pipe: pipe.evalsha(_sha(ADD_PROMPT), 2, *keys, text, limit)
-        )
+        result = self._run_scripts(ADD_PROMPT, [_evalsha(ADD_PROMPT, keys, text, limit)])
         number = int(result[0])
         return None if number < 0 else number
 
@@ -961,9 +959,7 @@ class Store:
         keys = [Keys.due_index(shard), Keys.due_leases(shard)]
         value = "off" if due is None else str(_ms(due))
         member = f"{team_id}:{user_id}"
-        self._run_with_script(
-            RESCHEDULE, lambda pipe: pipe.evalsha(_sha(RESCHEDULE), 2, *keys, member, value)
-        )
+        self._run_scripts(RESCHEDULE, [_evalsha(RESCHEDULE, keys, member, value)])
 
     def due_at(self, team_id: str, user_id: str) -> datetime | None:
         score = self.redis.zscore(
@@ -977,21 +973,20 @@ class Store:
         """Claim up to `limit` due PMs across all shards in one round trip."""
         per_shard = max(1, -(-limit // DUE_SHARDS))
 
-        def queue(pipe: Any) -> None:
-            for shard in range(DUE_SHARDS):
-                keys = [Keys.due_index(shard), Keys.due_leases(shard)]
-                pipe.evalsha(
-                    _sha(CLAIM),
-                    2,
-                    *keys,
-                    _ms(now),
-                    int(lease_s * 1000),
-                    per_shard,
-                    f"{token_prefix}.{shard}",
-                )
-
+        now_ms, lease_ms = _ms(now), int(lease_s * 1000)
+        commands = [
+            _evalsha(
+                CLAIM,
+                [Keys.due_index(shard), Keys.due_leases(shard)],
+                now_ms,
+                lease_ms,
+                per_shard,
+                f"{token_prefix}.{shard}",
+            )
+            for shard in range(DUE_SHARDS)
+        ]
         claims: list[Claim] = []
-        for flat in self._run_with_script(CLAIM, queue):
+        for flat in self._run_scripts(CLAIM, commands):
             for i in range(0, len(flat), 4):
                 team_id, _, user_id = str(flat[i]).partition(":")
                 claims.append(
@@ -1005,44 +1000,38 @@ class Store:
         """Finish claims (fenced by token), batched per shard: one round trip."""
         if not completions:
             return 0
-        by_shard: dict[int, list[str]] = {}
-        for c in completions:
-            if c.retry_at is not None:
-                nxt = f"retry:{_ms(c.retry_at)}"
-            else:
-                nxt = "" if c.next_due is None else str(_ms(c.next_due))
-            by_shard.setdefault(due_shard(c.team_id, c.user_id), []).extend(
-                [f"{c.team_id}:{c.user_id}", c.token, nxt]
-            )
-
-        def queue(pipe: Any) -> None:
-            for shard, args in by_shard.items():
-                keys = [Keys.due_index(shard), Keys.due_leases(shard)]
-                pipe.evalsha(_sha(COMPLETE), 2, *keys, *args)
-
-        return sum(int(n) for n in self._run_with_script(COMPLETE, queue))
+        return sum(int(n) for n in self._run_scripts(COMPLETE, _completing(completions)))
 
     def nudge_states(self, pairs: Sequence[tuple[str, str]]) -> list[NudgeState]:
         """Profile, week counts, pauses, shown prompts and custom prompts of many PMs: one
         round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for t, u in pairs:
-            pipe.hgetall(Keys.profile(t, u))
-            pipe.hgetall(Keys.weeks(t, u))
-            pipe.smembers(Keys.paused(t, u))
-            pipe.smembers(Keys.shown(t, u))
-            pipe.hgetall(Keys.prompts(t, u))
-        raw = pipe.execute()
+        if not pairs:
+            return []
+        commands = [
+            _evalsha(
+                NUDGE_STATE,
+                [
+                    Keys.profile(t, u),
+                    Keys.weeks(t, u),
+                    Keys.paused(t, u),
+                    Keys.shown(t, u),
+                    Keys.prompts(t, u),
+                ],
+            )
+            for t, u in pairs
+        ]
         states = []
-        for i in range(0, len(raw), 5):
-            profile = {str(k): str(v) for k, v in (raw[i] or {}).items()}
-            prompts = sorted((int(k), str(v)) for k, v in (raw[i + 4] or {}).items())
+        for profile_flat, weeks, paused, shown, prompts_flat in self._run_scripts(
+            NUDGE_STATE, commands
+        ):
+            profile = _pairs(profile_flat)
+            prompts = _pairs(prompts_flat)
             states.append(
                 NudgeState(
                     profile=profile,
-                    state=_state(raw[i + 1], raw[i + 2], profile.get("target", "")),
-                    shown=frozenset(str(x) for x in raw[i + 3]),
-                    custom_prompts=prompts,
+                    state=_state(weeks, paused, profile.get("target", "")),
+                    shown=frozenset(shown),
+                    custom_prompts=sorted((int(k), v) for k, v in prompts.items()),
                 )
             )
         return states
@@ -1053,11 +1042,11 @@ class Store:
         if not items:
             return []
 
-        def queue(pipe: Any) -> None:
-            for t, u, slot, token in items:
-                pipe.evalsha(_sha(GUARD), 1, Keys.sent(t, u, slot), token, int(ttl_s * 1000))
-
-        return [str(v) for v in self._run_with_script(GUARD, queue)]
+        ttl_ms = int(ttl_s * 1000)
+        commands = [
+            _evalsha(GUARD, [Keys.sent(t, u, slot)], token, ttl_ms) for t, u, slot, token in items
+        ]
+        return [str(v) for v in self._run_scripts(GUARD, commands)]
 
     def mark_sent_many(self, accepted: Sequence[SentNudge]) -> None:
         """Slack accepted these nudges: record each and complete its claim, all in ONE round
@@ -1070,39 +1059,38 @@ class Store:
         if not accepted:
             return
 
-        def queue(pipe: Any) -> None:
-            for sent in accepted:
-                t, u = sent.claim.team_id, sent.claim.user_id
-                keys = [Keys.sent(t, u, sent.slot), Keys.nudge(t, u), Keys.profile(t, u)]
-                pipe.evalsha(
-                    _sha(MARK_SENT),
-                    4,
-                    *keys,
+        commands = [
+            _evalsha(
+                MARK_SENT,
+                [
+                    Keys.sent(t, u, sent.slot),
+                    Keys.nudge(t, u),
+                    Keys.profile(t, u),
                     Keys.shown(t, u),
-                    sent.ts,
-                    sent.channel,
-                    sent.prompt_id,
-                    sent.prompt,
-                    sent.slot,
-                    sent.now.isoformat(),
-                    SENT_TTL_S,
-                    "1" if sent.notice else "0",
-                    "1" if sent.new_cycle else "0",
-                )
-                shard = due_shard(t, u)
-                pipe.evalsha(
-                    _sha(COMPLETE),
-                    2,
-                    Keys.due_index(shard),
-                    Keys.due_leases(shard),
-                    f"{t}:{u}",
-                    sent.claim.token,
-                    "" if sent.next_due is None else str(_ms(sent.next_due)),
-                )
-
+                ],
+                sent.ts,
+                sent.channel,
+                sent.prompt_id,
+                sent.prompt,
+                sent.slot,
+                sent.now.isoformat(),
+                SENT_TTL_S,
+                "1" if sent.notice else "0",
+                "1" if sent.new_cycle else "0",
+            )
+            for sent in accepted
+            for t, u in [(sent.claim.team_id, sent.claim.user_id)]
+        ]
+        # The claims are completed per shard, after every record.
+        commands += _completing(
+            [
+                Completion(s.claim.team_id, s.claim.user_id, s.claim.token, s.next_due)
+                for s in accepted
+            ]
+        )
         for script in (MARK_SENT, COMPLETE):  # make sure both are loaded before the window
             self._ensure_script(script)
-        self._run_with_script(MARK_SENT, queue)
+        self._run_scripts(MARK_SENT, commands)
 
     def update_profiles(
         self, changes: Sequence[tuple[str, str, Mapping[str, str], Sequence[str]]]
@@ -1168,18 +1156,15 @@ class Store:
         interval_ms = 1000.0 / rate_per_s
         tolerance = interval_ms * max(burst - 1, 0)
         key = Keys.rate(team_id)
-        waits = self._run_with_script(
-            RESERVE,
-            lambda pipe: pipe.evalsha(_sha(RESERVE), 1, key, count, interval_ms, tolerance),
+        waits = self._run_scripts(
+            RESERVE, [_evalsha(RESERVE, [key], count, interval_ms, tolerance)]
         )[0]
         return [float(w) / 1000 for w in waits]
 
     def penalize_sends(self, team_id: str, seconds: float) -> None:
         """Slack answered 429: every process holds off for `seconds`."""
         key = Keys.rate(team_id)
-        self._run_with_script(
-            PENALIZE, lambda pipe: pipe.evalsha(_sha(PENALIZE), 1, key, int(seconds * 1000))
-        )
+        self._run_scripts(PENALIZE, [_evalsha(PENALIZE, [key], int(seconds * 1000))])
 
     # Reflections ------------------------------------------------------------------------------
 
@@ -1233,11 +1218,8 @@ class Store:
 
     def claim_due_recaps(self, now: datetime, lease_s: float) -> list[tuple[str, datetime]]:
         """Teams whose recap is due, moved out of sight for the lease: (team, due)."""
-        flat = self._run_with_script(
-            CLAIM_RECAPS,
-            lambda pipe: pipe.evalsha(
-                _sha(CLAIM_RECAPS), 1, Keys.RECAPS, _ms(now), int(lease_s * 1000)
-            ),
+        flat = self._run_scripts(
+            CLAIM_RECAPS, [_evalsha(CLAIM_RECAPS, [Keys.RECAPS], _ms(now), int(lease_s * 1000))]
         )[0]
         return [(str(flat[i]), _from_ms(flat[i + 1])) for i in range(0, len(flat), 2)]
 
@@ -1350,26 +1332,77 @@ class Store:
 
     # Plumbing ---------------------------------------------------------------------------------
 
-    def _run_with_script(self, script: str, queue: Any, *, only_first: bool = False) -> list[Any]:
-        """Run a pipeline whose first command is EVALSHA of `script`; load it once if needed.
+    def _run_scripts(
+        self, script: str, commands: Sequence[tuple[Any, ...]], *, only_first: bool = False
+    ) -> list[Any]:
+        """`_exchange` commands whose first is EVALSHA of `script` (see `_evalsha`); the script
+        is loaded and the batch sent again if Redis does not know it (a new or flushed server).
 
-        Scripts are called by SHA inside a plain pipeline, so the steady state is one round trip
-        (redis-py's Script objects would add a SCRIPT EXISTS to every pipeline).
-
-        `only_first`: only the script's own error is raised; the results of the commands after
-        it may be exceptions (derived data the caller can live without, e.g. refused by a Redis
-        out of memory after the script itself had written).
+        Scripts are called by SHA, so the steady state is one round trip (redis-py's Script
+        objects would add a SCRIPT EXISTS to every pipeline). The first error reply is raised;
+        with `only_first`, only the script's own: the results of the commands after it may be
+        exceptions (derived data the caller can live without, e.g. refused by a Redis out of
+        memory after the script itself had written).
         """
         for attempt in range(2):
-            pipe = self.redis.pipeline(transaction=False)
-            queue(pipe)
-            try:
-                results = list(pipe.execute(raise_on_error=not only_first))
-                if only_first and isinstance(results[0], Exception):
-                    raise results[0]
-                return results
-            except NoScriptError:
-                if attempt:
-                    raise
+            replies = self._exchange(commands)
+            if isinstance(replies[0], NoScriptError) and not attempt:
                 self.redis.script_load(script)
+                self._loaded.add(_sha(script))
+                continue
+            for reply in replies[:1] if only_first else replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return replies
         raise AssertionError("unreachable")
+
+    def _exchange(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Send `commands` in one write on a pooled connection and read every reply: one round
+        trip, as a non-transactional pipeline, without redis-py's per-command bookkeeping
+        (which costs more than the commands themselves on the hot paths: a `/win`, a batch of
+        nudges). Replies are raw (no response callbacks: HGETALL is a flat list); an error
+        reply is returned as its exception. A lost connection is retried exactly as redis-py
+        retries a pipeline: by the client's `retry`, on a fresh connection."""
+        pool = self.redis.connection_pool
+        conn: Any = pool.get_connection()
+        try:
+            return list(
+                conn.retry.call_with_retry(
+                    lambda: _send_and_read(conn, commands), lambda _error: conn.disconnect()
+                )
+            )
+        finally:
+            pool.release(conn)
+
+
+def _send_and_read(conn: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    conn.send_packed_command(conn.pack_commands(commands))
+    replies: list[Any] = []
+    for _ in commands:
+        try:
+            replies.append(conn.read_response())
+        except redis.exceptions.ResponseError as exc:  # the reply was read: stay in step
+            replies.append(exc)
+    return replies
+
+
+def _evalsha(script: str, keys: Sequence[str], *args: Any) -> tuple[Any, ...]:
+    """The EVALSHA command of `script` for `_run_scripts`."""
+    return ("EVALSHA", _sha(script), len(keys), *keys, *args)
+
+
+def _completing(completions: Sequence[Completion]) -> list[tuple[Any, ...]]:
+    """COMPLETE commands for `completions`: one per due-index shard."""
+    by_shard: dict[int, list[str]] = {}
+    for c in completions:
+        if c.retry_at is not None:
+            nxt = f"retry:{_ms(c.retry_at)}"
+        else:
+            nxt = "" if c.next_due is None else str(_ms(c.next_due))
+        by_shard.setdefault(due_shard(c.team_id, c.user_id), []).extend(
+            [f"{c.team_id}:{c.user_id}", c.token, nxt]
+        )
+    return [
+        _evalsha(COMPLETE, [Keys.due_index(shard), Keys.due_leases(shard)], *args)
+        for shard, args in by_shard.items()
+    ]

@@ -123,6 +123,60 @@ def test_delete_restores_counts(rds: redis.Redis) -> None:
     assert store.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", "b")]
 
 
+def test_one_round_trip_keeps_replies_in_step_after_an_error_reply(rds: redis.Redis) -> None:
+    """A batch sent in one write returns every reply in order; an error reply in the middle is
+    returned as its exception and the connection stays usable for the next batch."""
+    store = Store(rds)
+    rds.set("pmc:v1:{T0TEST}:text", "not a number")
+    replies = store._exchange(
+        [
+            ("SET", "pmc:v1:{T0TEST}:a", "1"),
+            ("INCR", "pmc:v1:{T0TEST}:text"),
+            ("GET", "pmc:v1:{T0TEST}:a"),
+        ]
+    )
+    assert replies[0] == "OK" and replies[2] == "1"
+    assert isinstance(replies[1], redis.ResponseError)
+    assert store._exchange([("GET", "pmc:v1:{T0TEST}:a")]) == ["1"]
+
+
+class DropsOnce(redis.Connection):
+    """A connection whose next send fails as a reset socket would (set `armed`)."""
+
+    armed = False
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if type(self).armed:
+            type(self).armed = False
+            self.disconnect()
+            raise redis.ConnectionError("Connection reset by peer")
+        super().send_packed_command(command, check_health)
+
+
+def test_a_dropped_connection_is_retried_once_on_a_fresh_one(redis_url: str) -> None:
+    """The connection breaks as a batch is sent: it goes again on a new connection, as redis-py
+    retries a pipeline, and the caller never notices."""
+    store = Store(connect(redis_url, connection_class=DropsOnce))
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    store.log_win(make_win(win_id="a"), source="a", tz="UTC", now=now)
+    DropsOnce.armed = True
+    outcome = store.log_win(make_win(win_id="b"), source="b", tz="UTC", now=now)
+    assert outcome.status == "logged" and not DropsOnce.armed
+    assert {w.id for w in store.user_wins(TEAM, "U0ALICE")} == {"a", "b"}
+
+
+def test_scripts_are_loaded_again_after_a_flush(rds: redis.Redis) -> None:
+    """A restarted or flushed Redis forgets the scripts: the batch is sent again after loading
+    it, once, and the outcome is the same."""
+    store = Store(rds)
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    store.log_win(make_win(win_id="a"), source="a", tz="UTC", now=now)
+    rds.script_flush()
+    outcome = store.log_win(make_win(win_id="b"), source="b", tz="UTC", now=now)
+    assert outcome.status == "logged" and outcome.state.counts["2026-W48"].clarity == 2
+    assert store.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", "a"), ("U0ALICE", "b")]
+
+
 def test_unreachable_redis_fails_fast() -> None:
     """With nothing listening, a store call fails in well under a second (no long retries)."""
     store = Store(connect(f"redis://127.0.0.1:{free_port()}/0"))
