@@ -78,7 +78,7 @@ def compare(variants: list[Variant], rounds: int, seconds: float) -> dict[str, d
             server.port = int(server.child.wait_ready(60)["port"])
             for k in range(slash.PMS):  # each PM's first request (enrolment) before measuring
                 conn = slash.connection(server.port)
-                slash.post(conn, *server.next_request(k))
+                slash.post(conn, *server.next_request(k, pm=k))
                 conn.close()
         time.sleep(1.0)
         names = list(servers)

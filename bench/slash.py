@@ -45,7 +45,9 @@ class Server:
     seq: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def next_request(self, k: int) -> tuple[bytes, dict[str, str]]:
+    def next_request(self, k: int, *, pm: int | None = None) -> tuple[bytes, dict[str, str]]:
+        """The next signed `/win`: from PM `pm`, or from one that varies with `k` and the
+        sequence number."""
         with self.lock:
             self.seq += 1
             n = self.seq
@@ -53,7 +55,7 @@ class Server:
             "/win",
             f"clarity Bench win {n} framed the pricing question",
             team_id=TEAM,
-            user_id=user_id(PM_PREFIX, (k + n) % PMS),
+            user_id=user_id(PM_PREFIX, (k + n) % PMS if pm is None else pm),
             channel_id="C0BENCH",
             response_url="http://127.0.0.1:9/hooks/unused",  # /win answers in its ack
         )
@@ -207,7 +209,7 @@ def run(fake: FakeControl, sizes: Sizes) -> dict[str, Any]:
         for server in servers.values():
             for k in range(PMS):
                 conn = connection(server.port)
-                body, headers = server.next_request(k)
+                body, headers = server.next_request(k, pm=k)
                 post(conn, body, headers)
                 conn.close()
         time.sleep(1.0)  # enrolment work after the acks (schedule, welcome DM) settles
