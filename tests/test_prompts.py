@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 import re
 from collections import Counter
 from itertools import pairwise
@@ -320,6 +322,42 @@ def test_pick_is_deterministic() -> None:
         a = pick_prompt(window=window, target=TARGET, shown=shown, seed="T1:U1:2026-W01")
         b = pick_prompt(window=window, target=TARGET, shown=set(shown), seed="T1:U1:2026-W01")
         assert a == b, where
+
+
+def test_pick_follows_the_documented_rule_exactly() -> None:
+    """Against the rule as the module states it — unseen prompts (all but the last one once a
+    cycle is over), lowest rank, then the sha256 order of (seed, id) — on many random PMs,
+    with and without custom prompts and with lists or sets of shown ids."""
+    rng = random.Random(11)
+    for case in range(3000):
+        window = WeekCount(shipped=rng.randint(0, 3), clarity=rng.randint(0, 3))
+        target = rng.choice([0.0, 0.3, 0.5, 1.0])
+        custom = [custom_prompt(k, f"My prompt {k}") for k in range(rng.choice([0, 0, 1, 4]))]
+        pool = [*library(), *custom]
+        ids = [p.id for p in pool]
+        shown = rng.sample(ids, rng.randint(0, len(ids)))
+        last = rng.choice(ids)
+        seed = f"T1:U{case}:2026-11-27"
+        where = situation(window, target)
+        unseen = [p for p in pool if p.id not in shown] or [p for p in pool if p.id != last]
+        expected = min(
+            unseen,
+            key=lambda p, seed=seed, where=where: (
+                preference(p, where),
+                hashlib.sha256(f"{seed}\x1f{p.id}".encode()).digest(),
+                p.id,
+            ),
+        )
+        got = pick_prompt(
+            window=window,
+            target=target,
+            shown=shown if case % 2 else frozenset(shown),
+            custom=custom,
+            seed=seed,
+            last=last,
+        )
+        assert got.prompt == expected, case
+        assert got.new_cycle == (len(set(shown)) == len(ids))
 
 
 @pytest.mark.parametrize("where", list(WINDOWS))
