@@ -57,8 +57,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import zlib
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -199,7 +201,9 @@ class Keys:
 # enrolled: "new" (profile created), "reactivated" (was inactive) or ""
 # status: "logged" | "duplicate" | "stale_tz" (the PM's zone changed; nothing written)
 LOG_WIN = """
-local tz = redis.call('HGET', KEYS[1], 'tz')
+local p = redis.call('HMGET', KEYS[1], 'tz', 'inactive', 'ignored', 'backoff_from',
+                      'backoff_told', 'target')
+local tz = p[1]
 local enrolled = ''
 if not tz then
   redis.call('HSET', KEYS[1], 'tz', ARGV[6], 'tz_source', ARGV[10], 'enrolled_at', ARGV[8])
@@ -209,8 +213,13 @@ elseif tz ~= ARGV[6] then
   return {'stale_tz', '', {}, {}, '', tz, ''}
 end
 -- Any interaction ends a back-off and brings a PM who had left back.
-redis.call('HDEL', KEYS[1], 'ignored', 'backoff_from', 'backoff_told')
-if redis.call('HDEL', KEYS[1], 'inactive') == 1 then enrolled = 'reactivated' end
+if p[3] or p[4] or p[5] then
+  redis.call('HDEL', KEYS[1], 'ignored', 'backoff_from', 'backoff_told')
+end
+if p[2] then
+  redis.call('HDEL', KEYS[1], 'inactive')
+  enrolled = 'reactivated'
+end
 local status = 'logged'
 local id = ARGV[1]
 local prior = redis.call('GET', KEYS[6])
@@ -225,9 +234,8 @@ else
   redis.call('ZADD', KEYS[7], tonumber(ARGV[9]), ARGV[1])
 end
 if KEYS[8] then redis.call('DEL', KEYS[8]) end
-local target = redis.call('HGET', KEYS[1], 'target') or ''
-return {status, id, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[5]), target, tz,
-        enrolled}
+return {status, id, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[5]), p[6] or '',
+        tz, enrolled}
 """
 
 # KEYS: wins, timeline, weeks, paused, profile, logged
@@ -611,6 +619,8 @@ class Store:
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
         self._loaded: set[str] = set()
+        self._spare: deque[Any] = deque()  # idle connections of `_exchange`
+        self._spare_pid = os.getpid()
 
     # Health -----------------------------------------------------------------------------------
 
@@ -1357,22 +1367,39 @@ class Store:
         raise AssertionError("unreachable")
 
     def _exchange(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Send `commands` in one write on a pooled connection and read every reply: one round
-        trip, as a non-transactional pipeline, without redis-py's per-command bookkeeping
-        (which costs more than the commands themselves on the hot paths: a `/win`, a batch of
-        nudges). Replies are raw (no response callbacks: HGETALL is a flat list); an error
-        reply is returned as its exception. A lost connection is retried exactly as redis-py
-        retries a pipeline: by the client's `retry`, on a fresh connection."""
-        pool = self.redis.connection_pool
-        conn: Any = pool.get_connection()
+        """Send `commands` in one write and read every reply: one round trip, as a
+        non-transactional pipeline, without redis-py's per-command bookkeeping (which costs
+        more than the commands themselves on the hot paths: a `/win`, a batch of nudges).
+        Replies are raw (no response callbacks: HGETALL is a flat list); an error reply is
+        returned as its exception. A lost connection is retried exactly as redis-py retries a
+        pipeline: by the client's `retry`, on a fresh connection.
+
+        These connections are the store's own (made with the client's settings), kept in a
+        stack that needs no lock: a round trip takes no pool lock and no readiness poll. Any
+        failure other than an error reply closes the connection before it goes back: a
+        half-read answer never reaches the next caller.
+        """
+        conn = self._take()
         try:
             return list(
                 conn.retry.call_with_retry(
                     lambda: _send_and_read(conn, commands), lambda _error: conn.disconnect()
                 )
             )
+        except BaseException:
+            conn.disconnect()
+            raise
         finally:
-            pool.release(conn)
+            self._spare.append(conn)
+
+    def _take(self) -> Any:
+        if self._spare_pid != os.getpid():  # a forked child never shares its parent's sockets
+            self._spare, self._spare_pid = deque(), os.getpid()
+        try:
+            return self._spare.pop()
+        except IndexError:
+            pool = self.redis.connection_pool
+            return pool.connection_class(**pool.connection_kwargs)
 
 
 def _send_and_read(conn: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:

@@ -18,12 +18,22 @@ from tests.redis_server import RedisServer, free_port
 
 
 class CountingConnection(redis.Connection):
-    """Counts round trips: each send of one command or one whole pipeline is one."""
+    """Counts round trips: each send of one command or one whole pipeline is one. A new
+    connection's handshake (once per connection) is not counted."""
 
     sends = 0
+    _handshake = False
+
+    def on_connect_check_health(self, check_health: bool = True) -> None:
+        self._handshake = True
+        try:
+            super().on_connect_check_health(check_health)
+        finally:
+            self._handshake = False
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).sends += 1
+        if not self._handshake:
+            type(self).sends += 1
         super().send_packed_command(command, check_health)
 
 
