@@ -90,17 +90,23 @@ class Balance:
 
 
 def balance(counts: Mapping[str, WeekCount], current_week: str, target_percent: int) -> Balance:
-    window_weeks = weeks_back(current_week, BALANCE_WEEKS)
-    shipped = sum(counts.get(w, WeekCount()).shipped for w in window_weeks)
-    clarity = sum(counts.get(w, WeekCount()).clarity for w in window_weeks)
+    shipped = clarity = 0
+    for week in weeks_back(current_week, BALANCE_WEEKS):
+        count = counts.get(week)
+        if count is not None:
+            shipped += count.shipped
+            clarity += count.clarity
     total = shipped + clarity
     return Balance(
         share=None if total == 0 else clarity / total,
-        window=WeekCount(shipped=shipped, clarity=clarity),
-        this_week=counts.get(current_week, WeekCount()),
-        last_week=counts.get(shift_week(current_week, -1), WeekCount()),
+        window=WeekCount(shipped, clarity),
+        this_week=counts.get(current_week, _NONE),
+        last_week=counts.get(shift_week(current_week, -1), _NONE),
         target=target_percent / 100,
     )
+
+
+_NONE = WeekCount()
 
 
 def counts_in_weeks(fields: Mapping[str, str | int], weeks: Iterable[str]) -> dict[str, WeekCount]:
