@@ -74,6 +74,11 @@ class Runtime:
     ticker: Ticker
     recaps: Recaps
 
+    def close(self) -> None:
+        """Close every Redis connection: the store's own, then the client's pool."""
+        self.store.close()
+        self.redis.close()
+
 
 def build_runtime(
     settings: Settings, redis_client: redis.Redis | None = None, clock: Any = utc_now
@@ -163,7 +168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         scheduler.shutdown(wait=True)
         forms.shutdown(wait=True)  # work acknowledged to Slack finishes before we exit
         executor.shutdown(wait=True)
-        runtime.redis.close()
+        runtime.close()
         log.info("stopped")
     return 0
 
@@ -222,7 +227,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except (SlackClientError, OSError) as exc:
         failures += 1
         print(f"slack:  FAILED (cannot reach {settings.slack_api_base_url}: {type(exc).__name__})")
-    runtime.redis.close()
+    runtime.close()
     return 1 if failures else 0
 
 
@@ -248,7 +253,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
         print(f"tick: Redis unavailable ({type(exc).__name__})", file=sys.stderr)
         return 1
     finally:
-        runtime.redis.close()
+        runtime.close()
     for line in report.lines():
         print(line)
     for outcome in recaps:
@@ -285,7 +290,7 @@ def cmd_recap(args: argparse.Namespace) -> int:
         print(f"recap: Redis unavailable ({type(exc).__name__})", file=sys.stderr)
         return 1
     finally:
-        runtime.redis.close()
+        runtime.close()
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -59,6 +59,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 import zlib
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -80,6 +81,7 @@ PREFIX = "pmc:v1"
 SEEN_TTL_S = 3 * 24 * 3600
 DRAFT_TTL_S = 24 * 3600
 EVENT_TTL_S = 3600
+READY_CHECK_S = 0.1  # a connection idle this long is checked before `_exchange` uses it
 
 # Errors that mean "Redis is not there right now"; handlers turn them into "not saved".
 StoreUnavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -619,7 +621,7 @@ class Store:
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
         self._loaded: set[str] = set()
-        self._spare: deque[Any] = deque()  # idle connections of `_exchange`
+        self._spare: deque[tuple[Any, float]] = deque()  # `_exchange`'s idle connections
         self._spare_pid = os.getpid()
 
     # Health -----------------------------------------------------------------------------------
@@ -661,7 +663,7 @@ class Store:
         (the PM asked to follow Slack again). True if set."""
         key = Keys.profile(team_id, user_id)
         flag = "1" if force else "0"
-        result = self._run_scripts(SET_TZ, [_evalsha(SET_TZ, [key], tz, source, flag)])
+        result = self._run_scripts([_evalsha(SET_TZ, [key], tz, source, flag)])
         return bool(result[0])
 
     # Wins -------------------------------------------------------------------------------------
@@ -717,7 +719,7 @@ class Store:
         ]
         if replaces_week is not None and replaces_week != win.week:
             commands.append(("ZREM", Keys.team_week(t, replaces_week), member))
-        results = self._run_scripts(LOG_WIN, commands, only_first=True)
+        results = self._run_scripts(commands, only_first=True)
         # If the script ran, the win is stored even when the team index write was refused
         # (e.g. Redis out of memory in between): the PM must hear "logged", not "not saved".
         indexed = not any(isinstance(r, Exception) for r in results[1:])
@@ -758,7 +760,7 @@ class Store:
             Keys.profile(t, u),
             Keys.logged(t, u),
         ]
-        result = self._run_scripts(DELETE_WIN, [_evalsha(DELETE_WIN, keys, win_id)])[0]
+        result = self._run_scripts([_evalsha(DELETE_WIN, keys, win_id)])[0]
         if result[0] != "deleted":
             return DeleteOutcome(win=None, state=None)
         win = Win.from_json_dict(json.loads(result[1]))
@@ -783,7 +785,7 @@ class Store:
             win.week,
             "s" if win.lane is Lane.SHIPPED else "c",
         ]
-        result = self._run_scripts(EDIT_WIN, [_evalsha(EDIT_WIN, keys, *args)])[0]
+        result = self._run_scripts([_evalsha(EDIT_WIN, keys, *args)])[0]
         if result[0] != "edited":
             return DeleteOutcome(win=None, state=None)
         old = Win.from_json_dict(json.loads(result[1]))
@@ -884,7 +886,7 @@ class Store:
             _evalsha(ENROL, [key], tz, now.isoformat(), tz_source),
             ("SADD", Keys.team_users(team_id), user_id),
         ]
-        result = int(self._run_scripts(ENROL, commands)[0])
+        result = int(self._run_scripts(commands)[0])
         return {1: "new", 2: "reactivated"}.get(result, "")
 
     def profile(self, team_id: str, user_id: str) -> dict[str, str]:
@@ -906,7 +908,7 @@ class Store:
     def resume(self, team_id: str, user_id: str, from_week: str) -> int:
         """Un-pause `from_week` and every later week; past pauses stay (they were real)."""
         key = Keys.paused(team_id, user_id)
-        result = self._run_scripts(RESUME, [_evalsha(RESUME, [key], from_week)])
+        result = self._run_scripts([_evalsha(RESUME, [key], from_week)])
         return int(result[0])
 
     # Custom prompts ---------------------------------------------------------------------------
@@ -920,7 +922,7 @@ class Store:
     def add_prompt(self, team_id: str, user_id: str, text: str, limit: int) -> int | None:
         """The new prompt's number, or None when the PM already has `limit` prompts."""
         keys = [Keys.prompts(team_id, user_id), Keys.profile(team_id, user_id)]
-        result = self._run_scripts(ADD_PROMPT, [_evalsha(ADD_PROMPT, keys, text, limit)])
+        result = self._run_scripts([_evalsha(ADD_PROMPT, keys, text, limit)])
         number = int(result[0])
         return None if number < 0 else number
 
@@ -969,7 +971,7 @@ class Store:
         keys = [Keys.due_index(shard), Keys.due_leases(shard)]
         value = "off" if due is None else str(_ms(due))
         member = f"{team_id}:{user_id}"
-        self._run_scripts(RESCHEDULE, [_evalsha(RESCHEDULE, keys, member, value)])
+        self._run_scripts([_evalsha(RESCHEDULE, keys, member, value)])
 
     def due_at(self, team_id: str, user_id: str) -> datetime | None:
         score = self.redis.zscore(
@@ -996,7 +998,7 @@ class Store:
             for shard in range(DUE_SHARDS)
         ]
         claims: list[Claim] = []
-        for flat in self._run_scripts(CLAIM, commands):
+        for flat in self._run_scripts(commands):
             for i in range(0, len(flat), 4):
                 team_id, _, user_id = str(flat[i]).partition(":")
                 claims.append(
@@ -1010,7 +1012,7 @@ class Store:
         """Finish claims (fenced by token), batched per shard: one round trip."""
         if not completions:
             return 0
-        return sum(int(n) for n in self._run_scripts(COMPLETE, _completing(completions)))
+        return sum(int(n) for n in self._run_scripts(_completing(completions)))
 
     def nudge_states(self, pairs: Sequence[tuple[str, str]]) -> list[NudgeState]:
         """Profile, week counts, pauses, shown prompts and custom prompts of many PMs: one
@@ -1031,9 +1033,7 @@ class Store:
             for t, u in pairs
         ]
         states = []
-        for profile_flat, weeks, paused, shown, prompts_flat in self._run_scripts(
-            NUDGE_STATE, commands
-        ):
+        for profile_flat, weeks, paused, shown, prompts_flat in self._run_scripts(commands):
             profile = _pairs(profile_flat)
             prompts = _pairs(prompts_flat)
             states.append(
@@ -1056,20 +1056,24 @@ class Store:
         commands = [
             _evalsha(GUARD, [Keys.sent(t, u, slot)], token, ttl_ms) for t, u, slot, token in items
         ]
-        return [str(v) for v in self._run_scripts(GUARD, commands)]
+        return [str(v) for v in self._run_scripts(commands)]
 
     def mark_sent_many(self, accepted: Sequence[SentNudge]) -> None:
-        """Slack accepted these nudges: record each and complete its claim, all in ONE round
-        trip.
+        """Slack accepted these nudges: record each, then complete its claim — two round trips
+        for the whole batch.
 
         This is the only window that cannot be closed (Slack has no idempotency key): if the
-        process dies between Slack's answer and this write, a nudge may be sent again after
-        the lease expires — unless the retry finds it in the DM's history first.
+        process dies between Slack's answer and the records, a nudge may be sent again after
+        the lease expires — unless the retry finds it in the DM's history first. No claim is
+        ever completed before every record of the batch is written: a claim completed without
+        its record would never be retried, and the next occurrence would be planned as if the
+        nudge had not been sent. A failure between the two leaves records with their claims
+        still leased; the retry after the lease finds the guard saying "sent" and only
+        completes.
         """
         if not accepted:
             return
-
-        commands = [
+        records = [
             _evalsha(
                 MARK_SENT,
                 [
@@ -1091,16 +1095,13 @@ class Store:
             for sent in accepted
             for t, u in [(sent.claim.team_id, sent.claim.user_id)]
         ]
-        # The claims are completed per shard, after every record.
-        commands += _completing(
-            [
-                Completion(s.claim.team_id, s.claim.user_id, s.claim.token, s.next_due)
-                for s in accepted
-            ]
-        )
-        for script in (MARK_SENT, COMPLETE):  # make sure both are loaded before the window
-            self._ensure_script(script)
-        self._run_scripts(MARK_SENT, commands)
+        completions = [
+            Completion(s.claim.team_id, s.claim.user_id, s.claim.token, s.next_due)
+            for s in accepted
+        ]
+        self._ensure_script(MARK_SENT)  # loaded before the window, not after a refusal
+        self._run_scripts(records)
+        self._run_scripts(_completing(completions))
 
     def update_profiles(
         self, changes: Sequence[tuple[str, str, Mapping[str, str], Sequence[str]]]
@@ -1166,15 +1167,13 @@ class Store:
         interval_ms = 1000.0 / rate_per_s
         tolerance = interval_ms * max(burst - 1, 0)
         key = Keys.rate(team_id)
-        waits = self._run_scripts(
-            RESERVE, [_evalsha(RESERVE, [key], count, interval_ms, tolerance)]
-        )[0]
+        waits = self._run_scripts([_evalsha(RESERVE, [key], count, interval_ms, tolerance)])[0]
         return [float(w) / 1000 for w in waits]
 
     def penalize_sends(self, team_id: str, seconds: float) -> None:
         """Slack answered 429: every process holds off for `seconds`."""
         key = Keys.rate(team_id)
-        self._run_scripts(PENALIZE, [_evalsha(PENALIZE, [key], int(seconds * 1000))])
+        self._run_scripts([_evalsha(PENALIZE, [key], int(seconds * 1000))])
 
     # Reflections ------------------------------------------------------------------------------
 
@@ -1229,7 +1228,7 @@ class Store:
     def claim_due_recaps(self, now: datetime, lease_s: float) -> list[tuple[str, datetime]]:
         """Teams whose recap is due, moved out of sight for the lease: (team, due)."""
         flat = self._run_scripts(
-            CLAIM_RECAPS, [_evalsha(CLAIM_RECAPS, [Keys.RECAPS], _ms(now), int(lease_s * 1000))]
+            [_evalsha(CLAIM_RECAPS, [Keys.RECAPS], _ms(now), int(lease_s * 1000))]
         )[0]
         return [(str(flat[i]), _from_ms(flat[i + 1])) for i in range(0, len(flat), 2)]
 
@@ -1343,22 +1342,25 @@ class Store:
     # Plumbing ---------------------------------------------------------------------------------
 
     def _run_scripts(
-        self, script: str, commands: Sequence[tuple[Any, ...]], *, only_first: bool = False
+        self, commands: Sequence[tuple[Any, ...]], *, only_first: bool = False
     ) -> list[Any]:
-        """`_exchange` commands whose first is EVALSHA of `script` (see `_evalsha`); the script
-        is loaded and the batch sent again if Redis does not know it (a new or flushed server).
+        """`_exchange` a batch of commands that call scripts by SHA (see `_evalsha`). If Redis
+        does not know one of them (a new, restarted or flushed server), every script of the
+        batch is loaded and the batch sent again, once: scripts run by SHA are idempotent for
+        a resend, or fenced by their arguments (COMPLETE's token, LOG_WIN's delivery key).
 
         Scripts are called by SHA, so the steady state is one round trip (redis-py's Script
         objects would add a SCRIPT EXISTS to every pipeline). The first error reply is raised;
-        with `only_first`, only the script's own: the results of the commands after it may be
-        exceptions (derived data the caller can live without, e.g. refused by a Redis out of
+        with `only_first`, only the first command's: the results of the commands after it may
+        be exceptions (derived data the caller can live without, e.g. refused by a Redis out of
         memory after the script itself had written).
         """
         for attempt in range(2):
             replies = self._exchange(commands)
-            if isinstance(replies[0], NoScriptError) and not attempt:
-                self.redis.script_load(script)
-                self._loaded.add(_sha(script))
+            if not attempt and any(isinstance(r, NoScriptError) for r in replies):
+                for sha in dict.fromkeys(c[1] for c in commands if c[0] == "EVALSHA"):
+                    self.redis.script_load(_SCRIPTS[sha])
+                    self._loaded.add(sha)
                 continue
             for reply in replies[:1] if only_first else replies:
                 if isinstance(reply, Exception):
@@ -1371,35 +1373,51 @@ class Store:
         non-transactional pipeline, without redis-py's per-command bookkeeping (which costs
         more than the commands themselves on the hot paths: a `/win`, a batch of nudges).
         Replies are raw (no response callbacks: HGETALL is a flat list); an error reply is
-        returned as its exception. A lost connection is retried exactly as redis-py retries a
-        pipeline: by the client's `retry`, on a fresh connection.
+        returned as its exception.
 
         These connections are the store's own (made with the client's settings), kept in a
-        stack that needs no lock: a round trip takes no pool lock and no readiness poll. Any
-        failure other than an error reply closes the connection before it goes back: a
-        half-read answer never reaches the next caller.
+        stack that needs no lock. A connection idle for `READY_CHECK_S` is first checked for
+        a close by the server (restart, idle timeout) and opened again; one in steady use
+        skips the check. A batch is never sent twice after a failure: Redis may have run it
+        and only the answer was lost. The failure reaches the caller (StoreUnavailable), the
+        connection is closed before it is used again, so a half-read answer never reaches
+        the next caller.
         """
-        conn = self._take()
+        if self._spare_pid != os.getpid():  # a forked child never uses its parent's sockets
+            self._spare, self._spare_pid = deque(), os.getpid()
         try:
-            return list(
-                conn.retry.call_with_retry(
-                    lambda: _send_and_read(conn, commands), lambda _error: conn.disconnect()
-                )
-            )
+            conn, last_used = self._spare.pop()
+        except IndexError:
+            pool = self.redis.connection_pool
+            conn, last_used = pool.connection_class(**pool.connection_kwargs), 0.0
+        try:
+            if time.monotonic() - last_used >= READY_CHECK_S:
+                _make_ready(conn)
+            return _send_and_read(conn, commands)
         except BaseException:
             conn.disconnect()
             raise
         finally:
-            self._spare.append(conn)
+            self._spare.append((conn, time.monotonic()))
 
-    def _take(self) -> Any:
-        if self._spare_pid != os.getpid():  # a forked child never shares its parent's sockets
-            self._spare, self._spare_pid = deque(), os.getpid()
-        try:
-            return self._spare.pop()
-        except IndexError:
-            pool = self.redis.connection_pool
-            return pool.connection_class(**pool.connection_kwargs)
+    def close(self) -> None:
+        """Close the store's own connections (the client's pool is closed with the client)."""
+        while self._spare:
+            conn, _ = self._spare.pop()
+            conn.disconnect()
+
+
+def _make_ready(conn: Any) -> None:
+    """Connect `conn` if needed; if the server closed it meanwhile (it reads as ready: end of
+    stream), open it again. Raises StoreUnavailable when Redis cannot be reached."""
+    conn.connect()  # nothing to do when connected
+    try:
+        stale = conn.can_read()
+    except StoreUnavailable:
+        stale = True
+    if stale:
+        conn.disconnect()
+        conn.connect()
 
 
 def _send_and_read(conn: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
@@ -1415,7 +1433,12 @@ def _send_and_read(conn: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
 
 def _evalsha(script: str, keys: Sequence[str], *args: Any) -> tuple[Any, ...]:
     """The EVALSHA command of `script` for `_run_scripts`."""
-    return ("EVALSHA", _sha(script), len(keys), *keys, *args)
+    sha = _sha(script)
+    _SCRIPTS[sha] = script
+    return ("EVALSHA", sha, len(keys), *keys, *args)
+
+
+_SCRIPTS: dict[str, str] = {}  # SHA → script, for `_run_scripts` to load what Redis lacks
 
 
 def _completing(completions: Sequence[Completion]) -> list[tuple[Any, ...]]:

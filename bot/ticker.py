@@ -4,7 +4,7 @@ of processes at once (see DESIGN-SCHEDULING.md).
 Exactly once: a claim holds a lease; a per-(team, user, local day) send guard stops a second
 post; completion is fenced by the lease token. The one window that cannot be closed — Slack
 accepted the post and the process died before recording it — is at most `FLUSH_S` wide (the
-batch's accepted posts are recorded together, one pipeline every `FLUSH_S`), and a retry after
+batch's accepted posts are recorded together every `FLUSH_S`), and a retry after
 a lost answer or a lease taken over first looks for the nudge in the DM's history instead of
 posting blindly. `chat.postMessage` is never retried on a connection error.
 """
@@ -37,7 +37,7 @@ from bot.weeks import week_of
 
 LEASE_S = 300.0
 BATCH = 100
-FLUSH_S = 0.2  # accepted posts are recorded (pipelined) at least this often
+FLUSH_S = 0.2  # accepted posts are recorded (batched) at least this often
 MAX_ATTEMPTS = 6
 # Slack errors after which a PM gets no more nudges (until they interact again).
 PERMANENT_FOR_USER = {
@@ -230,7 +230,7 @@ class Ticker:
             start = time.monotonic()
             for item, delay in zip(items, waits, strict=True):
                 pending.add(pool.submit(self._deliver, *item, now, start + delay, report))
-        # Record accepted posts together: one pipeline per FLUSH_S instead of one round trip
+        # Record accepted posts together: one batch per FLUSH_S instead of a round trip
         # per nudge (the guard says "pending" for them meanwhile, so nothing posts twice).
         while pending:
             done, pending = wait(pending, timeout=FLUSH_S)
@@ -338,7 +338,7 @@ class Ticker:
         )
 
     def _record(self, accepted: list[SentNudge], report: TickReport) -> None:
-        """Record posts Slack accepted and complete their claims: one round trip."""
+        """Record posts Slack accepted, then complete their claims (`Store.mark_sent_many`)."""
         try:
             self.store.mark_sent_many(accepted)
         except StoreUnavailable:

@@ -163,15 +163,25 @@ class DropsOnce(redis.Connection):
         super().send_packed_command(command, check_health)
 
 
-def test_a_dropped_connection_is_retried_once_on_a_fresh_one(redis_url: str) -> None:
-    """The connection breaks as a batch is sent: it goes again on a new connection, as redis-py
-    retries a pipeline, and the caller never notices."""
+def test_a_connection_that_breaks_is_reported_never_resent_then_reopened(
+    redis_url: str,
+) -> None:
+    """The connection breaks as a batch is sent: the caller hears StoreUnavailable (a /win
+    says "not saved"; Redis may have run the batch, so it is never sent blindly again), and
+    the next call opens a new connection."""
     store = Store(connect(redis_url, connection_class=DropsOnce))
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     store.log_win(make_win(win_id="a"), source="a", tz="UTC", now=now)
     DropsOnce.armed = True
+    try:
+        store.log_win(make_win(win_id="b"), source="b", tz="UTC", now=now)
+    except redis.ConnectionError:
+        pass
+    else:
+        raise AssertionError("expected a connection error")
+    assert not DropsOnce.armed
     outcome = store.log_win(make_win(win_id="b"), source="b", tz="UTC", now=now)
-    assert outcome.status == "logged" and not DropsOnce.armed
+    assert outcome.status == "logged"
     assert {w.id for w in store.user_wins(TEAM, "U0ALICE")} == {"a", "b"}
 
 
