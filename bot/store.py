@@ -623,6 +623,7 @@ class Store:
         self._loaded: set[str] = set()
         self._spare: deque[tuple[Any, float]] = deque()  # `_exchange`'s idle connections
         self._spare_pid = os.getpid()
+        self._suspect_at = 0.0  # when a connection last failed: the others may be dead too
 
     # Health -----------------------------------------------------------------------------------
 
@@ -1376,12 +1377,12 @@ class Store:
         returned as its exception.
 
         These connections are the store's own (made with the client's settings), kept in a
-        stack that needs no lock. A connection idle for `READY_CHECK_S` is first checked for
-        a close by the server (restart, idle timeout) and opened again; one in steady use
-        skips the check. A batch is never sent twice after a failure: Redis may have run it
-        and only the answer was lost. The failure reaches the caller (StoreUnavailable), the
-        connection is closed before it is used again, so a half-read answer never reaches
-        the next caller.
+        stack that needs no lock. A connection idle for `READY_CHECK_S`, or last used before
+        any connection failed, is first checked for a close by the server (restart, idle
+        timeout) and opened again; one in steady use skips the check. A batch is never sent
+        twice after a failure: Redis may have run it and only the answer was lost. The failure
+        reaches the caller (StoreUnavailable), and the connection is closed before it is used
+        again, so a half-read answer never reaches the next caller.
         """
         if self._spare_pid != os.getpid():  # a forked child never uses its parent's sockets
             self._spare, self._spare_pid = deque(), os.getpid()
@@ -1391,11 +1392,13 @@ class Store:
             pool = self.redis.connection_pool
             conn, last_used = pool.connection_class(**pool.connection_kwargs), 0.0
         try:
-            if time.monotonic() - last_used >= READY_CHECK_S:
+            if last_used <= self._suspect_at or time.monotonic() - last_used >= READY_CHECK_S:
                 _make_ready(conn)
             return _send_and_read(conn, commands)
-        except BaseException:
+        except BaseException as exc:
             conn.disconnect()
+            if isinstance(exc, StoreUnavailable):
+                self._suspect_at = time.monotonic()
             raise
         finally:
             self._spare.append((conn, time.monotonic()))

@@ -328,6 +328,50 @@ def test_redis_restart_with_every_spare_connection_dead(redis_server: RedisServe
         client.close()
 
 
+def test_a_fast_restart_costs_at_most_one_failed_call(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis restarts faster than the readiness check's idle threshold: the first call on a
+    dead connection fails (it may have been run), and from then on every spare connection is
+    checked before use, so callers arriving together afterwards all succeed."""
+    monkeypatch.setattr(store_module, "READY_CHECK_S", 3600.0)  # the restart is "fast"
+    client = connect(redis_server.url)
+    store = Store(client)
+
+    def together(count: int) -> list[Any]:
+        barrier = threading.Barrier(count)
+        outcomes: list[Any] = []
+
+        def use() -> None:
+            barrier.wait()
+            try:
+                outcomes.append(store._exchange([("ECHO", "x")]))
+            except StoreUnavailable as exc:
+                outcomes.append(exc)
+
+        threads = [threading.Thread(target=use) for _ in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return outcomes
+
+    try:
+        assert together(6) == [["x"]] * 6
+        spares = len(store._spare)
+        assert spares >= 2
+        redis_server.stop()
+        redis_server.start()
+        try:
+            first: Any = store._exchange([("ECHO", "x")])
+        except StoreUnavailable as exc:
+            first = exc
+        assert isinstance(first, StoreUnavailable)  # the top connection was dead
+        assert together(spares) == [["x"]] * spares
+    finally:
+        client.close()
+
+
 def test_thread_churn_does_not_grow_connections(redis_server: RedisServer) -> None:
     """Threads come and go (a thread pool per tick, request threads): the store keeps at most
     as many connections as were ever in use at once, on the server as in its stack."""
