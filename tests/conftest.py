@@ -171,6 +171,22 @@ def settle_all(*executors: TrackedExecutor) -> None:
         executor.settle()
 
 
+def start_http(app: Any, store: Any) -> tuple[Any, threading.Thread]:
+    """The real HTTP server in front of `app` on a free loopback port, serving it as
+    `pm-coach run` does (signatures checked on the raw bytes); stop it with `server.stop()`."""
+    server = make_server(
+        wsgi_app(app, lambda: healthy(store), SIGNING_SECRET),
+        "127.0.0.1",
+        0,
+        threads=8,
+        poll_interval=0.02,
+    )
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    return server, thread
+
+
 @contextmanager
 def serve_app(
     settings: Settings,
@@ -185,16 +201,7 @@ def serve_app(
     app = create_app(
         settings, runtime.deps, background=executor, forms=forms, verified_upstream=True
     )
-    server = make_server(
-        wsgi_app(app, lambda: healthy(runtime.store), SIGNING_SECRET),
-        "127.0.0.1",
-        0,
-        threads=8,
-        poll_interval=0.02,
-    )
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
+    server, thread = start_http(app, runtime.store)
     port = server.bind_addr[1]
     try:
         yield SlackDriver(

@@ -20,14 +20,13 @@ import redis
 from bot import logs, texts
 from bot.app import create_app
 from bot.blocks import ACTION_PICK_CLARITY
-from bot.cli import build_runtime, healthy
+from bot.cli import build_runtime
 from bot.coach_blocks import ACTION_FORGET
 from bot.fakeslack import FakeSlack, payloads
 from bot.nudge_blocks import ACTION_NUDGE_SNOOZE
-from bot.server import make_server, wsgi_app
 from bot.settings import Settings
 from bot.store import connect
-from tests.conftest import SIGNING_SECRET, TEAM, Clock, TrackedExecutor, serve_app
+from tests.conftest import SIGNING_SECRET, TEAM, Clock, TrackedExecutor, serve_app, start_http
 from tests.driver import Response, SlackDriver, visible_text
 from tests.redis_server import free_port
 
@@ -99,16 +98,7 @@ def serve_with(
     """Like conftest.serve_app, but the test owns the executor and the server's stop()."""
     runtime = build_runtime(settings, redis_client=rds, clock=clock)
     app = create_app(settings, runtime.deps, background=executor, verified_upstream=True)
-    server = make_server(
-        wsgi_app(app, lambda: healthy(runtime.store), SIGNING_SECRET),
-        "127.0.0.1",
-        0,
-        threads=8,
-        poll_interval=0.02,
-    )
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
+    server, thread = start_http(app, runtime.store)
     driver = SlackDriver(
         base_url=f"http://127.0.0.1:{server.bind_addr[1]}",
         secret=SIGNING_SECRET,
