@@ -244,8 +244,9 @@ def pick_prompt(
     so the same prompt is not shown twice in a row across the cycle boundary.
     """
     where = situation(window, target)
+    # The built-in library alone needs no de-duplication: loading it rejects repeated ids.
     prompts: Sequence[Prompt] = (
-        _library_pool()
+        library()
         if pool is None and not custom
         else _unique([*(library() if pool is None else pool), *custom])
     )
@@ -265,11 +266,6 @@ def pick_prompt(
         key=lambda p: (_order(seed, p.id), p.id),
     )
     return Pick(prompt=best, new_cycle=new_cycle)
-
-
-@cache
-def _library_pool() -> tuple[Prompt, ...]:
-    return tuple(_unique(library()))
 
 
 def _order(seed: str, prompt_id: str) -> bytes:
