@@ -22,6 +22,7 @@ from bot import texts
 from bot.coach import Coach
 from bot.logs import get_logger
 from bot.settings import Settings
+from bot.slackhttp import KeepAliveWebClient
 from bot.store import StoreUnavailable
 from handlers import register_all
 
@@ -55,7 +56,7 @@ def web_client(settings: Settings, *, timeout: float = 10.0, retries: bool = Tru
         if retries
         else []
     )
-    return WebClient(
+    return KeepAliveWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_base_url,
         timeout=int(timeout) if timeout >= 1 else 1,
@@ -68,7 +69,7 @@ def post_client(settings: Settings, *, timeout: float = 10.0) -> WebClient:
     """The client for posts a PM sees on the request side (welcome DM, export file): a 429 is
     retried after Retry-After (Slack did not accept it); a server or connection error is not,
     since Slack may have posted. A PM sees one welcome, never two."""
-    return WebClient(
+    return KeepAliveWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_base_url,
         timeout=int(timeout),
@@ -85,7 +86,7 @@ def nudge_client(
     errors are NOT retried, since the post may have reached Slack."""
     from bot.ticker import SharedRateLimitHandler
 
-    return WebClient(
+    return KeepAliveWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_base_url,
         timeout=int(timeout),
@@ -110,6 +111,9 @@ class _Attach(Middleware):
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse | None:
         context, deps = req.context, self.deps
+        # Listeners call Slack through our client (kept-alive connections, our retry handlers)
+        # rather than the plain copy Bolt makes for every request.
+        context["client"] = deps.client
         context["coach"] = deps.coach
         context["recaps"] = deps.recaps
         context["admin_ids"] = deps.admin_ids

@@ -33,6 +33,7 @@ from bot.recaps import Recaps
 from bot.scheduler import build_scheduler
 from bot.server import make_server, wsgi_app
 from bot.settings import Settings, describe_error
+from bot.slackhttp import KeepAliveWebClient
 from bot.store import Store, connect
 from bot.ticker import Ticker
 from bot.weeks import parse_week, shift_week, week_of
@@ -75,9 +76,15 @@ class Runtime:
     recaps: Recaps
 
     def close(self) -> None:
-        """Close every Redis connection: the store's own, then the client's pool."""
+        """Close every Redis connection (the store's own, then the client's pool) and every
+        kept-alive connection to Slack."""
         self.store.close()
         self.redis.close()
+        coach = self.deps.coach
+        clients = [self.client, coach.slack, coach.poster, coach.profile_client]
+        for client in [*clients, *self.ticker.clients()]:
+            if isinstance(client, KeepAliveWebClient):
+                client.close()
 
 
 def build_runtime(

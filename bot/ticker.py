@@ -142,6 +142,10 @@ class Ticker:
             )
         return self._clients[team_id]
 
+    def clients(self) -> list[WebClient]:
+        """The Web API clients made so far (one per team)."""
+        return list(self._clients.values())
+
     # The tick ---------------------------------------------------------------------------------
 
     def tick(self, now: datetime, *, budget_s: float = 50.0) -> TickReport:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import copy
 import email.parser
 import email.policy
@@ -23,6 +24,7 @@ import logging
 import math
 import queue
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -230,8 +232,13 @@ class _Server(ThreadingHTTPServer):
         self.fake = fake
         self._request_threads: list[threading.Thread] = []
         self._threads_lock = threading.Lock()
+        self._connections: set[Any] = set()  # open client sockets (kept alive between requests)
+        self.connections_opened = 0
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        with self._threads_lock:
+            self._connections.add(request)
+            self.connections_opened += 1
         thread = threading.Thread(
             target=self.process_request_thread,
             args=(request, client_address),
@@ -242,6 +249,19 @@ class _Server(ThreadingHTTPServer):
             self._request_threads = [t for t in self._request_threads if t.is_alive()]
             self._request_threads.append(thread)
         thread.start()
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._threads_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every kept-alive connection: its thread's wait for a next request returns."""
+        with self._threads_lock:
+            conns = list(self._connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):  # already closed by the client
+                conn.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("fakeslack: error while answering %s", client_address, exc_info=True)
@@ -256,7 +276,13 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    protocol_version = "HTTP/1.0"
+    # As Slack: HTTP/1.1, so a client may keep its connection open between calls (every answer
+    # carries its Content-Length); a request with `Connection: close` (urllib) closes it.
+    protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle kept-alive connection is closed after this (seconds)
+    # Headers and body leave in separate writes: without TCP_NODELAY, Nagle's algorithm holds
+    # the body back until the client's delayed ACK (40 ms) on a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("fakeslack %s " + format, self.address_string(), *args)
@@ -273,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, body: bytes) -> None:
         url = urlsplit(self.path)
-        headers = {k: v for k, v in self.headers.items()}
+        headers = {k.title(): v for k, v in self.headers.items()}  # names: any case, as Slack
         fake = self.server.fake
         path = url.path
         if path.startswith("/api/"):
@@ -448,6 +474,7 @@ class FakeSlack:
             conn.ws.close(b"\x03\xe9")  # 1001 going away
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         for thread in (self._thread, self._pinger):
             if thread is not None:
                 thread.join(5)
@@ -464,6 +491,11 @@ class FakeSlack:
         if self._server is None:
             raise RuntimeError("FakeSlack is not started")
         return int(self._server.server_address[1])
+
+    @property
+    def connections_opened(self) -> int:
+        """How many HTTP connections clients have opened so far (each may carry many calls)."""
+        return self._server.connections_opened if self._server is not None else 0
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,350 @@
+"""KeepAliveWebClient: slack-sdk's client on kept-alive connections, with urllib's results and
+errors, against the fake Slack (HTTP/1.1, as Slack)."""
+
+from __future__ import annotations
+
+import email.message
+import http.client
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from email.parser import Parser
+from urllib.error import URLError
+
+import pytest
+import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot import slackhttp
+from bot.cli import build_runtime
+from bot.fakeslack import FakeSlack
+from bot.settings import Settings
+from bot.slackhttp import KeepAliveWebClient, _content_type, _parse_header_lines
+from tests.conftest import BOT_TOKEN, TEAM
+from tests.redis_server import free_port
+
+USER = "U0ALICE"
+
+
+def client_for(fake: FakeSlack, **kwargs: object) -> KeepAliveWebClient:
+    return KeepAliveWebClient(token=BOT_TOKEN, base_url=fake.api_base_url, **kwargs)  # type: ignore[arg-type]
+
+
+def post(client: WebClient, text: str = "hi") -> str:
+    return str(client.chat_postMessage(channel=USER, text=text)["ts"])
+
+
+@pytest.fixture(name="client")
+def _client(fake: FakeSlack) -> Iterator[KeepAliveWebClient]:
+    client = client_for(fake, timeout=5)
+    yield client
+    client.close()
+
+
+def test_calls_from_one_thread_share_one_connection(
+    fake: FakeSlack, client: KeepAliveWebClient
+) -> None:
+    before = fake.connections_opened
+    stamps = [post(client, f"n{i}") for i in range(20)]
+    assert len(set(stamps)) == 20
+    assert fake.connections_opened - before == 1
+    assert [m["text"] for m in fake.messages(USER)] == [f"n{i}" for i in range(20)]
+    # slack-sdk's own client opens one connection per call (urllib sends Connection: close).
+    plain = WebClient(token=BOT_TOKEN, base_url=fake.api_base_url)
+    before = fake.connections_opened
+    for i in range(3):
+        post(plain, f"p{i}")
+    assert fake.connections_opened - before == 3
+
+
+def test_each_thread_keeps_its_own_connection(fake: FakeSlack, client: KeepAliveWebClient) -> None:
+    before = fake.connections_opened
+
+    def work(k: int) -> None:
+        for i in range(10):
+            post(client, f"t{k}-{i}")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert fake.connections_opened - before == 4
+    assert client.open_connections() == 4
+    assert len(fake.messages(USER)) == 40
+    client.close()
+    assert client.open_connections() == 0
+    post(client, "after close")  # a closed client opens a new connection on its next call
+    assert fake.messages(USER)[-1]["text"] == "after close"
+
+
+def test_api_errors_and_responses_are_slack_sdks_own(
+    fake: FakeSlack, client: KeepAliveWebClient
+) -> None:
+    response = client.users_info(user=USER)
+    assert response["user"]["id"] == USER
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    with pytest.raises(SlackApiError) as refused:
+        client.chat_postMessage(channel="C0NOPE", text="x")
+    assert refused.value.response["error"] == "channel_not_found"
+    bad = client_for(fake)
+    bad.token = "xoxb-wrong"
+    with pytest.raises(SlackApiError) as unauth:
+        post(bad)
+    assert unauth.value.response["error"] == "invalid_auth"
+
+
+def test_a_429_reaches_the_retry_handler_with_its_retry_after(fake: FakeSlack) -> None:
+    fake.rate_limit("chat.postMessage", retry_after=1, times=1)
+    client = client_for(fake, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)])
+    started = time.monotonic()
+    post(client, "after 429")
+    assert time.monotonic() - started >= 0.9  # waited Retry-After
+    statuses = [c.status for c in fake.calls if c.method == "chat.postMessage"]
+    assert statuses == [429, 200]
+    bare = client_for(fake)
+    fake.rate_limit("chat.postMessage", retry_after=7, times=1)
+    with pytest.raises(SlackApiError) as limited:
+        post(bare)
+    assert limited.value.response.status_code == 429
+    assert limited.value.response.headers["Retry-After"] == "7"
+    post(bare, "same connection after a 429")
+    assert fake.messages(USER)[-1]["text"] == "same connection after a 429"
+
+
+def test_server_errors_are_retried_by_slack_sdks_handler(fake: FakeSlack) -> None:
+    fake.server_error("views.publish", status=503, times=2)
+    client = client_for(fake, retry_handlers=[ServerErrorRetryHandler(max_retry_count=2)])
+    view = {"type": "home", "blocks": []}
+    assert client.views_publish(user_id=USER, view=view)["ok"]
+    assert [c.status for c in fake.calls if c.method == "views.publish"] == [503, 503, 200]
+
+
+def test_a_timeout_raises_the_socket_error_and_drops_the_connection(fake: FakeSlack) -> None:
+    client = client_for(fake, timeout=1)
+    post(client, "first")
+    opened = fake.connections_opened
+    fake.delay("chat.postMessage", 1.5, times=1)
+    with pytest.raises(TimeoutError):  # the answer was lost: not a URLError (not "unsent")
+        post(client, "slow")
+    assert client.open_connections() == 0
+    post(client, "next")
+    assert fake.connections_opened == opened + 1
+
+
+def test_nothing_listening_is_a_urlerror_that_slack_sdk_retries() -> None:
+    port = free_port()
+    handler = ConnectionErrorRetryHandler(max_retry_count=1)
+    client = KeepAliveWebClient(
+        token=BOT_TOKEN, base_url=f"http://127.0.0.1:{port}/api/", retry_handlers=[handler]
+    )
+    with pytest.raises(URLError) as refused:
+        client.auth_test()
+    assert isinstance(refused.value.reason, ConnectionRefusedError)
+    assert client.open_connections() == 0
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No retry handler (slack-sdk's default one retries connection errors): the check before
+    # reuse alone must avoid the dead connection, as nudges are never retried blindly.
+    client = client_for(fake, retry_handlers=[])
+    post(client, "first")
+    opened = fake.connections_opened
+    assert fake._server is not None
+    fake._server.close_connections()  # Slack's load balancer ends an idle connection
+    time.sleep(0.1)
+    monkeypatch.setattr(slackhttp, "CHECK_AFTER_S", 0.05)
+    post(client, "second")
+    assert fake.connections_opened == opened + 1
+    assert [m["text"] for m in fake.messages(USER)] == ["first", "second"]
+
+
+def test_a_connection_idle_too_long_is_not_reused(
+    fake: FakeSlack, client: KeepAliveWebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    post(client)
+    opened = fake.connections_opened
+    monkeypatch.setattr(slackhttp, "IDLE_S", 0.0)
+    post(client)
+    assert fake.connections_opened == opened + 1
+
+
+def test_a_connection_close_answer_is_not_reused(fake: FakeSlack) -> None:
+    """An HTTP/1.0 server (or `Connection: close`) ends the connection after its answer."""
+    client = client_for(fake)
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr("bot.fakeslack.server._Handler.protocol_version", "HTTP/1.0")
+    try:
+        post(client)
+        post(client)
+    finally:
+        monkey.undo()
+    assert client.open_connections() == 0
+    assert len(fake.messages(USER)) == 2
+
+
+def test_with_a_proxy_the_client_falls_back_to_urllib(fake: FakeSlack) -> None:
+    """slack-sdk reads the proxy variables; through a proxy, urllib does the call as before.
+    The fake stands in for the proxy: it serves the absolute URL urllib sends a proxy."""
+    client = KeepAliveWebClient(
+        token=BOT_TOKEN, base_url="http://slack.invalid/api/", proxy=fake.base_url
+    )
+    before = fake.connections_opened
+    post(client, "via proxy")
+    post(client, "via proxy again")
+    assert fake.connections_opened - before == 2  # urllib: one connection per call
+    assert client.open_connections() == 0
+    assert fake.messages(USER)[-1]["text"] == "via proxy again"
+
+
+def test_a_forked_child_does_not_reuse_its_parents_connection(
+    fake: FakeSlack, client: KeepAliveWebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    post(client)
+    opened = fake.connections_opened
+    monkeypatch.setattr(slackhttp.os, "getpid", lambda: -1)  # as after os.fork()
+    post(client)
+    assert fake.connections_opened == opened + 1
+
+
+# The header parser against the email package's, which http.client uses ------------------------
+
+HEADER_BLOCKS = [
+    "Content-Type: application/json; charset=utf-8\r\nContent-Length: 12\r\n",
+    "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Empty:\r\nX-Spaces:   padded  \r\n",
+    "X-Folded: first\r\n  second\r\n\tthird\r\nNext: value\r\n",
+    "retry-after: 30\r\nX-Slack-Req-Id: 1f2e\r\nVia: 1.1 a, 1.1 b\r\n",
+    'Content-Type: text/plain;charset="ISO-8859-1"\r\nX-Colon: a: b: c\r\n',
+    "X-Latin: caf\xe9\r\nX-Tab:\tvalue\r\n",
+    "X-Bare-Newline: yes\nOther: two\n",
+]
+
+
+def stdlib_headers(block: str) -> list[tuple[str, str]]:
+    raw = (block + "\r\n").encode("iso-8859-1")
+    return list(http.client.parse_headers(io.BytesIO(raw)).items())
+
+
+def ours(block: str) -> list[tuple[str, str]]:
+    lines = io.BytesIO(block.encode("iso-8859-1")).readlines()
+    return list(_parse_header_lines(lines).items())
+
+
+@pytest.mark.parametrize("block", HEADER_BLOCKS)
+def test_headers_parse_as_http_client_parses_them(block: str) -> None:
+    assert ours(block) == stdlib_headers(block)
+
+
+_names = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters=":"),
+    min_size=1,
+    max_size=12,
+)
+_values = st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=255, blacklist_characters="\r\n"),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_names, _values), max_size=8))
+def test_generated_headers_parse_as_http_client_parses_them(
+    pairs: list[tuple[str, str]],
+) -> None:
+    block = "".join(f"{name}: {value}\r\n" for name, value in pairs)
+    assert ours(block) == stdlib_headers(block)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        'text/plain; charset="iso-8859-1"',
+        "Application/GZIP",
+        "text/html",
+        "",
+        "application/json; boundary=x; charset=utf-16",
+    ],
+)
+def test_content_type_reads_as_the_email_package_reads_it(value: str) -> None:
+    msg = email.message.Message()
+    if value:
+        msg["Content-Type"] = value
+    media, charset = _content_type(value)
+    expected_media = msg.get_content_type() if value else "text/plain"
+    assert (media or "text/plain") == expected_media
+    assert (charset or None) == msg.get_content_charset()
+
+
+def test_a_full_response_head_parses_like_http_client(fake: FakeSlack) -> None:
+    """Status, headers, length and keep-alive through the real socket, both parsers."""
+    for response_class in (http.client.HTTPResponse, slackhttp._Response):
+        conn = http.client.HTTPConnection("127.0.0.1", fake.port, timeout=5)
+        conn.response_class = response_class
+        conn.request(
+            "POST",
+            "/api/auth.test",
+            body=b"",
+            headers={"Authorization": f"Bearer {BOT_TOKEN}"},
+        )
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200 and resp.version == 11 and not resp.will_close
+        assert resp.length == 0 and b'"ok": true' in body
+        assert Parser().parsestr("".join(f"{k}: {v}\n" for k, v in resp.headers.items()))
+        conn.close()
+
+
+def test_the_fake_closes_kept_alive_connections_when_it_stops() -> None:
+    fake = FakeSlack(bot_token=BOT_TOKEN).start()
+    fake.add_user(USER)
+    client = client_for(fake)
+    post(client)
+    started = time.monotonic()
+    fake.stop()
+    assert time.monotonic() - started < 2.0  # the idle connection's thread did not hold it
+    sock = next(iter(client._local.conns.values()))[0].sock
+    assert sock is not None
+    sock.settimeout(1.0)
+    assert sock.recv(1) == b""  # closed by the server
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", fake_port(fake)), timeout=0.5).close()
+
+
+def fake_port(fake: FakeSlack) -> int:
+    return int(fake.base_url.rsplit(":", 1)[1])
+
+
+def test_the_runtime_talks_to_slack_on_kept_alive_connections_and_closes_them(
+    fake: FakeSlack, settings: Settings, rds: redis.Redis
+) -> None:
+    """Every client `pm-coach` builds keeps its connection; `Runtime.close()` (what every
+    command does on its way out) closes them all, the nudge clients too."""
+    runtime = build_runtime(settings, redis_client=rds)
+    coach = runtime.deps.coach
+    nudges = runtime.ticker.client(TEAM)
+    clients = [runtime.client, coach.poster, coach.profile_client, nudges]
+    assert all(isinstance(c, KeepAliveWebClient) for c in clients)
+    before = fake.connections_opened
+    for _ in range(3):
+        runtime.client.users_info(user=USER)
+        coach.poster.chat_postMessage(channel=USER, text="welcome")
+        coach.profile_client.users_info(user=USER)
+        nudges.chat_postMessage(channel=USER, text="nudge")
+    assert fake.connections_opened - before == 4
+    runtime.close()
+    assert [c.open_connections() for c in clients] == [0, 0, 0, 0]  # type: ignore[attr-defined]
