@@ -80,6 +80,7 @@ _SINK = _Sink()
 # Shared by every bound logger and changed in place by `configure_logging` (see _Sink).
 _PROCESSORS: list[Any] = []
 _THRESHOLD = [logging.INFO]
+_LEVEL_NAMES = {"warn": "warning", "exception": "error"}
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -92,9 +93,15 @@ _LEVELS = {
 }
 
 
-def _at_level(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+def _level_and_name(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """Drop events below the configured level; name the logger and the level of the rest (as
+    structlog's add_log_level: "warn" reads "warning", "exception" reads "error")."""
     if _LEVELS.get(method_name, logging.INFO) < _THRESHOLD[0]:
         raise structlog.DropEvent
+    name = event_dict.pop("logger_name", None)
+    if name is not None:
+        event_dict["logger"] = name
+    event_dict["level"] = _LEVEL_NAMES.get(method_name, method_name)
     return event_dict
 
 
@@ -123,15 +130,7 @@ def configure_logging(
     tail: list[Any] = [structlog.processors.format_exc_info, redactor, renderer]
 
     _THRESHOLD[0] = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    _PROCESSORS[:] = [
-        _at_level,
-        _logger_name,
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        stamp,
-        structlog.processors.StackInfoRenderer(),
-        *tail,
-    ]
+    _PROCESSORS[:] = [_level_and_name, stamp, structlog.processors.StackInfoRenderer(), *tail]
     _SINK.stream = stream
     structlog.configure(
         processors=_PROCESSORS,
@@ -142,7 +141,6 @@ def configure_logging(
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
-            structlog.contextvars.merge_contextvars,
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             stamp,
@@ -170,10 +168,3 @@ def get_logger(name: str = "pm_coach") -> Any:
     """A structlog logger whose lines carry `"logger": name`; it follows `configure_logging`
     whenever that runs (before or after this call)."""
     return structlog.get_logger(logger_name=name)
-
-
-def _logger_name(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
-    name = event_dict.pop("logger_name", None)
-    if name is not None:
-        event_dict["logger"] = name
-    return event_dict

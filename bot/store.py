@@ -73,6 +73,11 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
+try:  # redis-py packs commands with hiredis when it is installed (pyproject asks for it)
+    from hiredis import pack_command as _pack
+except ImportError:  # pragma: no cover - redis-py's own packer then
+    _pack = None  # type: ignore[assignment]
+
 from bot.numbers import is_number
 from bot.streaks import WeekCount, counts_from_fields
 from bot.wins import Lane, Win
@@ -1424,7 +1429,10 @@ def _make_ready(conn: Any) -> None:
 
 
 def _send_and_read(conn: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-    conn.send_packed_command(conn.pack_commands(commands))
+    if _pack is not None:  # what redis-py's hiredis packer does, less its per-argument pass
+        conn.send_packed_command([b"".join([_pack(command) for command in commands])])
+    else:
+        conn.send_packed_command(conn.pack_commands(commands))
     replies: list[Any] = []
     for _ in commands:
         try:
