@@ -80,6 +80,7 @@ _SINK = _Sink()
 # Shared by every bound logger and changed in place by `configure_logging` (see _Sink).
 _PROCESSORS: list[Any] = []
 _THRESHOLD = [logging.INFO]
+_GENERATION = [0]  # how many times `configure_logging` has run
 _LEVEL_NAMES = {"warn": "warning", "exception": "error"}
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -132,6 +133,7 @@ def configure_logging(
     _THRESHOLD[0] = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     _PROCESSORS[:] = [_level_and_name, stamp, structlog.processors.StackInfoRenderer(), *tail]
     _SINK.stream = stream
+    _GENERATION[0] += 1
     structlog.configure(
         processors=_PROCESSORS,
         logger_factory=lambda *_args: _SINK,
@@ -167,4 +169,29 @@ def configure_logging(
 def get_logger(name: str = "pm_coach") -> Any:
     """A structlog logger whose lines carry `"logger": name`; it follows `configure_logging`
     whenever that runs (before or after this call)."""
-    return structlog.get_logger(logger_name=name)
+    return _Logger(name)
+
+
+class _Logger:
+    """structlog's lazy proxy, assembled once per `configure_logging` instead of on every
+    call: a lazy proxy not cached by structlog assembles a new bound logger each time, which
+    costs as much as rendering the line. Before `configure_logging` first runs it stays lazy."""
+
+    __slots__ = ("_bound", "_generation", "_proxy")
+
+    def __init__(self, name: str) -> None:
+        self._proxy = structlog.get_logger(logger_name=name)
+        self._bound: Any = None
+        self._generation = 0
+
+    def _logger(self) -> Any:
+        generation = _GENERATION[0]
+        if self._generation != generation or not generation:
+            bound = self._proxy.bind()
+            if not generation:
+                return bound
+            self._bound, self._generation = bound, generation
+        return self._bound
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger(), name)

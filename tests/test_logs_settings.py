@@ -8,6 +8,7 @@ import logging
 
 import pytest
 import structlog
+from structlog._config import BoundLoggerLazyProxy
 
 from bot.logs import Redactor, configure_logging, get_logger
 from bot.settings import Settings, describe_error
@@ -53,6 +54,40 @@ def test_console_lines_on_a_tty() -> None:
     assert "win_logged" in line and "lane=shipped" in line
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
+
+
+def test_a_logger_follows_every_reconfiguration_and_is_assembled_once_per_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`get_logger` hands out loggers at import time, before `main()` configures logging: each
+    follows every later `configure_logging` (stream, level, secrets), and between two of them
+    it is assembled once, not on every call (which cost as much as rendering a line)."""
+    log = get_logger("early")
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging("INFO", "json", ["first-secret"], stream=first)
+    assembled = []
+    real_bind = BoundLoggerLazyProxy.bind
+
+    def counting_bind(self: BoundLoggerLazyProxy, **values: object) -> object:
+        assembled.append(1)
+        return real_bind(self, **values)
+
+    monkeypatch.setattr(BoundLoggerLazyProxy, "bind", counting_bind)
+    for n in range(5):
+        log.info("one", n=n, note="first-secret")
+    log.debug("hidden")
+    assert len(assembled) == 1
+    configure_logging("WARNING", "json", ["second-secret"], stream=second)
+    log.info("dropped at warning")
+    log.warning("two", note="second-secret")
+    assert len(assembled) == 2
+    lines = [json.loads(line) for line in first.getvalue().splitlines()]
+    assert [line["n"] for line in lines] == list(range(5))
+    assert {line["logger"] for line in lines} == {"early"}
+    assert "first-secret" not in first.getvalue()
+    again = [json.loads(line) for line in second.getvalue().splitlines()]
+    assert [line["event"] for line in again] == ["two"] and again[0]["level"] == "warning"
+    assert "second-secret" not in second.getvalue()
 
 
 def test_redactor_scrubs_nested_values() -> None:
