@@ -66,14 +66,17 @@ def compare(variants: list[Variant], rounds: int, seconds: float) -> dict[str, d
         stack.callback(redis.stop)
         fake.add_users(slash.PM_PREFIX, slash.PMS)
         servers: dict[str, slash.Server] = {}
+        # Each server logs to a file, as in `make bench` (a line to /dev/null costs far less).
+        logdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pmc-ab-logs-")))
         for v in variants:
             root = worktree(stack, v.rev) if v.rev else ROOT
+            log = logdir / f"{v.name}.log"
             child = Child(
                 "bench.serve", v.mode, "--redis", redis.url, "--fake", fake.api_base_url,
-                log_name=v.name, root=root, env=v.env,
+                "--log", str(log), log_name=v.name, root=root, env=v.env,
             )  # fmt: skip
             stack.callback(child.stop)
-            servers[v.name] = slash.Server(v.name, child, 0, Path("/dev/null"))
+            servers[v.name] = slash.Server(v.name, child, 0, log)
         for server in servers.values():
             server.port = int(server.child.wait_ready(60)["port"])
             for k in range(slash.PMS):  # each PM's first request (enrolment) before measuring
