@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import email.message
 import http.client
+import http.server
 import io
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from email.parser import Parser
+from pathlib import Path
 from urllib.error import URLError
 
 import pytest
@@ -348,3 +353,79 @@ def test_the_runtime_talks_to_slack_on_kept_alive_connections_and_closes_them(
     assert fake.connections_opened - before == 4
     runtime.close()
     assert [c.open_connections() for c in clients] == [0, 0, 0, 0]  # type: ignore[attr-defined]
+
+
+# HTTPS, as against Slack: a local TLS server with a certificate made for the test ------------
+
+
+class _TlsApi(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(("127.0.0.1", 0), _TlsHandler)
+        self.context = context
+        self.connections = 0
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        sock, addr = super().get_request()
+        self.connections += 1
+        return self.context.wrap_socket(sock, server_side=True), addr
+
+
+class _TlsHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 5
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"ok": true, "url": "https://127.0.0.1/", "team": "T", "user": "U"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(name="tls_api")
+def _tls_api(tmp_path: Path) -> Iterator[tuple[_TlsApi, Path]]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate for the TLS test")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = _TlsApi(context)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield server, cert
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_https_calls_share_one_tls_connection_and_check_the_certificate(
+    tls_api: tuple[_TlsApi, Path],
+) -> None:
+    server, cert = tls_api
+    base_url = f"https://127.0.0.1:{server.server_address[1]}/api/"
+    trusting = KeepAliveWebClient(
+        token=BOT_TOKEN, base_url=base_url, ssl=ssl.create_default_context(cafile=str(cert))
+    )
+    for _ in range(3):
+        assert trusting.auth_test()["ok"]
+    assert server.connections == 1
+    trusting.close()
+    # Without the test's CA the certificate is refused, as urllib would refuse it.
+    default = KeepAliveWebClient(token=BOT_TOKEN, base_url=base_url, retry_handlers=[])
+    with pytest.raises(URLError) as refused:
+        default.auth_test()
+    assert isinstance(refused.value.reason, ssl.SSLCertVerificationError)
