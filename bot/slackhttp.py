@@ -138,7 +138,9 @@ class KeepAliveWebClient(WebClient):
         if held is not None:
             conn, last_used = held
             idle = time.monotonic() - last_used
-            if idle < IDLE_S and (idle < CHECK_AFTER_S or _still_open(conn)):
+            # (No socket: `close()` ran meanwhile; http.client would quietly reopen it untracked.)
+            fresh = conn.sock is not None and idle < IDLE_S
+            if fresh and (idle < CHECK_AFTER_S or _still_open(conn)):
                 return conn
             self._drop(key, conn)
         scheme, host, port = key

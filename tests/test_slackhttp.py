@@ -93,6 +93,19 @@ def test_each_thread_keeps_its_own_connection(fake: FakeSlack, client: KeepAlive
     assert fake.messages(USER)[-1]["text"] == "after close"
 
 
+def test_after_close_a_thread_opens_a_new_connection_and_keeps_track_of_it(
+    fake: FakeSlack, client: KeepAliveWebClient
+) -> None:
+    post(client, "before")
+    opened = fake.connections_opened
+    client.close()
+    post(client, "after")  # at once: the closed connection is not reused, even when fresh
+    assert fake.connections_opened == opened + 1
+    assert client.open_connections() == 1  # tracked, so the next close() closes it too
+    client.close()
+    assert client.open_connections() == 0
+
+
 def test_api_errors_and_responses_are_slack_sdks_own(
     fake: FakeSlack, client: KeepAliveWebClient
 ) -> None:
