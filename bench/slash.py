@@ -32,8 +32,11 @@ class Sizes:
     burst: int
 
 
-FULL = Sizes(rounds=2, seconds=5.0, sequential=200, burst=200)
-QUICK = Sizes(rounds=1, seconds=1.0, sequential=30, burst=100)
+# Many short rounds, alternating between the servers: a slow phase of a shared VM (its speed
+# moves by a third within minutes) then costs every server a round alike, and the medians
+# below are the figures, not a best round one server happened to get.
+FULL = Sizes(rounds=8, seconds=1.25, sequential=50, burst=200)
+QUICK = Sizes(rounds=2, seconds=0.5, sequential=15, burst=100)
 
 
 @dataclass
@@ -240,10 +243,9 @@ def run(fake: FakeControl, sizes: Sizes) -> dict[str, Any]:
         logdir.rmdir()
     for mode in MODES:
         lat = out[mode].pop("latencies")
-        best = out[mode]["rps"].index(max(out[mode]["rps"]))
-        out[mode]["rps_best"] = out[mode]["rps"][best]
-        out[mode]["cpu_ms_per_req"] = out[mode]["cpu"][best]
-        out[mode]["server_cores"] = out[mode]["cores"][best]
+        out[mode]["rps_median"] = statistics.median(out[mode]["rps"])
+        out[mode]["cpu_ms_per_req"] = statistics.median(out[mode]["cpu"])
+        out[mode]["server_cores"] = statistics.median(out[mode]["cores"])
         out[mode]["median_ms"] = 1000 * statistics.median(lat)
         out[mode]["p90_ms"] = 1000 * percentile(lat, 0.90)
         out[mode]["p99_ms"] = 1000 * percentile(lat, 0.99)
@@ -254,12 +256,13 @@ def run(fake: FakeControl, sizes: Sizes) -> dict[str, Any]:
 def figures(out: dict[str, Any], sizes: Sizes) -> list[Figure]:
     prod, dflt, pbr = out["prod"], out["bare_default"], out["bare_pbr"]
     figs = []
-    better = max(("bare_default", "bare_pbr"), key=lambda m: out[m]["rps_best"])
-    base = out[better]["rps_best"]
-    ok = prod["rps_best"] >= 0.8 * base and prod["errors"] == 0
+    better = max(("bare_default", "bare_pbr"), key=lambda m: out[m]["rps_median"])
+    base = out[better]["rps_median"]
+    ok = prod["rps_median"] >= 0.8 * base and prod["errors"] == 0
     note = (
-        f"best of {sizes.rounds}×{sizes.seconds:.0f}s; bare default {dflt['rps_best']:.0f}/s, "
-        f"bare pbr {pbr['rps_best']:.0f}/s; errors prod {prod['errors']}; server CPU/request: "
+        f"median of {sizes.rounds} alternating rounds of {sizes.seconds:g}s; bare default "
+        f"{dflt['rps_median']:.0f}/s, bare pbr {pbr['rps_median']:.0f}/s; errors prod "
+        f"{prod['errors']}; server CPU/request: "
         f"prod {prod['cpu_ms_per_req']:.2f} ms, bare {out[better]['cpu_ms_per_req']:.2f} ms"
     )
     if not ok:
@@ -273,7 +276,7 @@ def figures(out: dict[str, Any], sizes: Sizes) -> list[Figure]:
         Figure(
             "1",
             "/win throughput at concurrency 8 (prod server)",
-            prod["rps_best"],
+            prod["rps_median"],
             "req/s",
             base,
             better.replace("_", " "),
