@@ -82,7 +82,7 @@ class Runtime:
         self.redis.close()
         coach = self.deps.coach
         clients = [self.client, coach.slack, coach.poster, coach.profile_client]
-        for client in [*clients, *self.ticker.clients()]:
+        for client in {id(c): c for c in [*clients, *self.ticker.clients()]}.values():
             if isinstance(client, KeepAliveWebClient):
                 client.close()
 
