@@ -200,16 +200,14 @@ def test_a_connection_idle_too_long_is_not_reused(
     assert fake.connections_opened == opened + 1
 
 
-def test_a_connection_close_answer_is_not_reused(fake: FakeSlack) -> None:
+def test_a_connection_close_answer_is_not_reused(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An HTTP/1.0 server (or `Connection: close`) ends the connection after its answer."""
     client = client_for(fake)
-    monkey = pytest.MonkeyPatch()
-    monkey.setattr("bot.fakeslack.server._Handler.protocol_version", "HTTP/1.0")
-    try:
-        post(client)
-        post(client)
-    finally:
-        monkey.undo()
+    monkeypatch.setattr("bot.fakeslack.server._Handler.protocol_version", "HTTP/1.0")
+    post(client)
+    post(client)
     assert client.open_connections() == 0
     assert len(fake.messages(USER)) == 2
 
@@ -340,11 +338,7 @@ def test_the_fake_closes_kept_alive_connections_when_it_stops() -> None:
     sock.settimeout(1.0)
     assert sock.recv(1) == b""  # closed by the server
     with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", fake_port(fake)), timeout=0.5).close()
-
-
-def fake_port(fake: FakeSlack) -> int:
-    return int(fake.base_url.rsplit(":", 1)[1])
+        socket.create_connection(("127.0.0.1", fake.port), timeout=0.5).close()
 
 
 def test_the_runtime_talks_to_slack_on_kept_alive_connections_and_closes_them(
