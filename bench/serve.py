@@ -79,7 +79,7 @@ def main() -> int:
     from bot import jobs
     from bot.app import create_app
     from bot.cli import build_runtime, healthy, utc_now
-    from bot.logs import configure_logging
+    from bot.logs import SERVER_FLUSH_S, configure_logging
     from bot.scheduler import build_scheduler
     from bot.server import make_server, wsgi_app
 
@@ -89,7 +89,13 @@ def main() -> int:
     # BENCH_LOG_TO=null lets `bench.ab` compare a server whose lines go nowhere.
     path = args.log if args.log and os.environ.get("BENCH_LOG_TO") != "null" else "/dev/null"
     stream = Path(path).open("a", encoding="utf-8")  # noqa: SIM115
-    configure_logging(settings.log_level, "json", settings.secret_values(), stream=stream)
+    configure_logging(
+        settings.log_level,
+        "json",
+        settings.secret_values(),
+        stream=stream,
+        flush_interval=SERVER_FLUSH_S,  # as `pm-coach run`
+    )
     executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener")
     scheduler = None
     if args.mode == "prod":

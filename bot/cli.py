@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import jobs
 from bot.app import Deps, create_app, nudge_client, post_client, web_client
 from bot.coach import Coach
-from bot.logs import configure_logging, get_logger
+from bot.logs import SERVER_FLUSH_S, configure_logging, flush_logs, get_logger
 from bot.recap import as_text
 from bot.recaps import Recaps
 from bot.scheduler import build_scheduler
@@ -133,7 +133,12 @@ def healthy(store: Store) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        settings.secret_values(),
+        flush_interval=SERVER_FLUSH_S,
+    )
     log = get_logger("pm_coach")
     runtime = build_runtime(settings)
     # Work listeners do after answering Slack (respond, the Home, welcome DMs, exports), and
@@ -177,6 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         executor.shutdown(wait=True)
         runtime.close()
         log.info("stopped")
+        flush_logs()
     return 0
 
 

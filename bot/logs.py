@@ -7,7 +7,11 @@ library produced it (slack-sdk's DEBUG output includes request headers).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import json
 import logging
+import os
 import re
 import sys
 import threading
@@ -30,6 +34,9 @@ class Redactor:
         self._pattern = re.compile(
             "|".join([*(re.escape(s) for s in known), TOKEN_PATTERN.pattern])
         )
+        # Text the pattern can match contains one of these (a substring search is far cheaper
+        # than the pattern's).
+        self._needles = (*known, "xox", "xapp-")
 
     def scrub(self, text: str) -> str:
         return self._pattern.sub(REDACTED, text) if self._pattern.search(text) else text
@@ -48,6 +55,18 @@ class Redactor:
     def __call__(
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
+        # Most events hold only plain values: one search over all their text at once.
+        texts = []
+        for value in event_dict.values():
+            kind = type(value)
+            if kind is str:
+                texts.append(value)
+            elif value is not None and kind is not int and kind is not float and kind is not bool:
+                break
+        else:
+            text = "\x00".join(texts)
+            if not any(needle in text for needle in self._needles):
+                return event_dict
         search = self._pattern.search
         for key, value in event_dict.items():
             if type(value) is str:
@@ -59,24 +78,98 @@ class Redactor:
 
 
 class _Sink:
-    """Where our own structlog events are written: the configured stream, under the same lock
-    as the standard library's handler, so lines from both never interleave. One instance per
-    process, repointed by `configure_logging`, so loggers bound before a reconfiguration follow
-    it (as they would through the standard library)."""
+    """Where every line is written: our structlog events and the standard library's records
+    (Bolt, slack-sdk, APScheduler) alike, in the order they were logged, whole lines only. One
+    instance per process, repointed by `configure_logging`, so loggers bound before a
+    reconfiguration follow it (as they would through the standard library).
+
+    With `interval` 0 each line is written and flushed at once. A server (`pm-coach run`)
+    sets it: debug and info lines then wait up to `interval` seconds and leave together in one
+    write, made by a flusher thread, instead of one write per line on the request thread. A
+    warning or worse is written at once, after every line logged before it; whatever waits is
+    written at exit, and when `flush_logs()` is called.
+    """
 
     def __init__(self) -> None:
         self.stream: Any = sys.stderr
         self.lock = threading.RLock()
+        self.interval = 0.0
+        self._pending: list[str] = []
+        self._flusher_pid = 0  # the process whose flusher thread runs (none after a fork)
+        self._wake = threading.Event()  # set when `interval` changes
 
-    def msg(self, message: str) -> None:
+    def line(self, text: str, urgent: bool = False) -> None:
         with self.lock:
-            self.stream.write(message + "\n")
-            self.stream.flush()
+            if urgent or self.interval <= 0:
+                if self._pending:
+                    self._pending.append(text)
+                    self._write_pending()
+                else:
+                    self.stream.write(text + "\n")
+                    self.stream.flush()
+                return
+            self._pending.append(text)
+            if len(self._pending) >= MAX_PENDING_LINES:
+                self._write_pending()
+            elif self._flusher_pid != os.getpid():
+                self._start_flusher()
 
-    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+    def flush(self) -> None:
+        with self.lock:
+            if self._pending:
+                self._write_pending()
+
+    def _write_pending(self) -> None:
+        text = "\n".join(self._pending) + "\n"
+        self._pending.clear()
+        self.stream.write(text)
+        self.stream.flush()
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's waiting lines are the parent's to write, and its
+        lock may have been held by a thread that does not exist here."""
+        self.lock = threading.RLock()
+        self._pending = []
+        self._flusher_pid = 0
+
+    def _start_flusher(self) -> None:
+        self._flusher_pid = os.getpid()
+        threading.Thread(target=self._flush_every_interval, name="log-flush", daemon=True).start()
+
+    def _flush_every_interval(self) -> None:
+        pid = os.getpid()
+        while self._flusher_pid == pid:
+            if self._wake.wait(self.interval if self.interval > 0 else 1.0):
+                self._wake.clear()
+            with contextlib.suppress(OSError, ValueError):  # a closed or broken stream
+                self.flush()
+
+    # structlog calls the method named after the level with the rendered line.
+    def msg(self, message: str) -> None:
+        self.line(message)
+
+    def urgent(self, message: str) -> None:
+        self.line(message, urgent=True)
+
+    debug = info = log = msg
+    warning = warn = error = critical = exception = fatal = urgent
+
+
+class _Handler(logging.Handler):
+    """The standard library's records, formatted like our events, into the same sink."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _SINK.line(self.format(record), urgent=record.levelno >= logging.WARNING)
+        except Exception:
+            self.handleError(record)
 
 
 _SINK = _Sink()
+MAX_PENDING_LINES = 1000  # written at once when this many wait (a burst between two flushes)
+SERVER_FLUSH_S = 0.1  # `pm-coach run`: info lines leave at most this long after being logged
+atexit.register(_SINK.flush)
+os.register_at_fork(before=_SINK.flush, after_in_child=_SINK._after_fork)
 # Shared by every bound logger and changed in place by `configure_logging` (see _Sink).
 _PROCESSORS: list[Any] = []
 _THRESHOLD = [logging.INFO]
@@ -92,6 +185,23 @@ _LEVELS = {
     "critical": logging.CRITICAL,
     "fatal": logging.CRITICAL,
 }
+
+
+def _json_default(value: Any) -> Any:
+    """What structlog's JSONRenderer does with a value JSON cannot hold."""
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
+
+
+# One encoder for every line (json.dumps with a `default` builds a new one per call).
+_JSON = json.JSONEncoder(default=_json_default)
+
+
+def _render_json(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
+    """structlog's JSONRenderer, with a reused encoder."""
+    return _JSON.encode(event_dict)
 
 
 def _level_and_name(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -111,28 +221,31 @@ def configure_logging(
     fmt: str | None = None,
     secrets: Iterable[str] = (),
     stream: Any = None,
+    *,
+    flush_interval: float = 0.0,
 ) -> None:
     """Configure structlog and the standard library once, from `main()`.
 
     Our events go through structlog's own fast path (no standard-library record per line);
     libraries' records (Bolt, slack-sdk, APScheduler) go through the standard library with the
-    same processors, renderer and redactor, to the same stream.
+    same processors, renderer and redactor, to the same stream. `flush_interval` (seconds):
+    how long debug and info lines may wait to be written together (0: each at once; see
+    `_Sink`).
     """
     stream = stream if stream is not None else sys.stderr
     if fmt is None:
         fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"
     redactor = Redactor(secrets)
-    renderer: Any
-    if fmt == "json":
-        renderer = structlog.processors.JSONRenderer()
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = _render_json if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     tail: list[Any] = [structlog.processors.format_exc_info, redactor, renderer]
 
     _THRESHOLD[0] = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     _PROCESSORS[:] = [_level_and_name, stamp, structlog.processors.StackInfoRenderer(), *tail]
+    _SINK.flush()  # lines logged before go where they were meant to
     _SINK.stream = stream
+    _SINK.interval = flush_interval
+    _SINK._wake.set()
     _GENERATION[0] += 1
     structlog.configure(
         processors=_PROCESSORS,
@@ -150,9 +263,8 @@ def configure_logging(
         ],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
     )
-    handler = logging.StreamHandler(stream)
+    handler = _Handler()
     handler.setFormatter(formatter)
-    handler.lock = _SINK.lock  # one lock for both paths: whole lines, never interleaved
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -164,6 +276,11 @@ def configure_logging(
     # body) whenever their logger's *own* level allows them, and NOTSET does.
     logging.getLogger("slack_bolt").setLevel(level)
     logging.getLogger("slack_sdk.web").setLevel(level)
+
+
+def flush_logs() -> None:
+    """Write every line still waiting (see `configure_logging`'s `flush_interval`)."""
+    _SINK.flush()
 
 
 def get_logger(name: str = "pm_coach") -> Any:

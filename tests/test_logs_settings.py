@@ -5,12 +5,25 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 import structlog
 from structlog._config import BoundLoggerLazyProxy
 
-from bot.logs import Redactor, configure_logging, get_logger
+from bot.logs import (
+    MAX_PENDING_LINES,
+    Redactor,
+    _Sink,
+    configure_logging,
+    flush_logs,
+    get_logger,
+)
 from bot.settings import Settings, describe_error
 
 
@@ -19,6 +32,7 @@ def _restore_logging() -> object:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield None
+    configure_logging("WARNING", "json", [], stream=sys.stderr)  # lines written; no interval
     root.handlers[:] = handlers
     root.setLevel(level)
     structlog.reset_defaults()
@@ -95,6 +109,130 @@ def test_redactor_scrubs_nested_values() -> None:
     event = {"event": "x", "nested": {"a": ["xoxb-1-2-3", "ok my-secret-1"]}}
     cleaned = redactor(None, "info", event)
     assert cleaned == {"event": "x", "nested": {"a": ["[redacted]", "ok [redacted]"]}}
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [
+        ("token xoxb-1-2-3 here", "xoxb-1-2-3"),
+        ("xoxp-9-8-7", "xoxp-9-8-7"),
+        ("xapp-1-A-b", "xapp-1-A-b"),
+        ("bot:xoxe.xoxp-1-2", "xoxp-1-2"),
+        ("ends with my-secret-1", "my-secret-1"),
+        ("my-secret-1", "my-secret-1"),
+    ],
+)
+def test_the_redactors_quick_check_never_skips_a_secret(value: str, secret: str) -> None:
+    """Events of plain values are checked with one substring search first: anything the
+    pattern would find still reaches the pattern, whichever field holds it."""
+    redactor = Redactor(["my-secret-1"])
+    for key in ("event", "team_id", "note"):
+        event = {"event": "x", "team_id": "T1", "n": 3, "ok": True, "none": None, key: value}
+        cleaned = redactor(None, "info", dict(event))
+        assert "[redacted]" in cleaned[key], (key, cleaned)
+        assert secret not in str(cleaned)
+    untouched = {"event": "win_logged", "team_id": "T1", "xo": "x o x", "n": 1}
+    assert redactor(None, "info", dict(untouched)) == untouched
+
+
+def _lines(stream: io.StringIO) -> list[str]:
+    return [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+
+
+def test_a_server_writes_info_lines_together_within_its_interval() -> None:
+    """`pm-coach run` (flush_interval): info lines wait and leave together, in order, within
+    the interval, by the flusher thread; structlog events and library records stay in the
+    order they were logged."""
+    stream = io.StringIO()
+    configure_logging("INFO", "json", [], stream=stream, flush_interval=0.05)
+    log = get_logger("t")
+    log.info("first")
+    logging.getLogger("slack_bolt").info("from bolt")
+    log.info("third", note="xoxb-1-2-3")
+    deadline = time.monotonic() + 5
+    while len(_lines(stream)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _lines(stream) == ["first", "from bolt", "third"]
+    assert "xoxb-1-2-3" not in stream.getvalue()
+
+
+def test_a_warning_is_written_at_once_after_the_lines_before_it() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", [], stream=stream, flush_interval=60)
+    log = get_logger("t")
+    log.info("waits")
+    log.debug("below the level")
+    assert stream.getvalue() == ""  # not yet: the interval is a minute
+    logging.getLogger("slack_sdk.web").info("library line waits too")
+    assert stream.getvalue() == ""
+    log.warning("urgent")
+    assert _lines(stream) == ["waits", "library line waits too", "urgent"]
+    log.info("after")
+    logging.getLogger("apscheduler").error("library error")
+    assert _lines(stream)[-2:] == ["after", "library error"]
+    log.info("last")
+    flush_logs()
+    assert _lines(stream)[-1] == "last"
+
+
+def test_many_waiting_lines_are_written_without_waiting_for_the_interval() -> None:
+    """A burst never piles up more than MAX_PENDING_LINES (a sink of its own: the process's
+    flusher thread would write at a time of its choosing)."""
+    sink = _Sink()
+    sink.stream, sink.interval = io.StringIO(), 60.0
+    for n in range(MAX_PENDING_LINES - 1):
+        sink.line(f"line {n}")
+    assert sink.stream.getvalue() == ""
+    sink.line("the last that fits")
+    written = sink.stream.getvalue().splitlines()
+    assert len(written) == MAX_PENDING_LINES and written[-1] == "the last that fits"
+
+
+def test_reconfiguring_writes_the_waiting_lines_where_they_were_meant_to_go() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging("INFO", "json", [], stream=first, flush_interval=60)
+    get_logger("t").info("meant for the first")
+    configure_logging("INFO", "json", [], stream=second)
+    get_logger("t").info("meant for the second")
+    assert _lines(first) == ["meant for the first"]
+    assert _lines(second) == ["meant for the second"]
+
+
+def test_waiting_lines_are_written_when_the_process_exits() -> None:
+    """A server that stops (or crashes with an exception) loses no line that waits."""
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import logging, sys\n"
+        "from bot.logs import configure_logging, get_logger\n"
+        "configure_logging('INFO', 'json', [], stream=sys.stdout, flush_interval=60)\n"
+        "get_logger('t').info('before exit')\n"
+        "logging.getLogger('slack_bolt').info('library before exit')\n"
+        "raise SystemExit(3)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3, done.stderr
+    events = [json.loads(line)["event"] for line in done.stdout.splitlines()]
+    assert events == ["before exit", "library before exit"]
+
+
+def test_a_forked_child_does_not_write_its_parents_waiting_lines() -> None:
+    stream_path = Path(tempfile.mkdtemp()) / "log"
+    with stream_path.open("a", encoding="utf-8") as stream:
+        configure_logging("INFO", "json", [], stream=stream, flush_interval=60)
+        get_logger("t").info("parent")
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                get_logger("t").info("child")
+                flush_logs()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        flush_logs()
+    events = [json.loads(line)["event"] for line in stream_path.read_text().splitlines()]
+    assert sorted(events) == ["child", "parent"]
 
 
 def test_settings_defaults_and_secrets() -> None:
