@@ -96,8 +96,8 @@ def compare(variants: list[Variant], rounds: int, seconds: float) -> dict[str, d
                 out = slash.load(servers[n], 8, seconds)
                 rps[n].append(out["rps"])
                 cpu[n].append(out["cpu_ms_per_req"])
-            for n in order:
-                latency[n].extend(slash.sequential(servers[n], 40)["latencies"])
+            for n, result in slash.sequential({n: servers[n] for n in order}, 40).items():
+                latency[n].extend(result["latencies"])
     first = names[0]
     results = {}
     for n in names:
