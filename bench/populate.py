@@ -170,7 +170,7 @@ def log_wins_pipelined(rds: redis.Redis, wins: Sequence[Win], now: datetime) -> 
     for start in range(0, len(wins), CHUNK):
         pipe = rds.pipeline(transaction=False)
         for win in wins[start : start + CHUNK]:
-            recorder.log_win(win, source=f"command:{win.id}", tz=TZ, now=now)
+            recorder.log_win(win, tz=TZ, now=now)
             for command in recorder.commands:
                 pipe.execute_command(*command)
             payload += len(json.dumps(win.to_json_dict(), ensure_ascii=False).encode())

@@ -162,8 +162,8 @@ def timing(url: str, members: int, repeats: int, *, detail: bool = True) -> dict
 
 def memory(wins: int) -> dict[str, Any]:
     """used_memory before and after logging `wins` wins (100 per PM, over 25 weeks) in a fresh
-    redis-server, MEMORY USAGE of a sample of keys, and the same after the 3-day idempotency
-    (`seen`) keys expire."""
+    redis-server, and MEMORY USAGE of a sample of keys. (A win's id is its idempotency key: no
+    key per delivery.)"""
     server = RedisProc().start()
     try:
         rds = connect(server.url, socket_timeout=30)
@@ -177,30 +177,15 @@ def memory(wins: int) -> dict[str, Any]:
         after = int(rds.info("memory")["used_memory"])
         kinds: dict[str, int] = {}
         sample = pms[: min(len(pms), 20)]
-        sampled_wins = 0
-        for i, u in enumerate(sample):
+        sampled_wins = per_pm * len(sample)
+        for u in sample:
             for kind in ("profile", "wins", "timeline", "logged", "weeks"):
                 key = getattr(Keys, kind)(TEAM, u)
                 kinds[kind] = kinds.get(kind, 0) + int(rds.memory_usage(key, samples=0) or 0)
-            for w in batch[i * per_pm : (i + 1) * per_pm]:
-                sampled_wins += 1
-                seen = Keys.seen(TEAM, u, f"command:{w.id}")
-                kinds["seen"] = kinds.get("seen", 0) + int(rds.memory_usage(seen, samples=0) or 0)
         per_kind = {k: v / sampled_wins for k, v in kinds.items()}
         team_keys = [k for k in rds.scan_iter(match=f"{Keys.team_week(TEAM, '*')}", count=1000)]
         team_bytes = sum(int(rds.memory_usage(k, samples=0) or 0) for k in team_keys)
         per_kind["team_week_index"] = team_bytes / len(batch)
-        deleted = 0
-        keys: list[str] = []
-        for key in rds.scan_iter(match="*:seen:*", count=1000):
-            keys.append(str(key))
-            if len(keys) >= 1000:
-                deleted += int(rds.unlink(*keys))
-                keys = []
-        if keys:
-            deleted += int(rds.unlink(*keys))
-        time.sleep(0.2)  # UNLINK frees in the background
-        without_seen = int(rds.info("memory")["used_memory"])
         rds.close()
     finally:
         server.stop()
@@ -209,10 +194,8 @@ def memory(wins: int) -> dict[str, Any]:
         "pms": len(pms),
         "used_memory_delta": after - before,
         "bytes_per_win": (after - before) / len(batch),
-        "bytes_per_win_without_seen": (without_seen - before) / len(batch),
         "json_bytes_per_win": payload / len(batch),
         "memory_usage_per_win_by_key": {k: round(v, 1) for k, v in per_kind.items()},
-        "seen_keys_deleted": deleted,
     }
 
 
@@ -264,15 +247,5 @@ def memory_figures(result: dict[str, Any]) -> list[Figure]:
             f"Store.log_win's own commands, captured and replayed 500 wins per pipeline; "
             f"MEMORY USAGE per win by key: {parts}",
             result,
-        ),
-        Figure(
-            "4",
-            "Redis memory per win once the 3-day `seen` keys expired",
-            result["bytes_per_win_without_seen"],
-            "B",
-            result["json_bytes_per_win"],
-            "the win's JSON",
-            "state it",
-            "INFO",
         ),
     ]

@@ -255,7 +255,6 @@ class Coach:
             )
             outcome = self.store.log_win(
                 win,
-                source=source,
                 tz=tz,
                 now=now,
                 draft_id=draft_id,
@@ -318,8 +317,7 @@ class Coach:
         source = f"draft:{draft_id}"
         draft = self.store.get_draft(team_id, user_id, draft_id)
         if draft is None:
-            logged_id = self.store.logged_for(team_id, user_id, source)
-            win = self.store.get_win(team_id, user_id, logged_id) if logged_id else None
+            win = self.store.get_win(team_id, user_id, win_id(team_id, user_id, source))
             if win is None:
                 return None
             # Already logged by the first click: re-log through the same source to read the

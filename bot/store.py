@@ -11,7 +11,8 @@ Per PM (hash tag ``{T:U}``) — written atomically by one Lua script per operati
   pmc:v1:{T:U}:logged         zset   win id, score = when it was logged (epoch ms)         forever
   pmc:v1:{T:U}:weeks          hash   "<YYYY-Www>:s" / "<YYYY-Www>:c" -> wins that week     forever
   pmc:v1:{T:U}:paused         set    local ISO weeks the PM paused (vacation)               forever
-  pmc:v1:{T:U}:seen:<source>  string win id logged for a Slack delivery (idempotency)     3 days
+  pmc:v1:{T:U}:undone:<id>    string "1": win <id> was undone; its Slack delivery again   3 days
+                                     (a redelivery, a second click) logs nothing
   pmc:v1:{T:U}:draft:<id>     string JSON of a win waiting for its lane (/win <text>)      1 day
   pmc:v1:{T:U}:prompts        hash   custom prompt number -> text                          forever
   pmc:v1:{T:U}:shown          set    prompt ids shown in the current no-repeat cycle       forever
@@ -83,7 +84,7 @@ from bot.streaks import WeekCount, counts_from_fields
 from bot.wins import Lane, Win
 
 PREFIX = "pmc:v1"
-SEEN_TTL_S = 3 * 24 * 3600
+UNDONE_TTL_S = 3 * 24 * 3600  # how long a redelivery of an undone win's delivery is recognised
 DRAFT_TTL_S = 24 * 3600
 EVENT_TTL_S = 3600
 READY_CHECK_S = 0.1  # a connection idle this long is checked before `_exchange` uses it
@@ -140,9 +141,8 @@ class Keys:
         return f"{user_tag(t, u)}:paused"
 
     @staticmethod
-    def seen(t: str, u: str, source: str) -> str:
-        digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-        return f"{user_tag(t, u)}:seen:{digest}"
+    def undone(t: str, u: str, win_id: str) -> str:
+        return f"{user_tag(t, u)}:undone:{win_id}"
 
     @staticmethod
     def draft(t: str, u: str, draft_id: str) -> str:
@@ -202,8 +202,10 @@ class Keys:
 
 # Lua ------------------------------------------------------------------------------------------
 
-# KEYS: profile, wins, timeline, weeks, paused, seen, logged, [draft]
-# ARGV: win id, win JSON, at ms, week, lane letter, tz, seen ttl, now iso, now ms, tz source
+# KEYS: profile, wins, timeline, weeks, paused, undone, logged, [draft]
+# ARGV: win id, win JSON, at ms, week, lane letter, tz, now iso, now ms, tz source
+# A win id derives from its Slack delivery (bot.wins.win_id): a win already stored, or undone
+# within UNDONE_TTL_S, is a redelivery ("duplicate"), and nothing is written.
 # Returns {status, win id, weeks HGETALL, paused SMEMBERS, profile target or "", tz, enrolled}
 # enrolled: "new" (profile created), "reactivated" (was inactive) or ""
 # status: "logged" | "duplicate" | "stale_tz" (the PM's zone changed; nothing written)
@@ -213,7 +215,7 @@ local p = redis.call('HMGET', KEYS[1], 'tz', 'inactive', 'ignored', 'backoff_fro
 local tz = p[1]
 local enrolled = ''
 if not tz then
-  redis.call('HSET', KEYS[1], 'tz', ARGV[6], 'tz_source', ARGV[10], 'enrolled_at', ARGV[8])
+  redis.call('HSET', KEYS[1], 'tz', ARGV[6], 'tz_source', ARGV[9], 'enrolled_at', ARGV[7])
   tz = ARGV[6]
   enrolled = 'new'
 elseif tz ~= ARGV[6] then
@@ -229,24 +231,21 @@ if p[2] then
 end
 local status = 'logged'
 local id = ARGV[1]
-local prior = redis.call('GET', KEYS[6])
-if prior then
+if redis.call('HEXISTS', KEYS[2], id) == 1 or redis.call('EXISTS', KEYS[6]) == 1 then
   status = 'duplicate'
-  id = prior
 else
-  redis.call('SET', KEYS[6], ARGV[1], 'EX', tonumber(ARGV[7]))
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), ARGV[1])
+  redis.call('HSET', KEYS[2], id, ARGV[2])
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), id)
   redis.call('HINCRBY', KEYS[4], ARGV[4] .. ':' .. ARGV[5], 1)
-  redis.call('ZADD', KEYS[7], tonumber(ARGV[9]), ARGV[1])
+  redis.call('ZADD', KEYS[7], tonumber(ARGV[8]), id)
 end
 if KEYS[8] then redis.call('DEL', KEYS[8]) end
 return {status, id, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[5]), p[6] or '',
         tz, enrolled}
 """
 
-# KEYS: wins, timeline, weeks, paused, profile, logged
-# ARGV: win id
+# KEYS: wins, timeline, weeks, paused, profile, logged, undone
+# ARGV: win id, undone ttl (s)
 # Returns {"deleted", win JSON, weeks, paused, target} or {"missing"}
 DELETE_WIN = """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
@@ -256,6 +255,7 @@ local field = win['week'] .. ':' .. string.sub(win['lane'], 1, 1)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[1])
+redis.call('SET', KEYS[7], '1', 'EX', tonumber(ARGV[2]))
 if redis.call('HINCRBY', KEYS[3], field, -1) <= 0 then redis.call('HDEL', KEYS[3], field) end
 local target = redis.call('HGET', KEYS[5], 'target') or ''
 return {'deleted', raw, redis.call('HGETALL', KEYS[3]), redis.call('SMEMBERS', KEYS[4]), target}
@@ -678,14 +678,15 @@ class Store:
         self,
         win: Win,
         *,
-        source: str,
         tz: str,
         now: datetime,
         draft_id: str | None = None,
         replaces_week: str | None = None,
         tz_source: str = "slack",
     ) -> LogOutcome:
-        """Store `win` once per `source` (a Slack delivery identity), in one round trip.
+        """Store `win` once, in one round trip. Its id derives from the Slack delivery that
+        carried it (`bot.wins.win_id`), so a redelivery or a second click is a ``duplicate``
+        that writes nothing: while the win is stored, and for UNDONE_TTL_S after it was undone.
 
         `tz` is the zone the caller computed `win.week` with; if the PM's stored zone differs,
         nothing is written and the outcome is ``stale_tz`` with the stored zone, so the caller
@@ -698,7 +699,7 @@ class Store:
             Keys.timeline(t, u),
             Keys.weeks(t, u),
             Keys.paused(t, u),
-            Keys.seen(t, u, source),
+            Keys.undone(t, u, win.id),
             Keys.logged(t, u),
         ]
         if draft_id is not None:
@@ -712,7 +713,6 @@ class Store:
             win.week,
             lane_letter,
             tz,
-            SEEN_TTL_S,
             now.isoformat(),
             int(now.timestamp() * 1000),
             tz_source,
@@ -765,8 +765,9 @@ class Store:
             Keys.paused(t, u),
             Keys.profile(t, u),
             Keys.logged(t, u),
+            Keys.undone(t, u, win_id),
         ]
-        result = self._run_scripts([_evalsha(DELETE_WIN, keys, win_id)])[0]
+        result = self._run_scripts([_evalsha(DELETE_WIN, keys, win_id, UNDONE_TTL_S)])[0]
         if result[0] != "deleted":
             return DeleteOutcome(win=None, state=None)
         win = Win.from_json_dict(json.loads(result[1]))
@@ -1316,11 +1317,6 @@ class Store:
     def get_draft(self, team_id: str, user_id: str, draft_id: str) -> dict[str, Any] | None:
         raw = self.redis.get(Keys.draft(team_id, user_id, draft_id))
         return json.loads(str(raw)) if raw else None
-
-    def logged_for(self, team_id: str, user_id: str, source: str) -> str | None:
-        """The win id already logged for a delivery, if any."""
-        value = self.redis.get(Keys.seen(team_id, user_id, source))
-        return str(value) if value else None
 
     # Events -----------------------------------------------------------------------------------
 

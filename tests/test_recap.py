@@ -375,7 +375,7 @@ def test_thread_reads_only_the_wins_it_shows_and_counts_the_rest_exactly(
                 id=f"{user}-{n}", team_id=TEAM, user_id=user, lane=lane,
                 text=f"{user} win {n}", at=at, week="2026-W48", logged_at=at,
             )  # fmt: skip
-            outcome = store.log_win(win, source=f"test:{user}:{n}", tz="Europe/London", now=at)
+            outcome = store.log_win(win, tz="Europe/London", now=at)
             assert outcome.status == "logged", outcome
     setup_channel(fake, [*sharers, private])
     rds.config_resetstat()

@@ -11,7 +11,8 @@ import redis
 from bot.blocks import ACTION_PICK_CLARITY
 from bot.fakeslack import FakeSlack
 from bot.settings import Settings
-from bot.store import Store, connect
+from bot.store import UNDONE_TTL_S, Keys, Store, connect
+from bot.streaks import WeekCount
 from bot.wins import Lane, Win
 from tests.conftest import TEAM, Clock, serve_app
 from tests.redis_server import RedisServer, free_port
@@ -87,22 +88,47 @@ def test_logging_a_win_is_one_round_trip_through_the_app(
 def test_log_win_is_atomic_and_idempotent(rds: redis.Redis) -> None:
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    first = store.log_win(make_win(), source="command:t1", tz="Europe/Berlin", now=now)
+    first = store.log_win(make_win(), tz="Europe/Berlin", now=now)
+    # The same delivery again (same id), whatever it carries: nothing is written.
     again = store.log_win(
-        make_win(win_id="w-other"), source="command:t1", tz="Europe/Berlin", now=now
+        make_win(text="Changed on the way", lane=Lane.SHIPPED), tz="Europe/Berlin", now=now
     )
     assert (first.status, again.status) == ("logged", "duplicate")
     assert again.win_id == "w1"
-    assert len(store.user_wins(TEAM, "U0ALICE")) == 1
+    assert [w.text for w in store.user_wins(TEAM, "U0ALICE")] == ["Framed the bet"]
     assert first.state.counts["2026-W48"].clarity == 1
+    assert again.state.counts["2026-W48"] == WeekCount(shipped=0, clarity=1)
     assert store.team_users(TEAM) == set()  # listed by enrolment, after the answer
+
+
+def test_an_undone_win_is_not_logged_again_by_its_delivery_for_three_days(
+    rds: redis.Redis,
+) -> None:
+    """Undo leaves a marker (UNDONE_TTL_S): a redelivery or a second click of the delivery
+    that logged the win stays a duplicate and writes nothing; other wins log as usual. Once
+    the marker expires, the id is free again (as the delivery identity was before)."""
+    store = Store(rds)
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    store.log_win(make_win(), tz="UTC", now=now)
+    assert store.delete_win(TEAM, "U0ALICE", "w1").win is not None
+    marker = Keys.undone(TEAM, "U0ALICE", "w1")
+    assert 0 < rds.ttl(marker) <= UNDONE_TTL_S
+    again = store.log_win(make_win(), tz="UTC", now=now)
+    assert again.status == "duplicate" and again.win_id == "w1"
+    assert store.user_wins(TEAM, "U0ALICE") == []
+    assert again.state.counts.get("2026-W48", WeekCount()) == WeekCount()
+    other = store.log_win(make_win(win_id="w2"), tz="UTC", now=now)
+    assert other.status == "logged"
+    rds.delete(marker)  # three days later
+    assert store.log_win(make_win(), tz="UTC", now=now).status == "logged"
+    assert {w.id for w in store.user_wins(TEAM, "U0ALICE")} == {"w1", "w2"}
 
 
 def test_stale_zone_writes_nothing(rds: redis.Redis) -> None:
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(), source="a", tz="Europe/Berlin", now=now)
-    outcome = store.log_win(make_win(win_id="w2"), source="b", tz="Asia/Tokyo", now=now)
+    store.log_win(make_win(), tz="Europe/Berlin", now=now)
+    outcome = store.log_win(make_win(win_id="w2"), tz="Asia/Tokyo", now=now)
     assert (outcome.status, outcome.tz) == ("stale_tz", "Europe/Berlin")
     assert [w.id for w in store.user_wins(TEAM, "U0ALICE")] == ["w1"]
 
@@ -111,7 +137,7 @@ def test_keys_are_namespaced_versioned_and_share_a_hash_tag(rds: redis.Redis) ->
     """Every key is under pmc:v1, carries the team, and a user's keys share one hash tag."""
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(), source="a", tz="UTC", now=now)
+    store.log_win(make_win(), tz="UTC", now=now)
     store.save_draft(TEAM, "U0ALICE", {"text": "x"})
     keys = sorted(rds.scan_iter("*"))
     assert keys and all(k.startswith(f"pmc:v1:{{{TEAM}") for k in keys), keys
@@ -123,8 +149,8 @@ def test_keys_are_namespaced_versioned_and_share_a_hash_tag(rds: redis.Redis) ->
 def test_delete_restores_counts(rds: redis.Redis) -> None:
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(win_id="a"), source="a", tz="UTC", now=now)
-    store.log_win(make_win(win_id="b", lane=Lane.SHIPPED), source="b", tz="UTC", now=now)
+    store.log_win(make_win(win_id="a"), tz="UTC", now=now)
+    store.log_win(make_win(win_id="b", lane=Lane.SHIPPED), tz="UTC", now=now)
     outcome = store.delete_win(TEAM, "U0ALICE", "a")
     assert outcome.win is not None and outcome.win.id == "a"
     assert outcome.state is not None and "2026-W48" in outcome.state.counts
@@ -171,16 +197,16 @@ def test_a_connection_that_breaks_is_reported_never_resent_then_reopened(
     the next call opens a new connection."""
     store = Store(connect(redis_url, connection_class=DropsOnce))
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(win_id="a"), source="a", tz="UTC", now=now)
+    store.log_win(make_win(win_id="a"), tz="UTC", now=now)
     DropsOnce.armed = True
     try:
-        store.log_win(make_win(win_id="b"), source="b", tz="UTC", now=now)
+        store.log_win(make_win(win_id="b"), tz="UTC", now=now)
     except redis.ConnectionError:
         pass
     else:
         raise AssertionError("expected a connection error")
     assert not DropsOnce.armed
-    outcome = store.log_win(make_win(win_id="b"), source="b", tz="UTC", now=now)
+    outcome = store.log_win(make_win(win_id="b"), tz="UTC", now=now)
     assert outcome.status == "logged"
     assert {w.id for w in store.user_wins(TEAM, "U0ALICE")} == {"a", "b"}
 
@@ -190,9 +216,9 @@ def test_scripts_are_loaded_again_after_a_flush(rds: redis.Redis) -> None:
     it, once, and the outcome is the same."""
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(win_id="a"), source="a", tz="UTC", now=now)
+    store.log_win(make_win(win_id="a"), tz="UTC", now=now)
     rds.script_flush()
-    outcome = store.log_win(make_win(win_id="b"), source="b", tz="UTC", now=now)
+    outcome = store.log_win(make_win(win_id="b"), tz="UTC", now=now)
     assert outcome.status == "logged" and outcome.state.counts["2026-W48"].clarity == 2
     assert store.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", "a"), ("U0ALICE", "b")]
 
@@ -202,7 +228,7 @@ def test_unreachable_redis_fails_fast() -> None:
     store = Store(connect(f"redis://127.0.0.1:{free_port()}/0"))
     started = time.monotonic()
     try:
-        store.log_win(make_win(), source="x", tz="UTC", now=datetime.now(UTC))
+        store.log_win(make_win(), tz="UTC", now=datetime.now(UTC))
     except redis.ConnectionError:
         pass
     else:
