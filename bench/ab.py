@@ -17,6 +17,7 @@ mode from a temporary git worktree of the revision (its own `bench/serve.py`).
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import subprocess
 import tempfile
@@ -90,13 +91,14 @@ def compare(variants: list[Variant], rounds: int, seconds: float) -> dict[str, d
         latency: dict[str, list[float]] = {n: [] for n in names}
         for n in names:
             slash.load(servers[n], 8, min(seconds, 0.5))  # warm-up
+        turns = random.Random(7)  # the c1 turns' orders
         for r in range(rounds):
             order = names if r % 2 == 0 else names[::-1]
             for n in order:
                 out = slash.load(servers[n], 8, seconds)
                 rps[n].append(out["rps"])
                 cpu[n].append(out["cpu_ms_per_req"])
-            for n, result in slash.sequential({n: servers[n] for n in order}, 40).items():
+            for n, result in slash.sequential(servers, 40, turns).items():
                 latency[n].extend(result["latencies"])
     first = names[0]
     results = {}

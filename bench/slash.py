@@ -5,6 +5,7 @@ its own process; the load generator runs here, on keep-alive `http.client` conne
 from __future__ import annotations
 
 import http.client
+import random
 import statistics
 import tempfile
 import threading
@@ -122,17 +123,28 @@ def load(server: Server, concurrency: int, seconds: float) -> dict[str, Any]:
     }
 
 
-def sequential(servers: dict[str, Server], count: int) -> dict[str, dict[str, Any]]:
+def sequential(
+    servers: dict[str, Server], count: int, order: random.Random | None = None
+) -> dict[str, dict[str, Any]]:
     """`count` requests to each server, one at a time, taking turns request by request: a
     slow moment of the VM then costs every server alike, not whichever was being measured.
-    The order rotates, so each server follows each other one equally often (a request to
-    the bare app in Bolt's default mode leaves the machine idle for 10 ms, and a server woken
-    from idle answers slower)."""
+    Each turn goes through the servers in a random order (`order`), so every server follows
+    every other one about equally often: a request to the bare app in Bolt's default mode
+    leaves the machine idle for 10 ms, and a server that follows it finds cold caches.
+    `after` counts, per server, the server each of its requests followed."""
     conns = {mode: connection(server.port) for mode, server in servers.items()}
-    out: dict[str, dict[str, Any]] = {m: {"latencies": [], "errors": 0} for m in servers}
+    out: dict[str, dict[str, Any]] = {
+        m: {"latencies": [], "errors": 0, "after": dict.fromkeys(servers, 0)} for m in servers
+    }
+    order = order or random.Random(0)
     modes = list(servers)
-    for i in range(count):
-        for mode in modes[i % len(modes) :] + modes[: i % len(modes)]:
+    previous = ""
+    for _ in range(count):
+        order.shuffle(modes)
+        for mode in modes:
+            if previous:
+                out[mode]["after"][previous] += 1
+            previous = mode
             server = servers[mode]
             body, headers = server.next_request(0)
             began = time.perf_counter()
@@ -214,8 +226,10 @@ def run(fake: FakeControl, sizes: Sizes) -> dict[str, Any]:
     fake.add_users(PM_PREFIX, PMS)
     servers = start_servers(fake, redis.url, logdir)
     out: dict[str, Any] = {
-        m: {"rps": [], "latencies": [], "errors": 0, "cpu": [], "cores": []} for m in MODES
+        m: {"rps": [], "latencies": [], "errors": 0, "cpu": [], "cores": [], "after": {}}
+        for m in MODES
     }
+    order = random.Random(7)  # the c1 turns' orders: the same in every run
     try:
         # Warm up: every PM's first request (users.info, enrolment, welcome DM) happens here.
         for server in servers.values():
@@ -234,9 +248,11 @@ def run(fake: FakeControl, sizes: Sizes) -> dict[str, Any]:
                 out[mode]["cpu"].append(result["cpu_ms_per_req"])
                 out[mode]["cores"].append(result["cores"])
                 out[mode]["errors"] += result["errors"]
-            for mode, result in sequential(servers, sizes.sequential).items():
+            for mode, result in sequential(servers, sizes.sequential, order).items():
                 out[mode]["latencies"].extend(result["latencies"])
                 out[mode]["errors"] += result["errors"]
+                for other, n in result["after"].items():
+                    out[mode]["after"][other] = out[mode]["after"].get(other, 0) + n
         for mode, server in servers.items():
             out[mode]["burst"] = burst(server, sizes.burst)
         for mode, server in servers.items():
@@ -297,9 +313,16 @@ def figures(out: dict[str, Any], sizes: Sizes) -> list[Figure]:
     faster = min(("bare_default", "bare_pbr"), key=lambda m: out[m]["median_ms"])
     base = out[faster]["median_ms"]
     ok = prod["median_ms"] <= 1.25 * base
+    after_idle = {
+        m: out[m]["after"].get("bare_default", 0) / max(1, sum(out[m]["after"].values()))
+        for m in ("prod", "bare_pbr")
+    }
     note = (
-        f"{prod['requests_c1']} requests; p90/p99 prod {prod['p90_ms']:.1f}/{prod['p99_ms']:.1f} "
-        f"ms; bare default median {dflt['median_ms']:.1f} ms, bare pbr {pbr['median_ms']:.1f} ms"
+        f"{prod['requests_c1']} requests each, the servers in turn; p90/p99 prod "
+        f"{prod['p90_ms']:.1f}/{prod['p99_ms']:.1f} ms; bare default median "
+        f"{dflt['median_ms']:.1f} ms, bare pbr {pbr['median_ms']:.1f} ms; requests right after "
+        f"one to bare default (10 ms idle): prod {after_idle['prod']:.0%}, bare pbr "
+        f"{after_idle['bare_pbr']:.0%}"
     )
     figs.append(
         Figure(

@@ -5,10 +5,7 @@
 
 from __future__ import annotations
 
-import re
-
-_DIGITS = re.compile(r"[0-9]+")
-
 
 def is_number(text: str) -> bool:
-    return bool(_DIGITS.fullmatch(text))
+    """One or more ASCII digits, nothing else."""
+    return text.isascii() and text.isdigit()

@@ -80,7 +80,7 @@ except ImportError:  # pragma: no cover - redis-py's own packer then
     _pack = None  # type: ignore[assignment]
 
 from bot.numbers import is_number
-from bot.streaks import WeekCount, counts_from_fields
+from bot.streaks import WeekCount, counts_from_items
 from bot.wins import Lane, Win
 
 PREFIX = "pmc:v1"
@@ -480,6 +480,10 @@ return due
 """
 
 
+# One encoder for the JSON the store writes (json.dumps with an option builds one per call).
+_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 @cache
 def _sha(script: str) -> str:
     return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
@@ -536,9 +540,14 @@ class DeleteOutcome:
 
 
 def _state(weeks: Any, paused: Any, target: Any) -> PMState:
+    """A PMState from the weeks hash (a mapping, or a script's flat field/value list), the
+    paused weeks and the target field."""
     target_text = str(target or "")
+    fields = (
+        weeks.items() if isinstance(weeks, Mapping) else zip(weeks[::2], weeks[1::2], strict=True)
+    )
     return PMState(
-        counts=counts_from_fields(_pairs(weeks)),
+        counts=counts_from_items(fields),
         paused=frozenset(str(p) for p in paused),
         target=int(target_text) if is_number(target_text) else None,
     )
@@ -708,7 +717,7 @@ class Store:
         at_ms = int(win.at.timestamp() * 1000)
         args = [
             win.id,
-            json.dumps(win.to_json_dict(), ensure_ascii=False),
+            _json(win.to_json_dict()),
             at_ms,
             win.week,
             lane_letter,
@@ -787,7 +796,7 @@ class Store:
         ]
         args = [
             win.id,
-            json.dumps(win.to_json_dict(), ensure_ascii=False),
+            _json(win.to_json_dict()),
             int(win.at.timestamp() * 1000),
             win.week,
             "s" if win.lane is Lane.SHIPPED else "c",

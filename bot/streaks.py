@@ -123,8 +123,13 @@ def counts_in_weeks(fields: Mapping[str, str | int], weeks: Iterable[str]) -> di
 
 def counts_from_fields(fields: Mapping[str, str | int]) -> dict[str, WeekCount]:
     """Week counts from the store's ``<week>:s`` / ``<week>:c`` hash fields."""
+    return counts_from_items(fields.items())
+
+
+def counts_from_items(items: Iterable[tuple[str, str | int]]) -> dict[str, WeekCount]:
+    """`counts_from_fields` of (field, value) pairs."""
     pairs: dict[str, list[int]] = {}
-    for key, value in fields.items():
+    for key, value in items:
         week, _, lane = key.rpartition(":")
         if lane != "s" and lane != "c":
             continue
