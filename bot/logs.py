@@ -15,8 +15,9 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, MutableMapping
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import Any, cast
 
 import structlog
 
@@ -83,53 +84,76 @@ class _Sink:
     instance per process, repointed by `configure_logging`, so loggers bound before a
     reconfiguration follow it (as they would through the standard library).
 
-    With `interval` 0 each line is written and flushed at once. A server (`pm-coach run`)
-    sets it: debug and info lines then wait up to `interval` seconds and leave together in one
-    write, made by a flusher thread, instead of one write per line on the request thread. A
-    warning or worse is written at once, after every line logged before it; whatever waits is
-    written at exit, and when `flush_logs()` is called.
+    With `interval` 0 each line is rendered, written and flushed at once. A server
+    (`pm-coach run`) sets it, and works like the standard library's QueueHandler and
+    QueueListener: a debug or info event of plain values is queued as it was logged (level
+    and timestamp set), and a flusher thread renders what waits (redactor, JSON) and writes it
+    in one write, at most `interval` seconds later, so the thread answering Slack does
+    neither. A warning or worse, or an event carrying an exception, a stack or other objects,
+    is rendered at once and written after everything queued before it. Whatever waits is
+    written at exit, before a fork, and when `flush_logs()` is called.
     """
 
     def __init__(self) -> None:
         self.stream: Any = sys.stderr
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # held while writing: whole lines, in order
         self.interval = 0.0
-        self._pending: list[str] = []
+        # How a queued event becomes a line (set by `configure_logging`).
+        self.render: Callable[[MutableMapping[str, Any]], str] = lambda event: _JSON.encode(event)
+        # Appended to and drained without the lock (deque operations are atomic), so a thread
+        # that logs never waits for the flusher's rendering.
+        self._pending: deque[str | MutableMapping[str, Any]] = deque()
         self._flusher_pid = 0  # the process whose flusher thread runs (none after a fork)
         self._wake = threading.Event()  # set when `interval` changes
 
     def line(self, text: str, urgent: bool = False) -> None:
-        with self.lock:
-            if urgent or self.interval <= 0:
-                if self._pending:
-                    self._pending.append(text)
-                    self._write_pending()
-                else:
-                    self.stream.write(text + "\n")
-                    self.stream.flush()
-                return
-            self._pending.append(text)
-            if len(self._pending) >= MAX_PENDING_LINES:
-                self._write_pending()
-            elif self._flusher_pid != os.getpid():
-                self._start_flusher()
+        """A rendered line (the standard library's records)."""
+        if urgent or self.interval <= 0:
+            with self.lock:
+                self._write(text)
+            return
+        self._queue(text)
+
+    def event(self, event_dict: MutableMapping[str, Any]) -> None:
+        """A debug or info event to render later (see `_defer`)."""
+        if self.interval <= 0:
+            with self.lock:
+                self._write(self.render(event_dict))
+            return
+        self._queue(event_dict)
+
+    def _queue(self, item: str | MutableMapping[str, Any]) -> None:
+        self._pending.append(item)
+        if len(self._pending) >= MAX_PENDING_LINES:
+            self.flush()
+        elif self._flusher_pid != os.getpid():
+            self._start_flusher()
 
     def flush(self) -> None:
         with self.lock:
-            if self._pending:
-                self._write_pending()
+            self._write(None)
 
-    def _write_pending(self) -> None:
-        text = "\n".join(self._pending) + "\n"
-        self._pending.clear()
-        self.stream.write(text)
-        self.stream.flush()
+    def _write(self, last: str | None) -> None:
+        """Write what is queued, then `last`; the caller holds the lock."""
+        lines = []
+        pending, render = self._pending, self.render
+        while True:
+            try:
+                item = pending.popleft()
+            except IndexError:
+                break
+            lines.append(item if type(item) is str else render(item))  # type: ignore[arg-type]
+        if last is not None:
+            lines.append(last)
+        if lines:
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's waiting lines are the parent's to write, and its
         lock may have been held by a thread that does not exist here."""
         self.lock = threading.RLock()
-        self._pending = []
+        self._pending = deque()
         self._flusher_pid = 0
 
     def _start_flusher(self) -> None:
@@ -139,14 +163,20 @@ class _Sink:
     def _flush_every_interval(self) -> None:
         pid = os.getpid()
         while self._flusher_pid == pid:
-            if self._wake.wait(self.interval if self.interval > 0 else 1.0):
+            # Without an interval there is nothing to do until `configure_logging` sets one.
+            if self._wake.wait(self.interval if self.interval > 0 else None):
                 self._wake.clear()
+                continue  # reconfigured (which wrote what waited): wait with the new interval
             with contextlib.suppress(OSError, ValueError):  # a closed or broken stream
                 self.flush()
 
-    # structlog calls the method named after the level with the rendered line.
-    def msg(self, message: str) -> None:
-        self.line(message)
+    # structlog calls the method named after the level: with the event to render later (see
+    # `_defer`), or with the rendered line.
+    def msg(self, message: str | MutableMapping[str, Any]) -> None:
+        if type(message) is str:
+            self.line(message)
+        else:
+            self.event(message)  # type: ignore[arg-type]
 
     def urgent(self, message: str) -> None:
         self.line(message, urgent=True)
@@ -204,6 +234,25 @@ def _render_json(logger: Any, method_name: str, event_dict: MutableMapping[str, 
     return _JSON.encode(event_dict)
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _defer(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """The end of our events' chain: a debug or info event of plain values goes to the sink as
+    it is, to be rendered by the flusher thread (`_Sink`); anything else is rendered now."""
+    if method_name in _DEFERRABLE and _SINK.interval > 0:
+        for value in event_dict.values():
+            if type(value) not in _PLAIN:
+                break
+        else:
+            if "exc_info" not in event_dict and "stack_info" not in event_dict:
+                return (event_dict,), {}  # an exception is formatted on its own thread
+    return _SINK.render(event_dict)
+
+
+_DEFERRABLE = frozenset({"debug", "info", "msg", "log"})
+
+
 def _level_and_name(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
     """Drop events below the configured level; name the logger and the level of the rest (as
     structlog's add_log_level: "warn" reads "warning", "exception" reads "error")."""
@@ -239,11 +288,18 @@ def configure_logging(
     renderer: Any = _render_json if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     tail: list[Any] = [structlog.processors.format_exc_info, redactor, renderer]
+    stack = structlog.processors.StackInfoRenderer()
+
+    def render(event_dict: MutableMapping[str, Any]) -> str:
+        for processor in (stack, *tail):
+            event_dict = processor(None, "info", event_dict)
+        return cast(str, event_dict)
 
     _THRESHOLD[0] = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    _PROCESSORS[:] = [_level_and_name, stamp, structlog.processors.StackInfoRenderer(), *tail]
-    _SINK.flush()  # lines logged before go where they were meant to
+    _PROCESSORS[:] = [_level_and_name, stamp, _defer]
+    _SINK.flush()  # lines logged before go where they were meant to, rendered as they were
     _SINK.stream = stream
+    _SINK.render = render
     _SINK.interval = flush_interval
     _SINK._wake.set()
     _GENERATION[0] += 1

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,34 @@ def test_a_warning_is_written_at_once_after_the_lines_before_it() -> None:
     log.info("last")
     flush_logs()
     assert _lines(stream)[-1] == "last"
+
+
+def test_a_server_renders_plain_info_events_later_as_they_were_logged() -> None:
+    """Deferred events keep the time they were logged at; an exception on an info line is
+    formatted at once (its traceback exists only then, on that thread); values that are not
+    plain (a dict, a list) are rendered at once, so changing them later changes nothing."""
+    stream = io.StringIO()
+    configure_logging("INFO", "json", ["sekrit-value"], stream=stream, flush_interval=60)
+    log = get_logger("t")
+    before = time.time()
+    log.info("plain", n=1, note="has sekrit-value", ok=True, none=None)
+    try:
+        raise ValueError("boom xoxb-1-2-3")
+    except ValueError:
+        log.info("handled", exc_info=True)
+    data = {"a": 1}
+    log.info("with a dict", data=data)
+    data["a"] = 2
+    assert stream.getvalue() == ""  # nothing written before the interval
+    time.sleep(0.3)
+    flush_logs()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["plain", "handled", "with a dict"]
+    stamp = datetime.fromisoformat(lines[0]["timestamp"].replace("Z", "+00:00")).timestamp()
+    assert before - 1 <= stamp <= before + 0.25  # when logged, not when written
+    assert lines[0]["note"] == "has [redacted]" and lines[0]["n"] == 1
+    assert "ValueError: boom" in lines[1]["exception"] and "xoxb-1-2-3" not in lines[1]["exception"]
+    assert lines[2]["data"] == {"a": 1}
 
 
 def test_many_waiting_lines_are_written_without_waiting_for_the_interval() -> None:
