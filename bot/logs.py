@@ -127,7 +127,9 @@ class _Sink:
         if len(self._pending) >= MAX_PENDING_LINES:
             self.flush()
         elif self._flusher_pid != os.getpid():
-            self._start_flusher()
+            with self.lock:
+                if self._flusher_pid != os.getpid():  # one flusher, however many threads ask
+                    self._start_flusher()
 
     def flush(self) -> None:
         with self.lock:
@@ -142,7 +144,13 @@ class _Sink:
                 item = pending.popleft()
             except IndexError:
                 break
-            lines.append(item if type(item) is str else render(item))  # type: ignore[arg-type]
+            if type(item) is str:
+                lines.append(item)
+                continue
+            try:
+                lines.append(render(item))  # type: ignore[arg-type]
+            except Exception as exc:  # one line lost, never the lines after it
+                lines.append(_unrenderable(item, exc))  # type: ignore[arg-type]
         if last is not None:
             lines.append(last)
         if lines:
@@ -183,6 +191,13 @@ class _Sink:
 
     debug = info = log = msg
     warning = warn = error = critical = exception = fatal = urgent
+
+
+def _unrenderable(event_dict: MutableMapping[str, Any], exc: Exception) -> str:
+    """What is written instead of a queued event that failed to render."""
+    event = str(event_dict.get("event", ""))[:100]
+    fields = {"event": "log_line_unrenderable", "level": "error", "lost_event": event}
+    return _JSON.encode({**fields, "error": type(exc).__name__})
 
 
 class _Handler(logging.Handler):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import MutableMapping
 from datetime import datetime
 from pathlib import Path
 
@@ -202,6 +203,29 @@ def test_a_server_renders_plain_info_events_later_as_they_were_logged() -> None:
     assert lines[0]["note"] == "has [redacted]" and lines[0]["n"] == 1
     assert "ValueError: boom" in lines[1]["exception"] and "xoxb-1-2-3" not in lines[1]["exception"]
     assert lines[2]["data"] == {"a": 1}
+
+
+def test_a_queued_event_that_fails_to_render_costs_only_its_own_line() -> None:
+    sink = _Sink()
+    sink.stream, sink.interval = io.StringIO(), 60.0
+
+    def render(event: MutableMapping[str, object]) -> str:
+        if event["event"] == "bad":
+            raise TypeError("cannot")
+        return json.dumps(dict(event))
+
+    sink.render = render
+    for name in ("before", "bad", "after"):
+        sink.event({"event": name})
+    sink.line(json.dumps({"event": "urgent"}), urgent=True)
+    lines = [json.loads(line) for line in sink.stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == [
+        "before",
+        "log_line_unrenderable",
+        "after",
+        "urgent",
+    ]
+    assert lines[1]["lost_event"] == "bad" and lines[1]["error"] == "TypeError"
 
 
 def test_many_waiting_lines_are_written_without_waiting_for_the_interval() -> None:
