@@ -124,7 +124,9 @@ class _Sink:
 
     def _queue(self, item: str | MutableMapping[str, Any]) -> None:
         self._pending.append(item)
-        if len(self._pending) >= MAX_PENDING_LINES:
+        # Interval 0 meanwhile (a reconfiguration between our check and the append): no
+        # flusher would ever write it.
+        if len(self._pending) >= MAX_PENDING_LINES or self.interval <= 0:
             self.flush()
         elif self._flusher_pid != os.getpid():
             with self.lock:
@@ -163,6 +165,7 @@ class _Sink:
         self.lock = threading.RLock()
         self._pending = deque()
         self._flusher_pid = 0
+        self._wake = threading.Event()
 
     def _start_flusher(self) -> None:
         self._flusher_pid = os.getpid()
@@ -175,7 +178,8 @@ class _Sink:
             if self._wake.wait(self.interval if self.interval > 0 else None):
                 self._wake.clear()
                 continue  # reconfigured (which wrote what waited): wait with the new interval
-            with contextlib.suppress(OSError, ValueError):  # a closed or broken stream
+            # A broken or failing stream costs that batch, never the thread.
+            with contextlib.suppress(Exception):
                 self.flush()
 
     # structlog calls the method named after the level: with the event to render later (see
@@ -195,8 +199,9 @@ class _Sink:
 
 def _unrenderable(event_dict: MutableMapping[str, Any], exc: Exception) -> str:
     """What is written instead of a queued event that failed to render."""
-    event = str(event_dict.get("event", ""))[:100]
-    fields = {"event": "log_line_unrenderable", "level": "error", "lost_event": event}
+    event = event_dict.get("event")
+    lost = event[:100] if isinstance(event, str) else type(event).__name__
+    fields = {"event": "log_line_unrenderable", "level": "error", "lost_event": lost}
     return _JSON.encode({**fields, "error": type(exc).__name__})
 
 
@@ -312,10 +317,12 @@ def configure_logging(
 
     _THRESHOLD[0] = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     _PROCESSORS[:] = [_level_and_name, stamp, _defer]
-    _SINK.flush()  # lines logged before go where they were meant to, rendered as they were
-    _SINK.stream = stream
-    _SINK.render = render
-    _SINK.interval = flush_interval
+    with _SINK.lock:
+        _SINK.flush()  # lines logged before go where they were meant to, rendered as they were
+        _SINK.stream = stream
+        _SINK.render = render
+        _SINK.interval = flush_interval
+    _SINK.flush()  # a line queued by another thread meanwhile
     _SINK._wake.set()
     _GENERATION[0] += 1
     structlog.configure(

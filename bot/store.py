@@ -1358,7 +1358,7 @@ class Store:
         """`_exchange` a batch of commands that call scripts by SHA (see `_evalsha`). If Redis
         does not know one of them (a new, restarted or flushed server), every script of the
         batch is loaded and the batch sent again, once: scripts run by SHA are idempotent for
-        a resend, or fenced by their arguments (COMPLETE's token, LOG_WIN's delivery key).
+        a resend, or fenced by their arguments (COMPLETE's token, LOG_WIN's win id).
 
         Scripts are called by SHA, so the steady state is one round trip (redis-py's Script
         objects would add a SCRIPT EXISTS to every pipeline). The first error reply is raised;

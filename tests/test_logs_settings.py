@@ -228,6 +228,51 @@ def test_a_queued_event_that_fails_to_render_costs_only_its_own_line() -> None:
     assert lines[1]["lost_event"] == "bad" and lines[1]["error"] == "TypeError"
 
 
+def test_an_event_with_an_odd_name_that_fails_to_render_still_leaves_a_line() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "json", [], stream=stream, flush_interval=60)
+    log = get_logger("t")
+    log.info("before")
+    log.info(10**5000)  # type: ignore[arg-type] # not a str; too long for int -> str
+    log.info("after")
+    flush_logs()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["before", "log_line_unrenderable", "after"]
+    assert lines[1]["lost_event"] == "int"
+
+
+def test_the_flusher_survives_a_stream_that_fails_once() -> None:
+    class Flaky(io.StringIO):
+        failed = False
+
+        def write(self, text: str) -> int:
+            if not Flaky.failed:
+                Flaky.failed = True
+                raise MemoryError("transient")
+            return super().write(text)
+
+    stream = Flaky()
+    configure_logging("INFO", "json", [], stream=stream, flush_interval=0.05)
+    log = get_logger("t")
+    log.info("lost with the failing write")
+    deadline = time.monotonic() + 5
+    while not Flaky.failed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    log.info("written by the same flusher")
+    while not stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _lines(stream) == ["written by the same flusher"]
+
+
+def test_a_line_queued_as_the_interval_goes_to_zero_is_written() -> None:
+    """Another thread checked the interval just before a reconfiguration set it to 0, and
+    queues after: no flusher will come, so the queueing thread writes it."""
+    sink = _Sink()
+    sink.stream = io.StringIO()
+    sink._queue('{"event": "late"}')
+    assert sink.stream.getvalue() == '{"event": "late"}\n'
+
+
 def test_many_waiting_lines_are_written_without_waiting_for_the_interval() -> None:
     """A burst never piles up more than MAX_PENDING_LINES (a sink of its own: the process's
     flusher thread would write at a time of its choosing)."""
