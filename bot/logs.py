@@ -21,6 +21,7 @@ from typing import Any, cast
 
 import structlog
 
+_PLAIN = (str, int, float, bool, type(None))  # values an event may hold as they are
 TOKEN_PATTERN = re.compile(r"\bx(?:ox[abposre]|app)-[A-Za-z0-9-]+")
 REDACTED = "[redacted]"
 
@@ -62,7 +63,7 @@ class Redactor:
             kind = type(value)
             if kind is str:
                 texts.append(value)
-            elif value is not None and kind is not int and kind is not float and kind is not bool:
+            elif kind not in _PLAIN:
                 break
         else:
             text = "\x00".join(texts)
@@ -107,7 +108,7 @@ class _Sink:
         self._wake = threading.Event()  # set when `interval` changes
 
     def line(self, text: str, urgent: bool = False) -> None:
-        """A rendered line (the standard library's records)."""
+        """A rendered line: a standard-library record, or an event rendered at once."""
         if urgent or self.interval <= 0:
             with self.lock:
                 self._write(text)
@@ -252,9 +253,6 @@ _JSON = json.JSONEncoder(default=_json_default)
 def _render_json(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
     """structlog's JSONRenderer, with a reused encoder."""
     return _JSON.encode(event_dict)
-
-
-_PLAIN = (str, int, float, bool, type(None))
 
 
 def _defer(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
