@@ -124,7 +124,7 @@ def load(server: Server, concurrency: int, seconds: float) -> dict[str, Any]:
 
 
 def sequential(
-    servers: dict[str, Server], count: int, order: random.Random | None = None
+    servers: dict[str, Server], count: int, order: random.Random
 ) -> dict[str, dict[str, Any]]:
     """`count` requests to each server, one at a time, taking turns request by request: a
     slow moment of the VM then costs every server alike, not whichever was being measured.
@@ -136,7 +136,6 @@ def sequential(
     out: dict[str, dict[str, Any]] = {
         m: {"latencies": [], "errors": 0, "after": dict.fromkeys(servers, 0)} for m in servers
     }
-    order = order or random.Random(0)
     modes = list(servers)
     previous = ""
     for _ in range(count):
