@@ -119,7 +119,9 @@ def win_logged(
     a win that was removed since says so instead of claiming it is logged."""
     if removed:
         return texts.WIN_REDELIVERED_REMOVED, [section(texts.WIN_REDELIVERED_REMOVED)]
-    headline = texts.WIN_LOGGED[win.lane.value].format(text=quoted_win(win.text))
+    template = texts.WIN_LOGGED[win.lane]
+    quoted = quoted_win(win.text)
+    headline = template.format(text=quoted)
     blocks: list[Block] = [section(headline)]
     details = [streak_line(streak), balance_line(balance)]
     if duplicate:
@@ -133,7 +135,8 @@ def win_logged(
                 "elements": [button(texts.UNDO_BUTTON, ACTION_UNDO, win.id)],
             }
         )
-    fallback = texts.WIN_LOGGED[win.lane.value].format(text=quoted_win(win.text, 200))
+    # The notification's text: the same line, shortened further for a long win.
+    fallback = headline if len(quoted) <= 200 else template.format(text=quoted_win(win.text, 200))
     return fallback, blocks
 
 

@@ -283,7 +283,7 @@ class Coach:
             "win_logged" if not duplicate else "win_duplicate",
             team_id=team_id,
             user_id=user_id,
-            lane=lane.value,
+            lane=str(lane),
             win_id=win.id,
             week=win.week,
         )

@@ -15,8 +15,10 @@ import os
 import re
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, MutableMapping
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import structlog
@@ -103,7 +105,8 @@ class _Sink:
         self.render: Callable[[MutableMapping[str, Any]], str] = lambda event: _JSON.encode(event)
         # Appended to and drained without the lock (deque operations are atomic), so a thread
         # that logs never waits for the flusher's rendering.
-        self._pending: deque[str | MutableMapping[str, Any]] = deque()
+        self._pending: deque[str | MutableMapping[str, Any] | _Stamped] = deque()
+        self._pid = os.getpid()  # this process (a fork updates it: no system call per line)
         self._flusher_pid = 0  # the process whose flusher thread runs (none after a fork)
         self._wake = threading.Event()  # set when `interval` changes
 
@@ -123,15 +126,20 @@ class _Sink:
             return
         self._queue(event_dict)
 
-    def _queue(self, item: str | MutableMapping[str, Any]) -> None:
+    def stamped(self, at: float, event_dict: MutableMapping[str, Any]) -> None:
+        """A debug or info event logged at `at` (epoch seconds), its time stamp to be written
+        by the flusher (see `_Logger.info`)."""
+        self._queue((at, event_dict))
+
+    def _queue(self, item: str | MutableMapping[str, Any] | _Stamped) -> None:
         self._pending.append(item)
         # Interval 0 meanwhile (a reconfiguration between our check and the append): no
         # flusher would ever write it.
         if len(self._pending) >= MAX_PENDING_LINES or self.interval <= 0:
             self.flush()
-        elif self._flusher_pid != os.getpid():
+        elif self._flusher_pid != self._pid:
             with self.lock:
-                if self._flusher_pid != os.getpid():  # one flusher, however many threads ask
+                if self._flusher_pid != self._pid:  # one flusher, however many threads ask
                     self._start_flusher()
 
     def flush(self) -> None:
@@ -150,6 +158,9 @@ class _Sink:
             if type(item) is str:
                 lines.append(item)
                 continue
+            if type(item) is tuple:
+                at, item = item
+                item["timestamp"] = _iso_utc(at)
             try:
                 lines.append(render(item))  # type: ignore[arg-type]
             except Exception as exc:  # one line lost, never the lines after it
@@ -165,15 +176,16 @@ class _Sink:
         lock may have been held by a thread that does not exist here."""
         self.lock = threading.RLock()
         self._pending = deque()
+        self._pid = os.getpid()
         self._flusher_pid = 0
         self._wake = threading.Event()
 
     def _start_flusher(self) -> None:
-        self._flusher_pid = os.getpid()
+        self._flusher_pid = self._pid
         threading.Thread(target=self._flush_every_interval, name="log-flush", daemon=True).start()
 
     def _flush_every_interval(self) -> None:
-        pid = os.getpid()
+        pid = self._pid
         while self._flusher_pid == pid:
             # Without an interval there is nothing to do until `configure_logging` sets one.
             if self._wake.wait(self.interval if self.interval > 0 else None):
@@ -204,6 +216,14 @@ def _unrenderable(event_dict: MutableMapping[str, Any], exc: Exception) -> str:
     lost = event[:100] if isinstance(event, str) else type(event).__name__
     fields = {"event": "log_line_unrenderable", "level": "error", "lost_event": lost}
     return _JSON.encode({**fields, "error": type(exc).__name__})
+
+
+_Stamped = tuple[float, MutableMapping[str, Any]]  # an event and when it was logged
+
+
+def _iso_utc(at: float) -> str:
+    """The time stamp structlog's TimeStamper(fmt="iso", utc=True) writes."""
+    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
 
 
 class _Handler(logging.Handler):
@@ -269,6 +289,26 @@ def _defer(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) 
 
 
 _DEFERRABLE = frozenset({"debug", "info", "msg", "log"})
+
+
+def _queued(name: str, method: str, level: int, event: Any, kw: dict[str, Any]) -> bool:
+    """`_Logger`'s short cut: True when the event was dropped (below the level) or queued as
+    the chain would queue it; False when the chain must handle it (no batching configured,
+    a value that is not plain, an exception or stack to format)."""
+    if _SINK.interval <= 0 or not _GENERATION[0] or type(event) is not str:
+        return False
+    if level < _THRESHOLD[0]:
+        return True
+    for value in kw.values():
+        if type(value) not in _PLAIN:
+            return False
+    if "exc_info" in kw or "stack_info" in kw or "logger_name" in kw:
+        return False
+    kw["event"] = event
+    kw["logger"] = name
+    kw["level"] = method
+    _SINK.stamped(time.time(), kw)
+    return True
 
 
 def _level_and_name(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -370,12 +410,27 @@ class _Logger:
     call: a lazy proxy not cached by structlog assembles a new bound logger each time, which
     costs as much as rendering the line. Before `configure_logging` first runs it stays lazy."""
 
-    __slots__ = ("_bound", "_generation", "_proxy")
+    __slots__ = ("_bound", "_generation", "_name", "_proxy")
 
     def __init__(self, name: str) -> None:
+        self._name = name
         self._proxy = structlog.get_logger(logger_name=name)
         self._bound: Any = None
         self._generation = 0
+
+    # Debug and info lines of a server (`configure_logging` with a `flush_interval`) take a
+    # short cut past structlog: the event dict the processor chain would queue (`_level_and_name`,
+    # the time stamp, `_defer`), built here, with its time stamp formatted by the flusher. Every
+    # other line, and any event the chain would render at once, takes the chain.
+    def debug(self, event: str, *args: Any, **kw: Any) -> Any:
+        if args or not _queued(self._name, "debug", logging.DEBUG, event, kw):
+            return self._logger().debug(event, *args, **kw)
+        return None
+
+    def info(self, event: str, *args: Any, **kw: Any) -> Any:
+        if args or not _queued(self._name, "info", logging.INFO, event, kw):
+            return self._logger().info(event, *args, **kw)
+        return None
 
     def _logger(self) -> Any:
         generation = _GENERATION[0]

@@ -66,7 +66,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import redis
@@ -200,9 +200,23 @@ class Keys:
         return f"{PREFIX}:{{due:{shard:02d}}}:leases"
 
 
+@lru_cache(maxsize=4096)
+def _log_win_keys(t: str, u: str) -> tuple[str, ...]:
+    """The PM's keys every LOG_WIN touches (profile, wins, timeline, weeks, paused, logged),
+    built once per PM: `/win` is the hot path."""
+    return (
+        Keys.profile(t, u),
+        Keys.wins(t, u),
+        Keys.timeline(t, u),
+        Keys.weeks(t, u),
+        Keys.paused(t, u),
+        Keys.logged(t, u),
+    )
+
+
 # Lua ------------------------------------------------------------------------------------------
 
-# KEYS: profile, wins, timeline, weeks, paused, undone, logged, [draft]
+# KEYS: profile, wins, timeline, weeks, paused, logged, undone, [draft]
 # ARGV: win id, win JSON, at ms, week, lane letter, tz, now iso, now ms, tz source
 # A win id derives from its Slack delivery (bot.wins.win_id): a win already stored, or undone
 # within UNDONE_TTL_S, is a redelivery ("duplicate"), and nothing is written.
@@ -231,13 +245,12 @@ if p[2] then
 end
 local status = 'logged'
 local id = ARGV[1]
-if redis.call('HEXISTS', KEYS[2], id) == 1 or redis.call('EXISTS', KEYS[6]) == 1 then
+if redis.call('EXISTS', KEYS[7]) == 1 or redis.call('HSETNX', KEYS[2], id, ARGV[2]) == 0 then
   status = 'duplicate'
 else
-  redis.call('HSET', KEYS[2], id, ARGV[2])
   redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), id)
   redis.call('HINCRBY', KEYS[4], ARGV[4] .. ':' .. ARGV[5], 1)
-  redis.call('ZADD', KEYS[7], tonumber(ARGV[8]), id)
+  redis.call('ZADD', KEYS[6], tonumber(ARGV[8]), id)
 end
 if KEYS[8] then redis.call('DEL', KEYS[8]) end
 return {status, id, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[5]), p[6] or '',
@@ -702,15 +715,7 @@ class Store:
         recomputes the week and calls again (passing the wrong week as `replaces_week`).
         """
         t, u = win.team_id, win.user_id
-        keys = [
-            Keys.profile(t, u),
-            Keys.wins(t, u),
-            Keys.timeline(t, u),
-            Keys.weeks(t, u),
-            Keys.paused(t, u),
-            Keys.undone(t, u, win.id),
-            Keys.logged(t, u),
-        ]
+        keys = [*_log_win_keys(t, u), Keys.undone(t, u, win.id)]
         if draft_id is not None:
             keys.append(Keys.draft(t, u, draft_id))
         lane_letter = "s" if win.lane is Lane.SHIPPED else "c"
@@ -737,7 +742,7 @@ class Store:
         results = self._run_scripts(commands, only_first=True)
         # If the script ran, the win is stored even when the team index write was refused
         # (e.g. Redis out of memory in between): the PM must hear "logged", not "not saved".
-        indexed = not any(isinstance(r, Exception) for r in results[1:])
+        indexed = not _any_instance(results[1:], Exception)
         result = results[0]
         status, win_id, weeks, paused, target, stored_tz, enrolled = result
         if status == "stale_tz":
@@ -1368,7 +1373,7 @@ class Store:
         """
         for attempt in range(2):
             replies = self._exchange(commands)
-            if not attempt and any(isinstance(r, NoScriptError) for r in replies):
+            if not attempt and _any_instance(replies, NoScriptError):
                 for sha in dict.fromkeys(c[1] for c in commands if c[0] == "EVALSHA"):
                     self.redis.script_load(_SCRIPTS[sha])
                     self._loaded.add(sha)
@@ -1420,6 +1425,14 @@ class Store:
             conn.disconnect()
 
 
+def _any_instance(values: Sequence[Any], kind: type) -> bool:
+    """any(isinstance(v, kind) for v in values), without a generator: on every round trip."""
+    for value in values:  # noqa: SIM110 - a generator costs a frame per item here
+        if isinstance(value, kind):
+            return True
+    return False
+
+
 def _make_ready(conn: Any) -> None:
     """Connect `conn` if needed; if the server closed it meanwhile (it reads as ready: end of
     stream), open it again. Raises StoreUnavailable when Redis cannot be reached."""
@@ -1434,10 +1447,12 @@ def _make_ready(conn: Any) -> None:
 
 
 def _send_and_read(conn: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    # No health-check PING: `_exchange` has checked an idle connection already.
     if _pack is not None:  # what redis-py's hiredis packer does, less its per-argument pass
-        conn.send_packed_command([b"".join([_pack(command) for command in commands])])
+        packed = [b"".join([_pack(command) for command in commands])]
     else:
-        conn.send_packed_command(conn.pack_commands(commands))
+        packed = conn.pack_commands(commands)
+    conn.send_packed_command(packed, check_health=False)
     replies: list[Any] = []
     for _ in commands:
         try:

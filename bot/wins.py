@@ -68,13 +68,16 @@ def parse_lane(token: str) -> Lane | None:
     return lane
 
 
+_WHITESPACE = re.compile(r"\s+")
+
+
 def parse_win_command(raw: str) -> WinCommand:
     """Split `/win` text into lane and text. Empty text means "open the modal"."""
     stripped = raw.strip()
     if not stripped:
         return WinCommand(lane=None, text="")
     # The separator may be any whitespace (a tab, a newline from a pasted text).
-    first, *tail = re.split(r"\s+", stripped, maxsplit=1)
+    first, *tail = _WHITESPACE.split(stripped, maxsplit=1)
     rest = tail[0] if tail else ""
     lane = parse_lane(first)
     if lane is None:
@@ -155,7 +158,7 @@ class Win:
             "id": self.id,
             "team_id": self.team_id,
             "user_id": self.user_id,
-            "lane": self.lane.value,
+            "lane": str(self.lane),  # a StrEnum's str() is its value
             "text": self.text,
             "at": self.at.isoformat(),
             "week": self.week,

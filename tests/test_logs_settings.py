@@ -205,6 +205,39 @@ def test_a_server_renders_plain_info_events_later_as_they_were_logged() -> None:
     assert lines[2]["data"] == {"a": 1}
 
 
+def test_a_server_info_line_is_the_line_structlogs_chain_writes() -> None:
+    """`get_logger(...).info/debug` queue a server's plain lines without structlog's chain; the
+    line is the one the chain writes (a bound logger always takes it): same keys, in the same
+    order, same values, a time stamp of the same form."""
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", [], stream=stream, flush_interval=60)
+    log = get_logger("pm_coach.t")
+    chain = log.bind()  # a structlog bound logger: the processor chain
+    fields = {"team_id": "T1", "n": 3, "share": 0.5, "ok": False, "gone": None, "level": "x"}
+    log.info("same", **fields)
+    chain.info("same", **fields)
+    log.debug("same", **fields)
+    chain.debug("same", **fields)
+    log.info("with %s", "args")  # positional arguments: the chain interpolates them
+    flush_logs()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 5
+    for short, full in ((lines[0], lines[1]), (lines[2], lines[3])):
+        assert list(short) == list(full)  # the same keys in the same order
+        assert {k: v for k, v in short.items() if k != "timestamp"} == {
+            k: v for k, v in full.items() if k != "timestamp"
+        }
+        assert len(short["timestamp"]) == len(full["timestamp"])
+        assert short["timestamp"].endswith("Z")
+    assert lines[0]["logger"] == "pm_coach.t" and lines[0]["level"] == "info"
+    assert lines[2]["level"] == "debug"
+    assert lines[4]["event"] == "with args"
+    configure_logging("INFO", "json", [], stream=stream, flush_interval=60)
+    log.debug("below the level")
+    flush_logs()
+    assert "below the level" not in stream.getvalue()
+
+
 def test_a_queued_event_that_fails_to_render_costs_only_its_own_line() -> None:
     sink = _Sink()
     sink.stream, sink.interval = io.StringIO(), 60.0
