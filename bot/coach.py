@@ -32,6 +32,7 @@ from bot.weeks import (
     shift_week,
     week_monday,
     week_of,
+    week_of_date,
 )
 from bot.wins import (
     MAX_TEXT,
@@ -172,20 +173,25 @@ class Coach:
     def tz_for(self, team_id: str, user_id: str) -> str:
         """The PM's zone: cached, else the profile, else Slack. A zone that was only a guess
         (Slack unreachable at enrolment) is not trusted: Slack is asked again next time."""
+        return self._zone(team_id, user_id)[0]
+
+    def _zone(self, team_id: str, user_id: str) -> tuple[str, str]:
+        """`tz_for`, and how the zone was learnt (as `tz_source` tells it): "slack" for a
+        trusted zone (cached), "fallback" for a guess."""
         cached = self.tz_cache.get(team_id, user_id)
         if cached is not None:
-            return cached
+            return cached, "slack"
         tz, source = self.store.profile_zone(team_id, user_id)
         if tz and source != "fallback":
             self.tz_cache.put(team_id, user_id, tz)
-            return tz
+            return tz, "slack"
         looked = self.lookup_tz(user_id)
         if looked is None:
-            return tz or FALLBACK_TZ  # a guess: not cached
+            return tz or FALLBACK_TZ, "fallback"  # a guess: not cached
         if tz and self.store.set_tz(team_id, user_id, looked, "slack"):
             self.schedule_next(team_id, user_id)
         self.tz_cache.put(team_id, user_id, looked)
-        return looked
+        return looked, "slack"
 
     def tz_source(self, team_id: str, user_id: str, tz: str) -> str:
         """How a zone about to be stored was learnt: "slack", or "fallback" for a guess."""
@@ -205,7 +211,10 @@ class Coach:
     # Standing ---------------------------------------------------------------------------------
 
     def standing(self, state: PMState, tz: str, now: datetime) -> Standing:
-        current = week_of(now, tz)
+        return self.standing_in(state, week_of(now, tz))
+
+    def standing_in(self, state: PMState, current: str) -> Standing:
+        """The standing in the PM's local week `current`."""
         target = state.target if state.target is not None else self.default_target
         return Standing(
             streak=streak(state.counts, state.paused, current),
@@ -230,25 +239,26 @@ class Coach:
         """Validate and store a win once per `source`. Raises WinInputError for bad input and
         the store's unavailability errors when Redis is down (nothing is saved then)."""
         text = validate_text(text)
-        link = validate_link(link)
-        beneficiary = validate_beneficiary(beneficiary)
-        tz = self.tz_for(team_id, user_id)
+        if link is not None or beneficiary is not None:  # the form's optional fields
+            link, beneficiary = validate_link(link), validate_beneficiary(beneficiary)
+        tz, tz_source = self._zone(team_id, user_id)
         wrong_week: str | None = None
         for _ in range(3):
             now = self.clock()
             today = local_date(now, tz)
             if day is not None and day != today:
-                at = local_noon(validate_backdate(day, today), tz)
+                noon = local_noon(validate_backdate(day, today), tz)
+                at, week = noon.astimezone(now.tzinfo), week_of(noon, tz)
             else:
-                at = now
+                at, week = now, week_of_date(today)
             win = Win(
                 id=win_id(team_id, user_id, source),
                 team_id=team_id,
                 user_id=user_id,
                 lane=lane,
                 text=text,
-                at=at.astimezone(now.tzinfo),
-                week=week_of(at, tz),
+                at=at,
+                week=week,
                 logged_at=now,
                 link=link,
                 beneficiary=beneficiary,
@@ -259,13 +269,14 @@ class Coach:
                 now=now,
                 draft_id=draft_id,
                 replaces_week=wrong_week,
-                tz_source=self.tz_source(team_id, user_id, tz),
+                tz_source=tz_source,
             )
             if outcome.status != "stale_tz":
                 break
             self.log.info("tz_changed_elsewhere", team_id=team_id, user_id=user_id)
             wrong_week, tz = win.week, outcome.tz
             self.tz_cache.put(team_id, user_id, tz)
+            tz_source = "slack"  # the stored zone, cached now
         else:  # pragma: no cover - a zone flapping three times in a row
             raise RuntimeError("time zone kept changing while logging a win")
         if not outcome.indexed:
@@ -290,7 +301,7 @@ class Coach:
         return Logged(
             win=win,
             duplicate=duplicate,
-            standing=self.standing(outcome.state, tz, now),
+            standing=self.standing_in(outcome.state, week_of_date(today)),
             enrolled=outcome.enrolled,
             removed=removed,
         )

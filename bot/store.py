@@ -561,7 +561,7 @@ def _state(weeks: Any, paused: Any, target: Any) -> PMState:
     )
     return PMState(
         counts=counts_from_items(fields),
-        paused=frozenset(str(p) for p in paused),
+        paused=frozenset(map(str, paused)),
         target=int(target_text) if is_number(target_text) else None,
     )
 
