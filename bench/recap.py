@@ -179,7 +179,7 @@ def memory(wins: int) -> dict[str, Any]:
         sample = pms[: min(len(pms), 20)]
         sampled_wins = per_pm * len(sample)
         for u in sample:
-            for kind in ("profile", "wins", "timeline", "logged", "weeks"):
+            for kind in ("profile", "wins", "timeline", "recent", "weeks"):
                 key = getattr(Keys, kind)(TEAM, u)
                 kinds[kind] = kinds.get(kind, 0) + int(rds.memory_usage(key, samples=0) or 0)
         per_kind = {k: v / sampled_wins for k, v in kinds.items()}

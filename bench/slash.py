@@ -36,7 +36,7 @@ class Sizes:
 # Many short rounds, alternating between the servers: a slow phase of a shared VM (its speed
 # moves by a third within minutes) then costs every server a round alike, and the medians
 # below are the figures, not a best round one server happened to get.
-FULL = Sizes(rounds=8, seconds=1.25, sequential=50, burst=200)
+FULL = Sizes(rounds=9, seconds=1.25, sequential=100, burst=200)
 QUICK = Sizes(rounds=2, seconds=0.5, sequential=15, burst=100)
 
 
@@ -240,8 +240,12 @@ def run(fake: FakeControl, sizes: Sizes) -> dict[str, Any]:
         time.sleep(1.0)  # enrolment work after the acks (schedule, welcome DM) settles
         for server in servers.values():
             load(server, 8, 0.5)
-        for _ in range(sizes.rounds):
-            for mode, server in servers.items():
+        for r in range(sizes.rounds):
+            # The load order turns every round: the server loaded last starts the latency
+            # turns below warm, the one loaded first has been idle for seconds; each server
+            # takes each place equally often.
+            for mode in MODES[r % len(MODES) :] + MODES[: r % len(MODES)]:
+                server = servers[mode]
                 result = load(server, 8, sizes.seconds)
                 out[mode]["rps"].append(result["rps"])
                 out[mode]["cpu"].append(result["cpu_ms_per_req"])

@@ -8,7 +8,8 @@ Per PM (hash tag ``{T:U}``) — written atomically by one Lua script per operati
   pmc:v1:{T:U}:profile        hash   tz, tz_source (slack|explicit), enrolled_at, target…  forever
   pmc:v1:{T:U}:wins           hash   win id -> win JSON                                    forever
   pmc:v1:{T:U}:timeline       zset   win id, score = when it happened (epoch ms)           forever
-  pmc:v1:{T:U}:logged         zset   win id, score = when it was logged (epoch ms)         forever
+  pmc:v1:{T:U}:recent         list   ids of the wins logged last, newest first (at most   forever
+                                     RECENT_MAX: how far `/coach undo` goes back)
   pmc:v1:{T:U}:weeks          hash   "<YYYY-Www>:s" / "<YYYY-Www>:c" -> wins that week     forever
   pmc:v1:{T:U}:paused         set    local ISO weeks the PM paused (vacation)               forever
   pmc:v1:{T:U}:undone:<id>    string "1": win <id> was undone; its Slack delivery again   3 days
@@ -84,6 +85,7 @@ from bot.streaks import WeekCount, counts_from_items
 from bot.wins import Lane, Win
 
 PREFIX = "pmc:v1"
+RECENT_MAX = 100  # wins `/coach undo` can take back, newest first
 UNDONE_TTL_S = 3 * 24 * 3600  # how long a redelivery of an undone win's delivery is recognised
 DRAFT_TTL_S = 24 * 3600
 EVENT_TTL_S = 3600
@@ -117,8 +119,8 @@ class Keys:
         return f"{user_tag(t, u)}:timeline"
 
     @staticmethod
-    def logged(t: str, u: str) -> str:
-        return f"{user_tag(t, u)}:logged"
+    def recent(t: str, u: str) -> str:
+        return f"{user_tag(t, u)}:recent"
 
     @staticmethod
     def prompts(t: str, u: str) -> str:
@@ -202,7 +204,7 @@ class Keys:
 
 @lru_cache(maxsize=4096)
 def _log_win_keys(t: str, u: str) -> tuple[str, ...]:
-    """The PM's keys every LOG_WIN touches (profile, wins, timeline, weeks, paused, logged),
+    """The PM's keys every LOG_WIN touches (profile, wins, timeline, weeks, paused, recent),
     built once per PM: `/win` is the hot path."""
     return (
         Keys.profile(t, u),
@@ -210,14 +212,14 @@ def _log_win_keys(t: str, u: str) -> tuple[str, ...]:
         Keys.timeline(t, u),
         Keys.weeks(t, u),
         Keys.paused(t, u),
-        Keys.logged(t, u),
+        Keys.recent(t, u),
     )
 
 
 # Lua ------------------------------------------------------------------------------------------
 
-# KEYS: profile, wins, timeline, weeks, paused, logged, undone, [draft]
-# ARGV: win id, win JSON, at ms, week, lane letter, tz, now iso, now ms, tz source
+# KEYS: profile, wins, timeline, weeks, paused, recent, undone, [draft]
+# ARGV: win id, win JSON, at ms, week, lane letter, tz, now iso, RECENT_MAX, tz source
 # A win id derives from its Slack delivery (bot.wins.win_id): a win already stored, or undone
 # within UNDONE_TTL_S, is a redelivery ("duplicate"), and nothing is written.
 # Returns {status, win id, weeks HGETALL, paused SMEMBERS, profile target or "", tz, enrolled}
@@ -250,14 +252,14 @@ if redis.call('EXISTS', KEYS[7]) == 1 or redis.call('HSETNX', KEYS[2], id, ARGV[
 else
   redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), id)
   redis.call('HINCRBY', KEYS[4], ARGV[4] .. ':' .. ARGV[5], 1)
-  redis.call('ZADD', KEYS[6], tonumber(ARGV[8]), id)
+  if redis.call('LPUSH', KEYS[6], id) > tonumber(ARGV[8]) then redis.call('RPOP', KEYS[6]) end
 end
 if KEYS[8] then redis.call('DEL', KEYS[8]) end
 return {status, id, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[5]), p[6] or '',
         tz, enrolled}
 """
 
-# KEYS: wins, timeline, weeks, paused, profile, logged, undone
+# KEYS: wins, timeline, weeks, paused, profile, recent, undone
 # ARGV: win id, undone ttl (s)
 # Returns {"deleted", win JSON, weeks, paused, target} or {"missing"}
 DELETE_WIN = """
@@ -267,7 +269,7 @@ local win = cjson.decode(raw)
 local field = win['week'] .. ':' .. string.sub(win['lane'], 1, 1)
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[6], ARGV[1])
+redis.call('LREM', KEYS[6], 1, ARGV[1])
 redis.call('SET', KEYS[7], '1', 'EX', tonumber(ARGV[2]))
 if redis.call('HINCRBY', KEYS[3], field, -1) <= 0 then redis.call('HDEL', KEYS[3], field) end
 local target = redis.call('HGET', KEYS[5], 'target') or ''
@@ -728,7 +730,7 @@ class Store:
             lane_letter,
             tz,
             now.isoformat(),
-            int(now.timestamp() * 1000),
+            RECENT_MAX,
             tz_source,
         ]
         member = f"{u}:{win.id}"
@@ -778,7 +780,7 @@ class Store:
             Keys.weeks(t, u),
             Keys.paused(t, u),
             Keys.profile(t, u),
-            Keys.logged(t, u),
+            Keys.recent(t, u),
             Keys.undone(t, u, win_id),
         ]
         result = self._run_scripts([_evalsha(DELETE_WIN, keys, win_id, UNDONE_TTL_S)])[0]
@@ -821,8 +823,9 @@ class Store:
         return DeleteOutcome(win=old, state=_state(result[2], result[3], result[4]))
 
     def last_logged_id(self, team_id: str, user_id: str) -> str | None:
-        ids = self.redis.zrevrange(Keys.logged(team_id, user_id), 0, 0)
-        return str(ids[0]) if ids else None
+        """The win the PM logged most recently and still has, among the last RECENT_MAX."""
+        last = self.redis.lindex(Keys.recent(team_id, user_id), 0)
+        return str(last) if last is not None else None
 
     def snapshot(self, team_id: str, user_id: str, recent: int = 5) -> Snapshot:
         """Profile, week counts, pauses and the newest wins: at most two round trips."""

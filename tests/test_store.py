@@ -6,8 +6,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import redis
 
+import bot.store as store_module
 from bot.blocks import ACTION_PICK_CLARITY
 from bot.fakeslack import FakeSlack
 from bot.settings import Settings
@@ -293,3 +295,28 @@ def test_form_opens_while_redis_is_down(settings: Settings, fake: FakeSlack, clo
         assert slack.command("/win", "").status == 200
         [call] = fake.wait_for("views.open")
         assert call.args["view"]["callback_id"] == "win_modal"
+
+
+def test_undo_goes_back_through_the_last_logged_wins_and_no_further(
+    rds: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`/coach undo` takes back the win logged last, then the one before (whatever dates the
+    wins are for), for the last RECENT_MAX wins: the list of them stays that short, a
+    redelivery adds nothing to it, and an undone win leaves it."""
+    monkeypatch.setattr(store_module, "RECENT_MAX", 3)
+    store = Store(rds)
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    for n in range(5):
+        store.log_win(make_win(win_id=f"w{n}"), tz="UTC", now=now)
+    store.log_win(make_win(win_id="w4"), tz="UTC", now=now)  # a redelivery
+    assert rds.lrange(Keys.recent(TEAM, "U0ALICE"), 0, -1) == ["w4", "w3", "w2"]
+    assert store.delete_win(TEAM, "U0ALICE", "w3").win is not None  # undone from the Home
+    undone = []
+    for _ in range(5):  # bounded: an id that stays listed would come back each time
+        last = store.last_logged_id(TEAM, "U0ALICE")
+        if last is None:
+            break
+        undone.append(last)
+        store.delete_win(TEAM, "U0ALICE", last)
+    assert undone == ["w4", "w2"]
+    assert {w.id for w in store.user_wins(TEAM, "U0ALICE")} == {"w0", "w1"}  # out of reach
