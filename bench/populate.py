@@ -77,7 +77,7 @@ def recap_team(
     seed: int = 2,
 ) -> dict[str, int]:
     """A team whose PMs each logged `wins_each` wins in `week` and some in the weeks before:
-    the keys the recap reads (week counts, pauses, share flags, the team-week index, wins),
+    the keys the recap reads (week counts, pauses, share flags, timelines, wins),
     written with pipelined HSET/SADD/ZADD. Returns what was written."""
     rng = random.Random(seed)
     monday = datetime.fromisocalendar(int(week[:4]), int(week[6:]), 1).replace(tzinfo=UTC)
@@ -105,7 +105,7 @@ def recap_team(
                 pipe.sadd(Keys.paused(team, u), rng.choice(paused_weeks))
                 written["paused"] += 1
             wins: dict[str, str] = {}
-            index: dict[str, float] = {}
+            timeline: dict[str, float] = {}
             for n in range(wins_each):
                 at = monday + timedelta(hours=9 + n * 11, minutes=rng.randint(0, 59))
                 lane = Lane.CLARITY if n < clarity else Lane.SHIPPED
@@ -120,9 +120,9 @@ def recap_team(
                     logged_at=at,
                 )
                 wins[win.id] = json.dumps(win.to_json_dict(), ensure_ascii=False)
-                index[f"{u}:{win.id}"] = int(at.timestamp() * 1000)
+                timeline[win.id] = int(at.timestamp() * 1000)
             pipe.hset(Keys.wins(team, u), mapping=wins)
-            pipe.zadd(Keys.team_week(team, week), index)
+            pipe.zadd(Keys.timeline(team, u), timeline)
             written["wins"] += wins_each
             written["members"] += 1
         pipe.sadd(Keys.team_users(team), *chunk)

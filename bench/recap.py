@@ -1,10 +1,10 @@
 """Benchmark 4: the weekly recap at scale, and Redis memory per stored win.
 
 `Recaps.build` for a channel of N PMs with 10 wins each this week, against a plain pipelined
-read of the same keys (team users, week counts, pauses, share flags, the team-week index and
-as many of the opted-in PMs' wins as the build read, counted at the server) with the same batch
-sizes. The channel's member list comes from memory in both (conversations.members is Slack's
-cost, not ours)."""
+read of the same keys (team users, week counts, pauses, share flags, the PMs' timelines around
+the week and as many of the opted-in PMs' wins as the build read, counted at the server) with
+the same batch sizes. The channel's member list comes from memory in both (conversations.members
+is Slack's cost, not ours)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from bot.logs import get_logger
 from bot.prompts import prompt_of_the_week
 from bot.recap import MAX_HIGHLIGHTS, TREND_WEEKS, MemberWeek, build_recap
 from bot.recaps import Recaps
-from bot.store import Keys, Store, connect
+from bot.store import Keys, Store, connect, week_candidates
 from bot.streaks import counts_from_fields, counts_in_weeks
-from bot.weeks import weeks_back
+from bot.weeks import week_span_ms, weeks_back
 
 BATCH = 500  # Store.recap_members' batch
 BOT = "U0FAKEBOT01"
@@ -41,7 +41,8 @@ def plain_read(
     began = time.perf_counter()
     users = rds.smembers(Keys.team_users(team))
     pms = [u for u in members if u in users]
-    sharing = set()
+    low, high = week_span_ms(week)
+    candidates = []
     for start in range(0, len(pms), BATCH):
         chunk = pms[start : start + BATCH]
         pipe = rds.pipeline(transaction=False)
@@ -49,11 +50,13 @@ def plain_read(
             pipe.hgetall(Keys.weeks(team, u))
             pipe.smembers(Keys.paused(team, u))
             pipe.hget(Keys.profile(team, u), "share")
+            pipe.zrangebyscore(Keys.timeline(team, u), low, f"({high}", withscores=True)
         raw = pipe.execute()
-        sharing.update(u for i, u in enumerate(chunk) if raw[3 * i + 2] == "1")
+        for i, u in enumerate(chunk):
+            if raw[4 * i + 2] == "1":
+                candidates.extend((at, u, win) for win, at in raw[4 * i + 3])
     middle = time.perf_counter()
-    entries = [e.partition(":") for e in map(str, rds.zrange(Keys.team_week(team, week), 0, -1))]
-    wanted = [(u, win) for u, _, win in entries if u in sharing][:wins_read]
+    wanted = [(u, win) for _, u, win in sorted(candidates)][:wins_read]
     wins, start, size = 0, 0, 4 * MAX_HIGHLIGHTS
     while start < len(wanted):
         pipe = rds.pipeline(transaction=False)
@@ -85,21 +88,23 @@ def breakdown(recaps: Recaps, stub: MembersStub, week: str) -> dict[str, float]:
     users = store.team_users(TEAM)
     pms = [u for u in in_channel if u in users]
     t1 = time.perf_counter()
-    rows = store.recap_members(TEAM, pms)
+    rows = store.recap_members(TEAM, pms, week=week)
     t2 = time.perf_counter()
     window = weeks_back(week, TREND_WEEKS)
     members = [
         MemberWeek(
-            user_id=u,
-            counts=counts_from_fields(fields) if share == "1" else counts_in_weeks(fields, window),
-            paused=frozenset(paused),
-            sharing=share == "1",
+            user_id=row.user_id,
+            counts=counts_from_fields(row.weeks)
+            if row.share == "1"
+            else counts_in_weeks(row.weeks, window),
+            paused=frozenset(row.paused),
+            sharing=row.share == "1",
         )
-        for u, fields, paused, share in rows
+        for row in rows
     ]
     t3 = time.perf_counter()
-    sharing = {m.user_id for m in members if m.sharing}
-    wins = store.first_clarity_wins(TEAM, week, sharing, MAX_HIGHLIGHTS) if sharing else []
+    candidates = week_candidates(row for row in rows if row.share == "1")
+    wins = store.first_clarity_wins(TEAM, week, candidates, MAX_HIGHLIGHTS)
     t4 = time.perf_counter()
     built = build_recap(week, members, wins, prompt_of_the_week(week).text)
     t5 = time.perf_counter()
@@ -183,9 +188,6 @@ def memory(wins: int) -> dict[str, Any]:
                 key = getattr(Keys, kind)(TEAM, u)
                 kinds[kind] = kinds.get(kind, 0) + int(rds.memory_usage(key, samples=0) or 0)
         per_kind = {k: v / sampled_wins for k, v in kinds.items()}
-        team_keys = [k for k in rds.scan_iter(match=f"{Keys.team_week(TEAM, '*')}", count=1000)]
-        team_bytes = sum(int(rds.memory_usage(k, samples=0) or 0) for k in team_keys)
-        per_kind["team_week_index"] = team_bytes / len(batch)
         rds.close()
     finally:
         server.stop()

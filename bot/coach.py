@@ -242,7 +242,6 @@ class Coach:
         if link is not None or beneficiary is not None:  # the form's optional fields
             link, beneficiary = validate_link(link), validate_beneficiary(beneficiary)
         tz, tz_source = self._zone(team_id, user_id)
-        wrong_week: str | None = None
         for _ in range(3):
             now = self.clock()
             today = local_date(now, tz)
@@ -268,27 +267,21 @@ class Coach:
                 tz=tz,
                 now=now,
                 draft_id=draft_id,
-                replaces_week=wrong_week,
                 tz_source=tz_source,
             )
             if outcome.status != "stale_tz":
                 break
             self.log.info("tz_changed_elsewhere", team_id=team_id, user_id=user_id)
-            wrong_week, tz = win.week, outcome.tz
+            tz = outcome.tz
             self.tz_cache.put(team_id, user_id, tz)
             tz_source = "slack"  # the stored zone, cached now
         else:  # pragma: no cover - a zone flapping three times in a row
             raise RuntimeError("time zone kept changing while logging a win")
-        if not outcome.indexed:
-            self.log.warning("team_index_write_failed", team_id=team_id, user_id=user_id)
         duplicate = outcome.status == "duplicate"
         removed = False
         if duplicate:
             stored = self.store.get_win(team_id, user_id, outcome.win_id)
-            # The pipeline also indexed this delivery for the team: make that match what is
-            # really stored (nothing, if the first delivery's win was undone since).
-            self.store.settle_team_entry(team_id, user_id, win, stored)
-            removed = stored is None
+            removed = stored is None  # undone since the first delivery
             win = stored or win
         self.log.info(
             "win_logged" if not duplicate else "win_duplicate",

@@ -25,7 +25,7 @@ from bot import texts
 from bot.prompts import prompt_of_the_week
 from bot.recap import MemberWeek, Recap
 from bot.schedule import DAY_NAMES, NudgeSchedule, next_nudge
-from bot.store import Store
+from bot.store import Store, week_candidates
 from bot.streaks import counts_from_fields, counts_in_weeks
 from bot.weeks import shift_week, week_of, weeks_back
 
@@ -147,26 +147,22 @@ class Recaps:
         in_channel = self.members(self.client_for(team_id), channel)
         users = self.store.team_users(team_id)
         pms = [u for u in in_channel if u in users]
-        rows = self.store.recap_members(team_id, pms)
+        rows = self.store.recap_members(team_id, pms, week=week)
         # Aggregates need four weeks; only sharing PMs' streaks (milestones) need them all.
         window = weeks_back(week, recap_domain.TREND_WEEKS)
         members = [
             MemberWeek(
-                user_id=u,
-                counts=counts_from_fields(fields)
-                if share == "1"
-                else counts_in_weeks(fields, window),
-                paused=frozenset(paused),
-                sharing=share == "1",
+                user_id=row.user_id,
+                counts=counts_from_fields(row.weeks)
+                if row.share == "1"
+                else counts_in_weeks(row.weeks, window),
+                paused=frozenset(row.paused),
+                sharing=row.share == "1",
             )
-            for u, fields, paused, share in rows
+            for row in rows
         ]
-        sharing = {m.user_id for m in members if m.sharing}
-        wins = (
-            self.store.first_clarity_wins(team_id, week, sharing, recap_domain.MAX_HIGHLIGHTS)
-            if sharing
-            else []
-        )
+        candidates = week_candidates(row for row in rows if row.share == "1")
+        wins = self.store.first_clarity_wins(team_id, week, candidates, recap_domain.MAX_HIGHLIGHTS)
         return recap_domain.build_recap(week, members, wins, prompt_of_the_week(week).text)
 
     # Posting ----------------------------------------------------------------------------------

@@ -28,10 +28,10 @@ recap), prompt_seq (last custom prompt number), nudge_days / nudge_time / nudges
 ignored (nudges since the last interaction), backoff_from (week), backoff_told, inactive,
 skip_week, snooze_at (epoch ms).
 
-Per team (hash tag ``{T}``) — derived data, written with single-key commands in the same round
-trip; it can be rebuilt from the per-PM keys:
+Per team (hash tag ``{T}``). A team's week of wins (the recap) is read from its PMs' timelines
+around that week, in the batches that read their week counts; no per-team index is written
+when a win is logged:
   pmc:v1:{T}:users            set    user ids of PMs who use PM Coach                      forever
-  pmc:v1:{T}:week:<YYYY-Www>  zset   "<U>:<win id>", score = when it happened (epoch ms)   forever
   pmc:v1:{T}:event:<event_id> string Events API delivery already handled                   1 hour
   pmc:v1:{T}:team             hash   uninstalled_at (app_uninstalled / tokens_revoked)     forever
   pmc:v1:{T}:rate             string shared send budget: GCRA theoretical arrival (ms)   ~1 min
@@ -51,8 +51,8 @@ Operations:
   pmc:v1:ops:procs            zset   process id, score = last heartbeat (epoch ms)          pruned
   pmc:v1:ops:recaps           zset   team id, score = next recap due (epoch ms)             while on
 
-Costs: logging a win is one round trip (a pipeline: one EVALSHA plus one single-key write);
-a PM's first request in a process adds one profile read.
+Costs: logging a win is one round trip (one EVALSHA); a PM's first request in a process adds
+one profile read.
 """
 
 from __future__ import annotations
@@ -64,11 +64,11 @@ import secrets
 import time
 import zlib
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from redis.backoff import NoBackoff
@@ -82,6 +82,7 @@ except ImportError:  # pragma: no cover - redis-py's own packer then
 
 from bot.numbers import is_number
 from bot.streaks import WeekCount, counts_from_items
+from bot.weeks import week_span_ms
 from bot.wins import Lane, Win
 
 PREFIX = "pmc:v1"
@@ -153,10 +154,6 @@ class Keys:
     @staticmethod
     def team_users(t: str) -> str:
         return f"{team_tag(t)}:users"
-
-    @staticmethod
-    def team_week(t: str, week: str) -> str:
-        return f"{team_tag(t)}:week:{week}"
 
     @staticmethod
     def team(t: str) -> str:
@@ -545,7 +542,21 @@ class LogOutcome:
     state: PMState
     tz: str
     enrolled: str = ""  # "new" | "reactivated" | ""
-    indexed: bool = True  # False: stored, but the team-week index (recap) write was refused
+
+
+class RecapMember(NamedTuple):
+    """What a recap reads of one PM (`Store.recap_members`)."""
+
+    user_id: str
+    weeks: dict[str, str]  # the weeks hash: "<week>:s" / "<week>:c" -> count
+    paused: set[str]
+    share: str  # "1": shares wins in the team recap
+    around: list[tuple[int, str]]  # (epoch ms, win id) around the recap's week, in time order
+
+
+def week_candidates(members: Iterable[RecapMember]) -> list[tuple[int, str, str]]:
+    """(epoch ms, user id, win id) of the members' wins around a week, in time order."""
+    return sorted((at, m.user_id, w) for m in members for at, w in m.around)
 
 
 @dataclass(frozen=True)
@@ -705,7 +716,6 @@ class Store:
         tz: str,
         now: datetime,
         draft_id: str | None = None,
-        replaces_week: str | None = None,
         tz_source: str = "slack",
     ) -> LogOutcome:
         """Store `win` once, in one round trip. Its id derives from the Slack delivery that
@@ -714,7 +724,7 @@ class Store:
 
         `tz` is the zone the caller computed `win.week` with; if the PM's stored zone differs,
         nothing is written and the outcome is ``stale_tz`` with the stored zone, so the caller
-        recomputes the week and calls again (passing the wrong week as `replaces_week`).
+        recomputes the week and calls again.
         """
         t, u = win.team_id, win.user_id
         keys = [*_log_win_keys(t, u), Keys.undone(t, u, win.id)]
@@ -733,22 +743,9 @@ class Store:
             RECENT_MAX,
             tz_source,
         ]
-        member = f"{u}:{win.id}"
-
-        commands = [
-            _evalsha(LOG_WIN, keys, *args),
-            ("ZADD", Keys.team_week(t, win.week), at_ms, member),
-        ]
-        if replaces_week is not None and replaces_week != win.week:
-            commands.append(("ZREM", Keys.team_week(t, replaces_week), member))
-        results = self._run_scripts(commands, only_first=True)
-        # If the script ran, the win is stored even when the team index write was refused
-        # (e.g. Redis out of memory in between): the PM must hear "logged", not "not saved".
-        indexed = not _any_instance(results[1:], Exception)
-        result = results[0]
+        result = self._run_scripts([_evalsha(LOG_WIN, keys, *args)])[0]
         status, win_id, weeks, paused, target, stored_tz, enrolled = result
         if status == "stale_tz":
-            # The team index entry written beside the refused script is undone by the retry.
             return LogOutcome(status, "", _state([], [], ""), str(stored_tz))
         return LogOutcome(
             str(status),
@@ -756,20 +753,7 @@ class Store:
             _state(weeks, paused, target),
             str(stored_tz),
             str(enrolled),
-            indexed=indexed,
         )
-
-    def settle_team_entry(
-        self, team_id: str, user_id: str, queued: Win, stored: Win | None
-    ) -> None:
-        """After a duplicate delivery: the team index holds exactly the stored win."""
-        member = f"{user_id}:{queued.id}"
-        pipe = self.redis.pipeline(transaction=False)
-        if stored is None or stored.week != queued.week:
-            pipe.zrem(Keys.team_week(team_id, queued.week), member)
-        if stored is not None:
-            pipe.zadd(Keys.team_week(team_id, stored.week), {member: _ms(stored.at)})
-        pipe.execute()
 
     def delete_win(self, team_id: str, user_id: str, win_id: str) -> DeleteOutcome:
         """Remove exactly one win and what it counted for. Idempotent."""
@@ -787,7 +771,6 @@ class Store:
         if result[0] != "deleted":
             return DeleteOutcome(win=None, state=None)
         win = Win.from_json_dict(json.loads(result[1]))
-        self.redis.zrem(Keys.team_week(t, win.week), f"{u}:{win.id}")
         return DeleteOutcome(win=win, state=_state(result[2], result[3], result[4]))
 
     def edit_win(self, win: Win) -> DeleteOutcome:
@@ -812,14 +795,6 @@ class Store:
         if result[0] != "edited":
             return DeleteOutcome(win=None, state=None)
         old = Win.from_json_dict(json.loads(result[1]))
-        member = f"{u}:{win.id}"
-        if old.week != win.week:
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.zrem(Keys.team_week(t, old.week), member)
-            pipe.zadd(Keys.team_week(t, win.week), {member: int(win.at.timestamp() * 1000)})
-            pipe.execute()
-        else:
-            self.redis.zadd(Keys.team_week(t, win.week), {member: int(win.at.timestamp() * 1000)})
         return DeleteOutcome(win=old, state=_state(result[2], result[3], result[4]))
 
     def last_logged_id(self, team_id: str, user_id: str) -> str | None:
@@ -880,19 +855,19 @@ class Store:
         return _wins(self.redis.hmget(Keys.wins(team_id, user_id), ids))
 
     def team_week_entries(self, team_id: str, week: str) -> list[tuple[str, str]]:
-        """(user id, win id) of every win a team logged in a local ISO week, in time order."""
-        members = self.redis.zrange(Keys.team_week(team_id, week), 0, -1)
-        return [tuple(str(m).split(":", 1)) for m in members]  # type: ignore[misc]
+        """(user id, win id) of every win the team's PMs logged in a local ISO week, in time
+        order."""
+        return [(w.user_id, w.id) for w in self.team_week_wins(team_id, week)]
 
     def team_week_wins(self, team_id: str, week: str) -> list[Win]:
-        """Every win of a team in a local ISO week: two round trips, whatever the team size."""
-        entries = self.team_week_entries(team_id, week)
-        if not entries:
-            return []
+        """Every win the team's PMs logged in a local ISO week, in time order (a PM's wins
+        around the week, from their timeline; then those stored for that week)."""
+        users = sorted(self.team_users(team_id))
+        candidates = week_candidates(self.recap_members(team_id, users, week=week))
         pipe = self.redis.pipeline(transaction=False)
-        for user_id, win_id in entries:
+        for _, user_id, win_id in candidates:
             pipe.hget(Keys.wins(team_id, user_id), win_id)
-        return [Win.from_json_dict(json.loads(r)) for r in pipe.execute() if r]
+        return [w for w in _wins(pipe.execute()) if w.week == week] if candidates else []
 
     def team_users(self, team_id: str) -> set[str]:
         return {str(u) for u in self.redis.smembers(Keys.team_users(team_id))}
@@ -961,14 +936,7 @@ class Store:
     def forget(self, team_id: str, user_id: str) -> int:
         """Delete every key about a PM and their entries in team indexes. Returns keys deleted."""
         t, u = team_id, user_id
-        raws = self.redis.hvals(Keys.wins(t, u))
-        by_week: dict[str, list[str]] = {}
-        for raw in raws:
-            data = json.loads(raw)
-            by_week.setdefault(str(data["week"]), []).append(f"{u}:{data['id']}")
         pipe = self.redis.pipeline(transaction=False)
-        for week, members in by_week.items():
-            pipe.zrem(Keys.team_week(t, week), *members)
         pipe.srem(Keys.team_users(t), u)
         shard = due_shard(t, u)
         pipe.zrem(Keys.due_index(shard), f"{t}:{u}")
@@ -1282,11 +1250,15 @@ class Store:
             self.redis.delete(key)
 
     def recap_members(
-        self, team_id: str, user_ids: Sequence[str], batch: int = 500
-    ) -> list[tuple[str, dict[str, str], set[str], str]]:
-        """(user, week-count fields, paused weeks, share flag) of many PMs, pipelined in
-        batches: one round trip per `batch` PMs."""
+        self, team_id: str, user_ids: Sequence[str], batch: int = 500, *, week: str = ""
+    ) -> list[RecapMember]:
+        """Week-count fields, paused weeks and share flag of many PMs and, with `week`, the
+        wins on their timelines around that week (`week_span_ms`: the week in every zone), as
+        (epoch ms, win id) in time order; pipelined in batches: one round trip per `batch`
+        PMs."""
         out = []
+        span = week_span_ms(week) if week else None
+        per = 4 if span else 3
         for start in range(0, len(user_ids), batch):
             chunk = user_ids[start : start + batch]
             pipe = self.redis.pipeline(transaction=False)
@@ -1294,25 +1266,32 @@ class Store:
                 pipe.hgetall(Keys.weeks(team_id, u))
                 pipe.smembers(Keys.paused(team_id, u))
                 pipe.hget(Keys.profile(team_id, u), "share")
+                if span:
+                    pipe.zrangebyscore(
+                        Keys.timeline(team_id, u), span[0], f"({span[1]}", withscores=True
+                    )
             raw = pipe.execute()
             for i, u in enumerate(chunk):
-                weeks, paused, sharing = raw[3 * i], raw[3 * i + 1], raw[3 * i + 2]
+                weeks, paused, sharing = raw[per * i], raw[per * i + 1], raw[per * i + 2]
+                around = [(int(at), str(w)) for w, at in raw[per * i + 3]] if span else []
                 # decode_responses: already a dict and a set of str
-                out.append((u, weeks or {}, paused or set(), str(sharing or "")))
+                out.append(RecapMember(u, weeks or {}, paused or set(), str(sharing or ""), around))
         return out
 
-    def first_clarity_wins(self, team_id: str, week: str, users: set[str], limit: int) -> list[Win]:
-        """The earliest `limit` clarity wins of `users` in a team's week, in time order.
+    def first_clarity_wins(
+        self, team_id: str, week: str, candidates: Sequence[tuple[int, str, str]], limit: int
+    ) -> list[Win]:
+        """The earliest `limit` clarity wins logged for `week` among `candidates`: (epoch ms,
+        user id, win id) in time order, from `week_candidates`.
 
-        Reads the week's index, then the wins in growing batches (4× `limit`, then doubling)
-        until `limit` are found: usually one batch, and a few round trips even when nearly
-        every win is a shipped one."""
-        entries = [(u, w) for u, w in self.team_week_entries(team_id, week) if u in users]
+        Reads the wins in growing batches (4× `limit`, then doubling) until `limit` are
+        found: usually one batch, and a few round trips even when nearly every win is a
+        shipped one (or one of a neighbouring week, in some zone)."""
         found: list[Win] = []
         start, size = 0, 4 * limit
-        while start < len(entries) and len(found) < limit:
+        while start < len(candidates) and len(found) < limit:
             pipe = self.redis.pipeline(transaction=False)
-            for user_id, win_id in entries[start : start + size]:
+            for _, user_id, win_id in candidates[start : start + size]:
                 pipe.hget(Keys.wins(team_id, user_id), win_id)
             for win in _wins(pipe.execute()):
                 if win.lane is Lane.CLARITY and win.week == week:

@@ -5,7 +5,7 @@ A week id looks like ``2026-W48`` and sorts as text in time order.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -80,6 +80,16 @@ def parse_week(week: str) -> tuple[int, int]:
 def week_monday(week: str) -> date:
     year, number = parse_week(week)
     return date.fromisocalendar(year, number, 1)
+
+
+@lru_cache(maxsize=1024)
+def week_span_ms(week: str) -> tuple[int, int]:
+    """Epoch ms bounds [start, end) holding every instant that falls in the local ISO week
+    `week` in some time zone: its Monday 00:00 at UTC+14 to the next Monday 00:00 at UTC-12."""
+    monday = datetime.combine(week_monday(week), time(0), tzinfo=UTC)
+    start = monday - timedelta(hours=14)
+    end = monday + timedelta(weeks=1, hours=12)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
 @lru_cache(maxsize=8192)

@@ -158,6 +158,7 @@ def test_delete_restores_counts(rds: redis.Redis) -> None:
     assert outcome.state is not None and "2026-W48" in outcome.state.counts
     assert outcome.state.counts["2026-W48"].clarity == 0
     assert store.delete_win(TEAM, "U0ALICE", "a").win is None
+    store.add_team_user(TEAM, "U0ALICE")
     assert store.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", "b")]
 
 
@@ -222,6 +223,7 @@ def test_scripts_are_loaded_again_after_a_flush(rds: redis.Redis) -> None:
     rds.script_flush()
     outcome = store.log_win(make_win(win_id="b"), tz="UTC", now=now)
     assert outcome.status == "logged" and outcome.state.counts["2026-W48"].clarity == 2
+    store.add_team_user(TEAM, "U0ALICE")
     assert store.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", "a"), ("U0ALICE", "b")]
 
 
@@ -320,3 +322,38 @@ def test_undo_goes_back_through_the_last_logged_wins_and_no_further(
         store.delete_win(TEAM, "U0ALICE", last)
     assert undone == ["w4", "w2"]
     assert {w.id for w in store.user_wins(TEAM, "U0ALICE")} == {"w0", "w1"}  # out of reach
+
+
+def test_a_teams_week_holds_the_wins_logged_for_it_in_every_zone(rds: redis.Redis) -> None:
+    """No team index is written with a win: a team's week is read from its PMs' timelines
+    around the week (the week in every zone, UTC+14 to UTC-12) and holds exactly the wins
+    stored for that week, in time order, of the team's PMs."""
+    store = Store(rds)
+
+    def logged(user: str, win_id: str, at: datetime, week: str, tz: str) -> None:
+        win = Win(win_id, TEAM, user, Lane.CLARITY, "x", at, week, at)
+        assert store.log_win(win, tz=tz, now=at).status == "logged"
+        store.add_team_user(TEAM, user)
+
+    # Monday 00:30 in Kiritimati (UTC+14) is Sunday 10:30 UTC: week 48 there.
+    logged(
+        "U0EAST",
+        "early",
+        datetime(2026, 11, 22, 10, 30, tzinfo=UTC),
+        "2026-W48",
+        "Pacific/Kiritimati",
+    )
+    # Sunday 23:30 in UTC-12 is Monday 11:30 UTC of week 49: still week 48 there.
+    logged("U0WEST", "late", datetime(2026, 11, 30, 11, 30, tzinfo=UTC), "2026-W48", "Etc/GMT+12")
+    # The same instants, in zones where they fall in the weeks around it.
+    logged("U0UTC", "before", datetime(2026, 11, 22, 10, 30, tzinfo=UTC), "2026-W47", "UTC")
+    logged("U0UTC", "after", datetime(2026, 11, 30, 11, 30, tzinfo=UTC), "2026-W49", "UTC")
+    logged("U0UTC", "middle", datetime(2026, 11, 25, 12, 0, tzinfo=UTC), "2026-W48", "UTC")
+    store.log_win(make_win(user="U0GONE", win_id="unlisted"), tz="UTC", now=datetime.now(UTC))
+    assert store.team_week_entries(TEAM, "2026-W48") == [
+        ("U0EAST", "early"),
+        ("U0UTC", "middle"),
+        ("U0WEST", "late"),
+    ]
+    assert [w.id for w in store.team_week_wins(TEAM, "2026-W47")] == ["before"]
+    assert [w.id for w in store.team_week_wins(TEAM, "2026-W49")] == ["after"]
