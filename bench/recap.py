@@ -22,11 +22,10 @@ from bench.report import Figure, verdict
 from bench.roundtrips import RECAP_CHANNEL, RECAP_WEEK, MembersStub
 from bot.logs import get_logger
 from bot.prompts import prompt_of_the_week
-from bot.recap import MAX_HIGHLIGHTS, TREND_WEEKS, MemberWeek, build_recap
-from bot.recaps import Recaps
+from bot.recap import MAX_HIGHLIGHTS, build_recap
+from bot.recaps import Recaps, member_weeks
 from bot.store import Keys, Store, connect, week_candidates
-from bot.streaks import counts_from_fields, counts_in_weeks
-from bot.weeks import week_span_ms, weeks_back
+from bot.weeks import week_span_ms
 
 BATCH = 500  # Store.recap_members' batch
 BOT = "U0FAKEBOT01"
@@ -90,18 +89,7 @@ def breakdown(recaps: Recaps, stub: MembersStub, week: str) -> dict[str, float]:
     t1 = time.perf_counter()
     rows = store.recap_members(TEAM, pms, week=week)
     t2 = time.perf_counter()
-    window = weeks_back(week, TREND_WEEKS)
-    members = [
-        MemberWeek(
-            user_id=row.user_id,
-            counts=counts_from_fields(row.weeks)
-            if row.share == "1"
-            else counts_in_weeks(row.weeks, window),
-            paused=frozenset(row.paused),
-            sharing=row.share == "1",
-        )
-        for row in rows
-    ]
+    members = member_weeks(rows, week)
     t3 = time.perf_counter()
     candidates = week_candidates(row for row in rows if row.share == "1")
     wins = store.first_clarity_wins(TEAM, week, candidates, MAX_HIGHLIGHTS)

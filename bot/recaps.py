@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as clock_time
@@ -25,7 +25,7 @@ from bot import texts
 from bot.prompts import prompt_of_the_week
 from bot.recap import MemberWeek, Recap
 from bot.schedule import DAY_NAMES, NudgeSchedule, next_nudge
-from bot.store import Store, week_candidates
+from bot.store import RecapMember, Store, week_candidates
 from bot.streaks import counts_from_fields, counts_in_weeks
 from bot.weeks import shift_week, week_of, weeks_back
 
@@ -74,6 +74,23 @@ class RecapOutcome:
     week: str
     status: str  # posted | already_posted | failed:<error> | turned_off:<error> | retry | ...
     ts: str = ""
+
+
+def member_weeks(rows: Iterable[RecapMember], week: str) -> list[MemberWeek]:
+    """What the recap of `week` needs of each PM read by `Store.recap_members`. Aggregates
+    need four weeks; only sharing PMs' streaks (milestones) need them all."""
+    window = weeks_back(week, recap_domain.TREND_WEEKS)
+    return [
+        MemberWeek(
+            user_id=row.user_id,
+            counts=counts_from_fields(row.weeks)
+            if row.share == "1"
+            else counts_in_weeks(row.weeks, window),
+            paused=frozenset(row.paused),
+            sharing=row.share == "1",
+        )
+        for row in rows
+    ]
 
 
 class Recaps:
@@ -148,19 +165,7 @@ class Recaps:
         users = self.store.team_users(team_id)
         pms = [u for u in in_channel if u in users]
         rows = self.store.recap_members(team_id, pms, week=week)
-        # Aggregates need four weeks; only sharing PMs' streaks (milestones) need them all.
-        window = weeks_back(week, recap_domain.TREND_WEEKS)
-        members = [
-            MemberWeek(
-                user_id=row.user_id,
-                counts=counts_from_fields(row.weeks)
-                if row.share == "1"
-                else counts_in_weeks(row.weeks, window),
-                paused=frozenset(row.paused),
-                sharing=row.share == "1",
-            )
-            for row in rows
-        ]
+        members = member_weeks(rows, week)
         candidates = week_candidates(row for row in rows if row.share == "1")
         wins = self.store.first_clarity_wins(team_id, week, candidates, recap_domain.MAX_HIGHLIGHTS)
         return recap_domain.build_recap(week, members, wins, prompt_of_the_week(week).text)
