@@ -1339,19 +1339,14 @@ class Store:
 
     # Plumbing ---------------------------------------------------------------------------------
 
-    def _run_scripts(
-        self, commands: Sequence[tuple[Any, ...]], *, only_first: bool = False
-    ) -> list[Any]:
+    def _run_scripts(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """`_exchange` a batch of commands that call scripts by SHA (see `_evalsha`). If Redis
         does not know one of them (a new, restarted or flushed server), every script of the
         batch is loaded and the batch sent again, once: scripts run by SHA are idempotent for
         a resend, or fenced by their arguments (COMPLETE's token, LOG_WIN's win id).
 
         Scripts are called by SHA, so the steady state is one round trip (redis-py's Script
-        objects would add a SCRIPT EXISTS to every pipeline). The first error reply is raised;
-        with `only_first`, only the first command's: the results of the commands after it may
-        be exceptions (derived data the caller can live without, e.g. refused by a Redis out of
-        memory after the script itself had written).
+        objects would add a SCRIPT EXISTS to every pipeline). The first error reply is raised.
         """
         for attempt in range(2):
             replies = self._exchange(commands)
@@ -1360,7 +1355,7 @@ class Store:
                     self.redis.script_load(_SCRIPTS[sha])
                     self._loaded.add(sha)
                 continue
-            for reply in replies[:1] if only_first else replies:
+            for reply in replies:
                 if isinstance(reply, Exception):
                     raise reply
             return replies
