@@ -200,9 +200,9 @@ class Keys:
 
 
 @lru_cache(maxsize=4096)
-def _log_win_keys(t: str, u: str) -> tuple[str, ...]:
-    """The PM's keys every LOG_WIN touches (profile, wins, timeline, weeks, paused, recent),
-    built once per PM: `/win` is the hot path."""
+def _win_keys(t: str, u: str) -> tuple[str, ...]:
+    """The PM's keys LOG_WIN and DELETE_WIN touch (profile, wins, timeline, weeks, paused,
+    recent), built once per PM: `/win` is the hot path."""
     return (
         Keys.profile(t, u),
         Keys.wins(t, u),
@@ -256,21 +256,21 @@ return {status, id, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[
         tz, enrolled}
 """
 
-# KEYS: wins, timeline, weeks, paused, profile, recent, undone
+# KEYS: profile, wins, timeline, weeks, paused, recent, undone (as LOG_WIN's)
 # ARGV: win id, undone ttl (s)
 # Returns {"deleted", win JSON, weeks, paused, target} or {"missing"}
 DELETE_WIN = """
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
 if not raw then return {'missing'} end
 local win = cjson.decode(raw)
 local field = win['week'] .. ':' .. string.sub(win['lane'], 1, 1)
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('LREM', KEYS[6], 1, ARGV[1])
 redis.call('SET', KEYS[7], '1', 'EX', tonumber(ARGV[2]))
-if redis.call('HINCRBY', KEYS[3], field, -1) <= 0 then redis.call('HDEL', KEYS[3], field) end
-local target = redis.call('HGET', KEYS[5], 'target') or ''
-return {'deleted', raw, redis.call('HGETALL', KEYS[3]), redis.call('SMEMBERS', KEYS[4]), target}
+if redis.call('HINCRBY', KEYS[4], field, -1) <= 0 then redis.call('HDEL', KEYS[4], field) end
+local target = redis.call('HGET', KEYS[1], 'target') or ''
+return {'deleted', raw, redis.call('HGETALL', KEYS[4]), redis.call('SMEMBERS', KEYS[5]), target}
 """
 
 
@@ -727,7 +727,7 @@ class Store:
         recomputes the week and calls again.
         """
         t, u = win.team_id, win.user_id
-        keys = [*_log_win_keys(t, u), Keys.undone(t, u, win.id)]
+        keys = [*_win_keys(t, u), Keys.undone(t, u, win.id)]
         if draft_id is not None:
             keys.append(Keys.draft(t, u, draft_id))
         lane_letter = "s" if win.lane is Lane.SHIPPED else "c"
@@ -758,15 +758,7 @@ class Store:
     def delete_win(self, team_id: str, user_id: str, win_id: str) -> DeleteOutcome:
         """Remove exactly one win and what it counted for. Idempotent."""
         t, u = team_id, user_id
-        keys = [
-            Keys.wins(t, u),
-            Keys.timeline(t, u),
-            Keys.weeks(t, u),
-            Keys.paused(t, u),
-            Keys.profile(t, u),
-            Keys.recent(t, u),
-            Keys.undone(t, u, win_id),
-        ]
+        keys = [*_win_keys(t, u), Keys.undone(t, u, win_id)]
         result = self._run_scripts([_evalsha(DELETE_WIN, keys, win_id, UNDONE_TTL_S)])[0]
         if result[0] != "deleted":
             return DeleteOutcome(win=None, state=None)
