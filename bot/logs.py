@@ -278,14 +278,19 @@ def _render_json(logger: Any, method_name: str, event_dict: MutableMapping[str, 
 def _defer(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
     """The end of our events' chain: a debug or info event of plain values goes to the sink as
     it is, to be rendered by the flusher thread (`_Sink`); anything else is rendered now."""
-    if method_name in _DEFERRABLE and _SINK.interval > 0:
-        for value in event_dict.values():
-            if type(value) not in _PLAIN:
-                break
-        else:
-            if "exc_info" not in event_dict and "stack_info" not in event_dict:
-                return (event_dict,), {}  # an exception is formatted on its own thread
+    if method_name in _DEFERRABLE and _SINK.interval > 0 and _renders_later(event_dict):
+        return (event_dict,), {}
     return _SINK.render(event_dict)
+
+
+def _renders_later(event_dict: MutableMapping[str, Any]) -> bool:
+    """An event the flusher may render later: plain values only (changing a dict or list
+    after logging must not change the line) and no exception or stack, which exist only now,
+    on this thread."""
+    for value in event_dict.values():
+        if type(value) not in _PLAIN:
+            return False
+    return "exc_info" not in event_dict and "stack_info" not in event_dict
 
 
 _DEFERRABLE = frozenset({"debug", "info", "msg", "log"})
@@ -299,10 +304,7 @@ def _queued(name: str, method: str, level: int, event: Any, kw: dict[str, Any]) 
         return False
     if level < _THRESHOLD[0]:
         return True
-    for value in kw.values():
-        if type(value) not in _PLAIN:
-            return False
-    if "exc_info" in kw or "stack_info" in kw or "logger_name" in kw:
+    if "logger_name" in kw or not _renders_later(kw):
         return False
     kw["event"] = event
     kw["logger"] = name
