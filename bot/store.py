@@ -60,6 +60,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 import zlib
@@ -92,8 +93,56 @@ DRAFT_TTL_S = 24 * 3600
 EVENT_TTL_S = 3600
 READY_CHECK_S = 0.1  # a connection idle this long is checked before `_exchange` uses it
 
-# Errors that mean "Redis is not there right now"; handlers turn them into "not saved".
-StoreUnavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# Errors that mean "Redis will not store this right now": it refuses writes (maxmemory reached
+# with noeviction: OOM; a read-only replica: READONLY; a Redis Cluster node that holds other
+# slots: MOVED/ASK, TRYAGAIN, CLUSTERDOWN). Nothing was written; the same request can succeed
+# once an operator fixes Redis.
+StoreRefused = (
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.AskError,  # MovedError is one
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+)
+# Errors that mean "Redis is not there right now" (unreachable, too slow) or refuses to store
+# what we send: handlers turn them all into "not saved" and give the PM's text back.
+StoreUnavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, *StoreRefused)
+
+# Why Redis does not store our writes (`Store.health`, `pm-coach check`, /healthz), for operators.
+CAUSES = {
+    "unreachable": "unreachable (connection refused, reset or timed out)",
+    "oom": "out of memory: maxmemory reached with the noeviction policy, writes are refused (OOM)",
+    "read_only_replica": "a read-only replica: REDIS_URL must name the primary (READONLY)",
+    "cluster_redirect": (
+        "a Redis Cluster node that redirects our keys to other nodes (MOVED/ASK): "
+        "this client does not follow cluster redirects"
+    ),
+    "cluster_down": "the Redis Cluster is down or resharding (CLUSTERDOWN/TRYAGAIN)",
+    "error": "an unexpected error reply",
+}
+
+
+def unavailable_cause(exc: BaseException) -> str:
+    """The key of CAUSES for an error the store raised."""
+    if isinstance(exc, redis.exceptions.OutOfMemoryError):
+        return "oom"
+    if isinstance(exc, redis.exceptions.ReadOnlyError):
+        return "read_only_replica"
+    if isinstance(exc, redis.exceptions.AskError):
+        return "cluster_redirect"
+    if isinstance(exc, redis.exceptions.TryAgainError | redis.exceptions.ClusterDownError):
+        return "cluster_down"
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return "unreachable"
+    return "error"
+
+
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def glob_escape(text: str) -> str:
+    """`text` as a literal in a Redis MATCH pattern (a user id `U*` must match only itself)."""
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
 
 
 def user_tag(team_id: str, user_id: str) -> str:
@@ -133,7 +182,8 @@ class Keys:
 
     @staticmethod
     def user_pattern(t: str, u: str) -> str:
-        return f"{user_tag(t, u)}:*"
+        """A SCAN pattern of every key under the PM's hash tag, and only theirs."""
+        return f"{glob_escape(user_tag(t, u))}:*"
 
     @staticmethod
     def weeks(t: str, u: str) -> str:
@@ -164,6 +214,7 @@ class Keys:
         return f"{team_tag(t)}:event:{event_id}"
 
     PROCS = f"{PREFIX}:ops:procs"
+    PROBE = f"{PREFIX}:ops:probe"  # /healthz writes it: does Redis take writes?
     RECAPS = f"{PREFIX}:ops:recaps"
 
     @staticmethod
@@ -412,9 +463,11 @@ end
 return 1
 """
 
-# KEYS: send guard   ARGV: token, ttl ms — "ok" (or "ok-refused": the last attempt was refused
-# by Slack, so nothing was posted) if this holder may send, else the current value
+# KEYS: send guard, profile   ARGV: token, ttl ms — "ok" (or "ok-refused": the last attempt was
+# refused by Slack, so nothing was posted) if this holder may send, "forgotten" when the PM has
+# no profile (forget-me ran meanwhile: nothing is written), else the current value
 GUARD = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 'forgotten' end
 local current = redis.call('GET', KEYS[1])
 if not current then
   redis.call('SET', KEYS[1], 'pending:' .. ARGV[1], 'PX', tonumber(ARGV[2]))
@@ -432,8 +485,10 @@ return current
 # KEYS: send guard, nudge record, profile, shown
 # ARGV: message ts, channel, prompt id, prompt text, slot, sent-at iso, guard ttl s, notice flag,
 #       new-cycle flag (the no-repeat cycle of prompts starts over with this one)
-# After Slack accepted the nudge: the single write that records it.
+# After Slack accepted the nudge: the single write that records it. A PM who has no profile
+# any more (forget-me ran while the nudge was in flight) leaves nothing behind: returns 0.
 MARK_SENT = """
+if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
 redis.call('SET', KEYS[1], 'sent:' .. ARGV[1], 'EX', tonumber(ARGV[7]))
 redis.call('HSET', KEYS[2], 'ts', ARGV[1], 'channel', ARGV[2], 'prompt_id', ARGV[3],
            'prompt', ARGV[4], 'slot', ARGV[5], 'sent_at', ARGV[6])
@@ -442,6 +497,57 @@ if ARGV[8] == '1' then redis.call('HSET', KEYS[3], 'backoff_told', '1') end
 if ARGV[9] == '1' then redis.call('DEL', KEYS[4]) end
 if ARGV[3] ~= '' then redis.call('SADD', KEYS[4], ARGV[3]) end
 return 1
+"""
+
+# KEYS: send guard, profile   ARGV: value, ttl s — the outcome of a post is unknown: note it,
+# unless the PM was forgotten meanwhile
+MARK_UNKNOWN = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+return 1
+"""
+
+# KEYS: send guard   ARGV: token, ttl s — Slack refused the post: "pending:<token>" becomes
+# "refused:<token>", only if this holder still holds it (compare-and-set in one step: a lease
+# that ended meanwhile may belong to another process now)
+RELEASE_GUARD = """
+if redis.call('GET', KEYS[1]) ~= 'pending:' .. ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], 'refused:' .. ARGV[1], 'EX', tonumber(ARGV[2]))
+return 1
+"""
+
+# KEYS: profile   ARGV: number of fields to set n, then n field/value pairs, then fields to
+# delete. The scheduler's changes to a profile; a profile that is gone (forget-me) stays gone.
+UPDATE_PROFILE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = tonumber(ARGV[1])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, 1 + 2 * n)) end
+if #ARGV > 1 + 2 * n then redis.call('HDEL', KEYS[1], unpack(ARGV, 2 + 2 * n)) end
+return 1
+"""
+
+# KEYS: claim   ARGV: value — delete the claim only if it still holds `value` (compare-and-delete
+# in one step: a lease that ended meanwhile may belong to another process now)
+RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+# KEYS: prompts, shown   ARGV: number — 1 if the prompt was there (never resent: a second run
+# would answer 0)
+REMOVE_PROMPT = """
+local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], 'custom:' .. ARGV[1])
+return removed
+"""
+
+# KEYS: team settings   ARGV: user id — forget-me of the admin who set up the recap
+FORGET_SETTER = """
+if redis.call('HGET', KEYS[1], 'recap_set_by') == ARGV[1] then
+  return redis.call('HDEL', KEYS[1], 'recap_set_by')
+end
+return 0
 """
 
 # KEYS: profile, weeks, paused, shown, prompts
@@ -672,6 +778,37 @@ class Store:
             return bool(self.redis.ping())
         except StoreUnavailable:
             return False
+
+    def health(self) -> str:
+        """ "ok" if Redis takes writes now, else why not (a key of CAUSES): "unreachable",
+        "oom", "read_only_replica", "cluster_redirect", "cluster_down". One round trip: a tiny
+        probe key written with a TTL, and INFO's cluster line (a plain client facing a Redis
+        Cluster of several masters is redirected for most keys, whichever slot the probe is in).
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(Keys.PROBE, "1", px=60_000)
+        pipe.info("cluster")
+        try:
+            probe, info = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            return unavailable_cause(exc)
+        if isinstance(probe, Exception):
+            return unavailable_cause(probe)
+        if isinstance(info, dict) and str(info.get("cluster_enabled")) == "1":
+            try:
+                owners = {str(node[2]) for node in self._cluster_slot_owners()}
+            except redis.RedisError as exc:
+                return unavailable_cause(exc)
+            if len(owners) > 1:
+                return "cluster_redirect"
+        return "ok"
+
+    def _cluster_slot_owners(self) -> list[Any]:
+        """(start, end, owner id) of every slot range of a cluster node (CLUSTER SLOTS)."""
+        ranges = self.redis.execute_command("CLUSTER SLOTS")  # type: ignore[no-untyped-call]
+        if isinstance(ranges, dict):  # redis-py's callback: {(start, end): {primary, ...}}
+            return [(lo, hi, str(v.get("primary"))) for (lo, hi), v in ranges.items()]
+        return [(r[0], r[1], str(r[2][:2])) for r in ranges]
 
     def heartbeat(self, process_id: str, now: datetime, ttl_s: int = 180) -> int:
         """Record that this process is alive; return how many processes are alive."""
@@ -918,25 +1055,32 @@ class Store:
         return None if number < 0 else number
 
     def remove_prompt(self, team_id: str, user_id: str, number: int) -> bool:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hdel(Keys.prompts(team_id, user_id), str(number))
-        pipe.srem(Keys.shown(team_id, user_id), f"custom:{number}")
-        return bool(pipe.execute()[0])
+        """True if the prompt was there. One script, never resent (a resend would say False)."""
+        keys = [Keys.prompts(team_id, user_id), Keys.shown(team_id, user_id)]
+        return bool(self._run_scripts([_evalsha(REMOVE_PROMPT, keys, str(number))])[0])
 
     # Forget me --------------------------------------------------------------------------------
 
     def forget(self, team_id: str, user_id: str) -> int:
-        """Delete every key about a PM and their entries in team indexes. Returns keys deleted."""
+        """Delete every key about a PM and their entries in team indexes (the team's PMs, the
+        due index and its lease, the recap's "set by"). Returns the PM's keys deleted.
+
+        Nothing about the PM remains, whatever else is running: the profile goes first, and
+        every write the scheduler makes for a PM (send guard, nudge record, `ignored`, shown
+        prompts) is a script that writes nothing when there is no profile; the lease goes with
+        the index entry, so an in-flight nudge's completion (fenced by its lease) writes no
+        next due time. Only the PM re-enrols themselves (a `/win`, a reflection, a setting).
+        The SCAN pattern escapes glob characters: user `U*` is not every user.
+        """
         t, u = team_id, user_id
+        deleted = int(self.redis.unlink(Keys.profile(t, u)))
         pipe = self.redis.pipeline(transaction=False)
         pipe.srem(Keys.team_users(t), u)
         shard = due_shard(t, u)
         pipe.zrem(Keys.due_index(shard), f"{t}:{u}")
         pipe.hdel(Keys.due_leases(shard), f"{t}:{u}")
         pipe.execute()
-        if self.redis.hget(Keys.team(t), "recap_set_by") == u:
-            self.redis.hdel(Keys.team(t), "recap_set_by")
-        deleted = 0
+        self._run_scripts([_evalsha(FORGET_SETTER, [Keys.team(t)], u)])
         batch: list[str] = []
         for key in self.redis.scan_iter(match=Keys.user_pattern(t, u), count=500):
             batch.append(str(key))
@@ -1032,13 +1176,15 @@ class Store:
 
     def guard(self, items: Sequence[tuple[str, str, str, str]], ttl_s: float) -> list[str]:
         """Take the send guard of (team, user, slot, token) items: "ok" where this holder may
-        send, otherwise the guard's current value ("sent:…", "pending:…", "unknown:…")."""
+        send, "forgotten" where the PM has no profile, otherwise the guard's current value
+        ("sent:…", "pending:…", "unknown:…")."""
         if not items:
             return []
 
         ttl_ms = int(ttl_s * 1000)
         commands = [
-            _evalsha(GUARD, [Keys.sent(t, u, slot)], token, ttl_ms) for t, u, slot, token in items
+            _evalsha(GUARD, [Keys.sent(t, u, slot), Keys.profile(t, u)], token, ttl_ms)
+            for t, u, slot, token in items
         ]
         return [str(v) for v in self._run_scripts(commands)]
 
@@ -1090,31 +1236,38 @@ class Store:
     def update_profiles(
         self, changes: Sequence[tuple[str, str, Mapping[str, str], Sequence[str]]]
     ) -> None:
-        """(team, user, fields to set, fields to delete) for many PMs: one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for t, u, sets, deletes in changes:
-            if sets:
-                pipe.hset(Keys.profile(t, u), mapping=dict(sets))  # type: ignore[arg-type]
-            if deletes:
-                pipe.hdel(Keys.profile(t, u), *deletes)
-        if pipe:
-            pipe.execute()
+        """(team, user, fields to set, fields to delete) for many PMs: one round trip. A PM
+        whose profile is gone (forget-me) gets none back."""
+        commands = [
+            _evalsha(
+                UPDATE_PROFILE,
+                [Keys.profile(t, u)],
+                len(sets),
+                *[part for item in sets.items() for part in item],
+                *deletes,
+            )
+            for t, u, sets, deletes in changes
+            if sets or deletes
+        ]
+        if commands:
+            self._run_scripts(commands)
 
     def mark_unknown(self, team_id: str, user_id: str, slot: str, token: str) -> None:
         """A post whose outcome is unknown (timeout, connection lost): the next attempt must
         look in the DM's history before posting again."""
-        self.redis.set(Keys.sent(team_id, user_id, slot), f"unknown:{token}", ex=SENT_TTL_S)
+        keys = [Keys.sent(team_id, user_id, slot), Keys.profile(team_id, user_id)]
+        self._run_scripts([_evalsha(MARK_UNKNOWN, keys, f"unknown:{token}", SENT_TTL_S)])
 
     def release_guard(self, team_id: str, user_id: str, slot: str, token: str) -> None:
         """Slack refused the post (5xx, 429 after retries): free the slot for the retry, noting
-        that nothing was posted so the retry need not look in the DM's history."""
+        that nothing was posted so the retry need not look in the DM's history. Only while
+        this holder still holds it: one compare-and-set."""
         key = Keys.sent(team_id, user_id, slot)
-        if self.redis.get(key) == f"pending:{token}":
-            self.redis.set(key, f"refused:{token}", ex=SENT_TTL_S)
+        self._run_scripts([_evalsha(RELEASE_GUARD, [key], token, SENT_TTL_S)])
 
     def mark_inactive(self, team_id: str, user_id: str) -> None:
         """The PM left the workspace: no more nudges until they interact again."""
-        self.redis.hset(Keys.profile(team_id, user_id), "inactive", "1")
+        self.update_profiles([(team_id, user_id, {"inactive": "1"}, ())])
 
     def nudge_record(self, team_id: str, user_id: str) -> dict[str, str]:
         raw = self.redis.hgetall(Keys.nudge(team_id, user_id))
@@ -1217,11 +1370,16 @@ class Store:
         return [(str(flat[i]), _from_ms(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def claim_recap(self, team_id: str, week: str, token: str, lease_s: float) -> str:
-        """Take the week's recap: "ok" for this holder, otherwise the claim's current value."""
+        """Take the week's recap: "ok" for this holder, otherwise the claim's current value.
+
+        One SET NX GET: if the client resends it (a reply that came late), the second run
+        finds this holder's own value and still answers "ok"."""
         key = Keys.recap(team_id, week)
-        if self.redis.set(key, f"pending:{token}", nx=True, px=int(lease_s * 1000)):
+        mine = f"pending:{token}"
+        current = self.redis.set(key, mine, nx=True, get=True, px=int(lease_s * 1000))
+        if current is None or current == mine:
             return "ok"
-        return str(self.redis.get(key) or "")
+        return str(current)
 
     def recap_state(self, team_id: str, week: str) -> tuple[str, str]:
         pipe = self.redis.pipeline(transaction=False)
@@ -1237,9 +1395,10 @@ class Store:
         self.redis.set(Keys.recap_thread(team_id, week), value, ex=90 * 24 * 3600)
 
     def release_recap(self, team_id: str, week: str, token: str) -> None:
+        """Free the week's recap for a retry, only while this holder still holds it (one
+        compare-and-delete: its lease may have ended and another process claimed it)."""
         key = Keys.recap(team_id, week)
-        if self.redis.get(key) == f"pending:{token}":
-            self.redis.delete(key)
+        self._run_scripts([_evalsha(RELEASE, [key], f"pending:{token}")])
 
     def recap_members(
         self, team_id: str, user_ids: Sequence[str], batch: int = 500, *, week: str = ""
@@ -1309,8 +1468,15 @@ class Store:
     # Events -----------------------------------------------------------------------------------
 
     def claim_event(self, team_id: str, event_id: str) -> bool:
-        """True the first time an Events API delivery is seen; False for a retry."""
-        return bool(self.redis.set(Keys.event(team_id, event_id), "1", nx=True, ex=EVENT_TTL_S))
+        """True the first time an Events API delivery is seen; False for a retry.
+
+        The claim holds a token of this call: when the client resends the SET (its first reply
+        was late, not lost), the second run finds our own token and the delivery is still the
+        first, not a redelivery."""
+        token = secrets.token_hex(8)
+        key = Keys.event(team_id, event_id)
+        current = self.redis.set(key, token, nx=True, get=True, ex=EVENT_TTL_S)
+        return current is None or current == token
 
     def add_team_user(self, team_id: str, user_id: str) -> None:
         """List a newly enrolled PM in their team (kept off /win's steady-state round trip)."""

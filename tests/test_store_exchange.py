@@ -62,6 +62,7 @@ def _store(url: str, admin: redis.Redis) -> Iterator[Store]:
 
 
 def _due_claim(store: Store, user: str = "U1") -> Claim:
+    store.enrol(T, user, "Europe/Berlin", NOW)  # the scheduler writes only for enrolled PMs
     store.reschedule(T, user, NOW - timedelta(minutes=1))
     claims = store.claim_due(NOW, lease_s=60, limit=16, token_prefix="p.1")
     assert [c.user_id for c in claims] == [user]
