@@ -14,8 +14,11 @@ may have reached Slack, so callers that post never repeat it blindly, as before)
 
 A connection is reused only while it is fresh: used within `IDLE_S`, and, when it has been
 quiet for more than `CHECK_AFTER_S`, not closed by the server meanwhile (a connection the
-server has closed reads as ready). Anything else gets a new connection. With a proxy
-configured (slack-sdk reads the proxy variables), the client falls back to urllib unchanged.
+server has closed reads as ready; checked with poll(), which, unlike select(), takes any file
+descriptor number). Anything else gets a new connection. A request that could not be sent on
+a reused connection (the server ended it just before) is sent once more on a new one: it
+never reached the server. With a proxy configured (slack-sdk reads the proxy variables), the
+client falls back to urllib unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import io
 import logging
 import os
 import select
+import selectors
+import socket
 import ssl
 import threading
 import time
@@ -87,15 +92,21 @@ class KeepAliveWebClient(WebClient):
         if self.proxy is not None or scheme not in ("http", "https") or not parts.hostname:
             return super()._perform_urllib_http_request_internal(url, req)
         key = (scheme, parts.hostname, parts.port or (443 if scheme == "https" else 80))
-        conn = self._connection(key)
         selector = parts.path + (f"?{parts.query}" if parts.query else "")
         # As urllib sends them: title-case names, no `Connection: close`.
         headers = {k.title(): v for k, v in req.header_items() if k.lower() != "connection"}
-        try:
-            conn.request(req.get_method(), selector or "/", body=req.data, headers=headers)
-        except OSError as exc:  # not sent (refused, reset, timed out connecting): as urllib
-            self._drop(key, conn)
-            raise URLError(exc) from exc
+        conn, reused = self._connection(key)
+        while True:
+            try:
+                conn.request(req.get_method(), selector or "/", body=req.data, headers=headers)
+                break
+            except OSError as exc:  # not (wholly) sent: the server cannot have handled it
+                self._drop(key, conn)
+                if not reused:  # refused, reset, timed out connecting: as urllib
+                    raise URLError(exc) from exc
+            # A kept-alive connection the server had ended (a race with its idle timeout, or
+            # a reset): the request never left, so it goes once more, on a new connection.
+            conn, reused = self._connection(key)
         try:
             resp = conn.getresponse()
             body = resp.read()
@@ -131,7 +142,8 @@ class KeepAliveWebClient(WebClient):
             )
         return {"status": resp.status, "headers": resp.headers, "body": text}
 
-    def _connection(self, key: _Key) -> HTTPConnection:
+    def _connection(self, key: _Key) -> tuple[HTTPConnection, bool]:
+        """The thread's connection to `key` if it is fresh (and True), else a new one."""
         if self._pid != os.getpid():  # a forked child never writes on its parent's sockets
             self._local, self._open, self._pid = _PerThread(), set(), os.getpid()
         held = self._local.conns.pop(key, None)
@@ -141,7 +153,7 @@ class KeepAliveWebClient(WebClient):
             # (No socket: `close()` ran meanwhile; http.client would quietly reopen it untracked.)
             fresh = conn.sock is not None and idle < IDLE_S
             if fresh and (idle < CHECK_AFTER_S or _still_open(conn)):
-                return conn
+                return conn, True
             self._drop(key, conn)
         scheme, host, port = key
         new: HTTPConnection
@@ -154,7 +166,7 @@ class KeepAliveWebClient(WebClient):
         new.response_class = _Response
         with self._open_lock:
             self._open.add(new)
-        return new
+        return new, False
 
     def _drop(self, key: _Key, conn: HTTPConnection) -> None:
         self._local.conns.pop(key, None)
@@ -170,10 +182,26 @@ def _still_open(conn: HTTPConnection) -> bool:
     if sock is None:
         return False
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        return not _readable(sock)
     except (OSError, ValueError):
         return False
-    return not readable
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether `sock` has something to read (bytes, end of stream, an error) right now.
+
+    poll(), not select(): select() refuses file descriptors from 1024 up (FD_SETSIZE), which a
+    busy process reaches, and every connection would then count as closed."""
+    if _HAS_POLL:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLPRI)  # POLLHUP / POLLERR always
+        return bool(poller.poll(0))
+    with selectors.DefaultSelector() as sel:  # Windows: no poll(); its select() has no limit
+        sel.register(sock, selectors.EVENT_READ)
+        return bool(sel.select(0))
+
+
+_HAS_POLL = hasattr(select, "poll")
 
 
 def _content_type(value: str) -> tuple[str, str]:

@@ -7,6 +7,9 @@ import email.message
 import http.client
 import http.server
 import io
+import os
+import resource
+import select
 import shutil
 import socket
 import ssl
@@ -159,6 +162,99 @@ def test_a_timeout_raises_the_socket_error_and_drops_the_connection(fake: FakeSl
     assert client.open_connections() == 0
     post(client, "next")
     assert fake.connections_opened == opened + 1
+    # Sent on a kept-alive connection, its answer lost: never sent a second time.
+    fake.wait_for("chat.postMessage", count=3)  # the slow one is journalled once answered
+    assert sorted(m["text"] for m in fake.messages(USER)) == ["first", "next", "slow"]
+
+
+def test_a_request_not_sent_on_a_kept_alive_connection_goes_once_on_a_new_one(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ended a kept-alive connection just as it was reused (no check caught it): the
+    request could not be written, so it never reached Slack and is sent once more on a new
+    connection, with no retry handler (nudges have none) and no "unknown" outcome."""
+    client = client_for(fake, retry_handlers=[])
+    post(client, "first")
+    opened = fake.connections_opened
+    monkeypatch.setattr(slackhttp, "CHECK_AFTER_S", 3600.0)  # the race: reused unchecked
+    [(conn, _)] = client._local.conns.values()
+    assert conn.sock is not None
+    conn.sock.shutdown(socket.SHUT_WR)  # writing on it now fails, as on a reset connection
+    post(client, "second")
+    assert fake.connections_opened == opened + 1
+    assert [m["text"] for m in fake.messages(USER)] == ["first", "second"]
+    assert client.open_connections() == 1
+
+
+def test_a_request_not_sent_on_a_new_connection_is_a_urlerror_not_a_resend(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a reused connection earns the one resend: a new connection that cannot send says
+    so (URLError, as urllib), and the fake received nothing."""
+    client = client_for(fake, retry_handlers=[])
+    attempts: list[int] = []
+
+    def refuse(self: http.client.HTTPConnection, *args: object, **kwargs: object) -> None:
+        attempts.append(1)
+        raise ConnectionResetError("reset while sending")
+
+    monkeypatch.setattr(http.client.HTTPConnection, "request", refuse)
+    with pytest.raises(URLError):
+        post(client, "never")
+    assert attempts == [1]
+    assert fake.messages(USER) == []
+
+
+@pytest.fixture(name="high_fds")
+def _high_fds() -> Iterator[None]:
+    """Every file descriptor below 1100 taken, so the next socket's number is past select()'s
+    FD_SETSIZE (1024), as in a busy server process."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1200
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {wanted}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    held: list[int] = []
+    try:
+        held.append(os.open(os.devnull, os.O_RDONLY))
+        while held[-1] < 1100:  # dup() takes the lowest free number: every gap fills first
+            held.append(os.dup(held[0]))
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_kept_alive_connection_past_fd_1024_is_still_reused(
+    fake: FakeSlack, high_fds: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before reuse works for any descriptor number (select() raised for >= 1024,
+    and every connection then counted as closed: keep-alive silently off)."""
+    client = client_for(fake, retry_handlers=[])
+    post(client, "first")
+    [(conn, _)] = client._local.conns.values()
+    assert conn.sock is not None and conn.sock.fileno() >= 1024
+    opened = fake.connections_opened
+    monkeypatch.setattr(slackhttp, "CHECK_AFTER_S", 0.0)  # every reuse is checked
+    for i in range(3):
+        post(client, f"again {i}")
+    assert fake.connections_opened == opened  # the same connection, checked and reused
+    fake._server.close_connections()  # type: ignore[union-attr]
+    [(conn, _)] = client._local.conns.values()
+    assert conn.sock is not None
+    wait_readable(conn.sock)
+    post(client, "after the server closed it")
+    assert fake.connections_opened == opened + 1  # ... and a closed one is still seen as closed
+    client.close()
+
+
+def wait_readable(sock: socket.socket) -> None:
+    """Until the server's close reached `sock` (bounded)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    assert poller.poll(5000), "the server's close never arrived"
 
 
 def test_nothing_listening_is_a_urlerror_that_slack_sdk_retries() -> None:
