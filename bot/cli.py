@@ -124,8 +124,12 @@ def build_runtime(
 
 
 def healthy(store: Store) -> dict[str, Any]:
-    ok = store.ping()
-    return {"ok": ok, "redis": "ok" if ok else "unreachable"}
+    """/healthz: ok only while Redis takes writes (one probe write); otherwise names why not
+    ("unreachable", "oom", "read_only_replica", "cluster_redirect", ...)."""
+    cause = store.health()
+    if cause == "ok":
+        return {"ok": True, "redis": "ok"}
+    return {"ok": False, "redis": cause, "detail": CAUSES.get(cause, cause)}
 
 
 # Commands -------------------------------------------------------------------------------------
@@ -222,15 +226,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     runtime = build_runtime(settings)
     try:
         runtime.redis.ping()
+        cause = runtime.store.health()  # reachable, but does it take writes?
         alive = runtime.store.live_processes(utc_now())
         backlog = runtime.store.backlog(utc_now())
-        print(
-            f"redis:  ok ({safe_url(settings.redis_url)}; {alive} live pm-coach process(es), "
-            f"{backlog} nudge(s) due and not yet sent)"
-        )
+        if cause == "ok":
+            print(
+                f"redis:  ok ({safe_url(settings.redis_url)}; {alive} live pm-coach "
+                f"process(es), {backlog} nudge(s) due and not yet sent)"
+            )
+        else:  # OOM, a read-only replica, a cluster node redirecting: name it
+            failures += 1
+            print(f"redis:  FAILED ({safe_url(settings.redis_url)}: {CAUSES[cause]})")
     except redis.RedisError as exc:
         failures += 1
-        print(f"redis:  FAILED ({safe_url(settings.redis_url)}: {type(exc).__name__})")
+        cause = unavailable_cause(exc)
+        reason = CAUSES[cause] if cause != "error" else type(exc).__name__
+        print(f"redis:  FAILED ({safe_url(settings.redis_url)}: {reason})")
     try:
         auth = runtime.client.auth_test()
         print(f"slack:  ok (team {auth.get('team')}, bot {auth.get('user')})")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.recaps import Recaps
-from bot.store import Store, StoreUnavailable
+from bot.store import Store, StoreUnavailable, unavailable_cause
 from bot.ticker import Ticker
 
 
@@ -15,8 +15,8 @@ def heartbeat(store: Store, process_id: str, clock: Callable[[], datetime], log:
     """Tell Redis this process is alive, so `pm-coach check` can count live processes."""
     try:
         alive = store.heartbeat(process_id, clock())
-    except StoreUnavailable:
-        log.warning("heartbeat_failed", reason="redis_unavailable")
+    except StoreUnavailable as exc:  # down, or refusing writes (OOM, read-only replica...)
+        log.warning("heartbeat_failed", reason="redis_unavailable", cause=unavailable_cause(exc))
         return
     log.debug("heartbeat", processes=alive)
 
@@ -28,8 +28,8 @@ def tick(ticker: Ticker, recaps: Recaps, clock: Callable[[], datetime], log: Any
         now = clock()
         ticker.tick(now)
         recaps.run_due(now)
-    except StoreUnavailable:
-        log.warning("tick_failed", reason="redis_unavailable")
+    except StoreUnavailable as exc:
+        log.warning("tick_failed", reason="redis_unavailable", cause=unavailable_cause(exc))
     except Exception:
         # Claimed work is leased: whatever failed here is retried by the next tick.
         log.exception("tick_failed")
