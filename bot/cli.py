@@ -34,7 +34,7 @@ from bot.scheduler import build_scheduler
 from bot.server import make_server, wsgi_app
 from bot.settings import Settings, describe_error
 from bot.slackhttp import KeepAliveWebClient
-from bot.store import Store, connect
+from bot.store import CAUSES, Store, connect, unavailable_cause
 from bot.ticker import Ticker
 from bot.weeks import parse_week, shift_week, week_of
 
