@@ -31,7 +31,7 @@ from bot.logs import SERVER_FLUSH_S, configure_logging, flush_logs, get_logger
 from bot.recap import as_text
 from bot.recaps import Recaps
 from bot.scheduler import build_scheduler
-from bot.server import make_server, wsgi_app
+from bot.server import make_server, raise_fd_limit, wsgi_app
 from bot.settings import Settings, describe_error
 from bot.slackhttp import KeepAliveWebClient
 from bot.store import CAUSES, Store, connect, unavailable_cause
@@ -197,9 +197,16 @@ def serve_http(app: App, store: Store, settings: Settings, stop: threading.Event
     )
     server = make_server(application, "0.0.0.0", settings.port)  # noqa: S104
     server.prepare()
+    open_files = raise_fd_limit()  # every client, slow ones included, holds a socket
     thread = threading.Thread(target=server.serve, name="http", daemon=True)
     thread.start()
-    log.info("serving_http", port=server.bind_addr[1], events="/slack/events", health="/healthz")
+    log.info(
+        "serving_http",
+        port=server.bind_addr[1],
+        events="/slack/events",
+        health="/healthz",
+        open_files=open_files,
+    )
     stop.wait()
     server.stop()  # stops accepting; in-flight requests finish (shutdown_timeout)
     thread.join(timeout=15)

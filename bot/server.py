@@ -1,17 +1,49 @@
-"""HTTP mode: a WSGI app serving POST /slack/events and GET /healthz on cheroot.
+"""HTTP mode: a WSGI app serving POST /slack/events and GET /healthz, and the HTTP front that
+serves it.
 
-cheroot is a multi-threaded, well-kept WSGI server whose `stop()` lets in-flight requests finish
-(up to a timeout): what a clean SIGTERM needs. Bolt's built-in server is single-threaded.
+The front is one asyncio event loop (epoll on Linux: open connections are not bounded by
+`select()`) that parses HTTP/1.1 with h11 and hands a request to a bounded pool of worker
+threads only once its head and its whole body are in memory. A client that drips its request
+costs a coroutine and a socket, never a worker thread, and is dropped at a total deadline (the
+head within `header_timeout` of the connection or of its first byte on a kept-alive
+connection, the body within `body_timeout` of the head): a byte per second does not keep it
+alive. A body is refused with 413 before it is read when its Content-Length is over `max_body`,
+and a chunked body is read no further than `max_body`. A connection is reused only when the
+previous request was read to its end and answered in full; every error the front answers
+itself says `Connection: close` and closes.
+
+Why not a ready-made server: cheroot, wsgiref and gunicorn's sync workers hold a thread per
+connection (16 slow clients held all 16 of ours). uvicorn's and hypercorn's timeouts are per
+read or for idle keep-alive, not a total deadline on a request's head; a2wsgi (the usual
+WSGI-to-ASGI bridge) starts the WSGI app before the body has arrived, so a slow body holds a
+worker thread. granian wants to own the process (workers, signals), while `pm-coach run`'s
+composition root owns it (scheduler, executors, a clean SIGTERM). What we need is small: the
+parsing is h11's (python-hyper's well-kept sans-I/O parser); this module adds only deadlines,
+limits and the hand-off to threads.
+
+`Server.stop()` stops accepting, closes idle connections, lets requests already being served
+finish (up to `shutdown_timeout`), and returns once the loop has stopped: what a clean SIGTERM
+needs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
+import resource
+import socket
+import sys
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
-from cheroot import wsgi
+import h11
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
@@ -20,6 +52,17 @@ from bot.logs import get_logger
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+
+# Slack's payloads are a few KiB; a modal submission with every field filled stays far below.
+MAX_BODY_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 16 * 1024  # request line + headers
+HEADER_TIMEOUT_S = 5.0  # a request's head, from the connection (or its first byte when reused)
+BODY_TIMEOUT_S = 10.0  # its whole body, from the end of its head
+KEEPALIVE_TIMEOUT_S = 30.0  # an idle kept-alive connection waiting for its next request
+WRITE_TIMEOUT_S = 10.0  # a response to be taken by the client
+READ_CHUNK = 64 * 1024
+
+WSGIApp = Callable[..., Iterable[bytes]]
 
 
 def _verified(environ: dict[str, Any], verifier: SignatureVerifier) -> tuple[bool, bytes]:
@@ -42,7 +85,7 @@ def _verified(environ: dict[str, Any], verifier: SignatureVerifier) -> tuple[boo
 
 def wsgi_app(
     app: App, healthy: Callable[[], dict[str, Any]], signing_secret: str | None = None
-) -> Callable[..., Iterable[bytes]]:
+) -> WSGIApp:
     """Route /healthz to `healthy()` (200 if its "ok" is true, else 503), the rest to Bolt."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
@@ -82,24 +125,413 @@ def wsgi_app(
     return application
 
 
+# The HTTP front -------------------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """A request the front answers itself (with `status`) and then closes the connection on."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@dataclass(eq=False)
+class _Connection:
+    """One client connection; `busy` from the moment a request's head is in until its answer
+    is written (what a graceful stop waits for)."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    h11: h11.Connection = field(
+        default_factory=lambda: h11.Connection(
+            h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES
+        )
+    )
+    busy: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class _Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class Server:
+    """The HTTP front: `prepare()` binds, `serve()` runs until `stop()` (from any thread)."""
+
+    def __init__(
+        self,
+        application: WSGIApp,
+        host: str,
+        port: int,
+        *,
+        threads: int = 16,
+        shutdown_timeout: float = 10.0,
+        header_timeout: float = HEADER_TIMEOUT_S,
+        body_timeout: float = BODY_TIMEOUT_S,
+        keepalive_timeout: float = KEEPALIVE_TIMEOUT_S,
+        max_body: int = MAX_BODY_BYTES,
+        backlog: int = 1024,
+    ) -> None:
+        self.application = application
+        self.host, self.port = host, port
+        self.threads = threads
+        self.shutdown_timeout = shutdown_timeout
+        self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
+        self.keepalive_timeout = keepalive_timeout
+        self.max_body = max_body
+        self.backlog = backlog
+        self.bind_addr: tuple[str, int] = (host, port)
+        self.log = get_logger("pm_coach.http")
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._stop_requested = threading.Event()
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._connections: set[_Connection] = set()
+        self._pool: ThreadPoolExecutor | None = None
+
+    # Lifecycle --------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Bind and listen, so `bind_addr` holds the real port (useful with port 0)."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(self.backlog)
+        sock.setblocking(False)
+        self._sock = sock
+        self.bind_addr = sock.getsockname()[:2]
+
+    def serve(self) -> None:
+        """Serve until `stop()`; blocks the calling thread."""
+        if self._sock is None:
+            self.prepare()
+        try:
+            asyncio.run(self._serve())
+        finally:
+            self._stopped.set()
+
+    def stop(self) -> None:
+        """Stop accepting, let requests being served finish (up to `shutdown_timeout`), and
+        return once `serve()` is done (or at once if it never started)."""
+        with self._lock:
+            self._stop_requested.set()
+            loop, stopping = self._loop, self._stopping
+        if loop is None or stopping is None:
+            return  # not serving (yet): a later serve() sees _stop_requested and returns
+        with contextlib.suppress(RuntimeError):  # the loop already closed
+            loop.call_soon_threadsafe(stopping.set)
+        self._stopped.wait(self.shutdown_timeout + 5)
+
+    async def _serve(self) -> None:
+        assert self._sock is not None
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        with self._lock:
+            self._loop, self._stopping = loop, stopping
+            if self._stop_requested.is_set():
+                stopping.set()
+        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="http")
+        server = await asyncio.start_server(
+            self._accepted, sock=self._sock, backlog=self.backlog, limit=READ_CHUNK
+        )
+        try:
+            await stopping.wait()
+        finally:
+            server.close()
+            await self._drain_connections()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            with self._lock:
+                self._loop = None
+
+    async def _drain_connections(self) -> None:
+        """Close idle connections now; give busy ones `shutdown_timeout` to answer."""
+        for conn in list(self._connections):
+            if not conn.busy and conn.task is not None:
+                conn.task.cancel()
+        tasks = [c.task for c in self._connections if c.task is not None]
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=self.shutdown_timeout)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    # One connection ---------------------------------------------------------------------------
+
+    async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert self._stopping is not None
+        conn = _Connection(reader, writer, task=asyncio.current_task())
+        self._connections.add(conn)
+        try:
+            if not self._stopping.is_set():
+                await self._converse(conn)
+        except (ConnectionError, TimeoutError):
+            pass  # the client went away, or does not take its answer
+        except Exception:
+            self.log.exception("http_connection_failed")
+        finally:
+            self._connections.discard(conn)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _converse(self, conn: _Connection) -> None:
+        """Requests in turn on one connection, for as long as it may be reused."""
+        loop = asyncio.get_running_loop()
+        assert self._stopping is not None and self._pool is not None
+        head_deadline: float | None = loop.time() + self.header_timeout
+        while True:
+            try:
+                request = await self._read_head(conn, head_deadline)
+                if request is None:
+                    return  # closed, or idle too long, between requests
+                conn.busy = True
+                body = await self._read_body(conn, request, loop.time() + self.body_timeout)
+            except _Refused as refused:
+                await self._refuse(conn, refused.status)
+                return
+            environ = self._environ(conn, request, body)
+            try:
+                reply = await loop.run_in_executor(self._pool, self._call, environ)
+            except Exception:
+                self.log.exception("http_app_failed", path=environ.get("PATH_INFO"))
+                await self._refuse(conn, 500)
+                return
+            closing = self._stopping.is_set()
+            await self._write(conn, reply, head_only=request.method == b"HEAD", close=closing)
+            conn.busy = False
+            if closing or not self._reusable(conn.h11):
+                return
+            conn.h11.start_next_cycle()
+            # The next head's deadline starts with its first byte (already here if pipelined).
+            head_deadline = loop.time() + self.header_timeout if _buffered(conn.h11) else None
+
+    @staticmethod
+    def _reusable(conn: h11.Connection) -> bool:
+        return bool(conn.our_state is h11.DONE and conn.their_state is h11.DONE)
+
+    async def _read_head(self, conn: _Connection, deadline: float | None) -> h11.Request | None:
+        """The next request's head, or None when the client closed (or idled out) between
+        requests. `deadline` None: a kept-alive connection, whose head deadline starts with
+        the first byte of the next request."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                event = conn.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise _Refused(exc.error_status_hint) from None
+            if isinstance(event, h11.Request):
+                return event
+            if isinstance(event, h11.ConnectionClosed):
+                return None
+            if event is not h11.NEED_DATA:  # PAUSED cannot happen here; be safe
+                raise _Refused(400)
+            if deadline is None:
+                try:
+                    data = await asyncio.wait_for(
+                        conn.reader.read(READ_CHUNK), self.keepalive_timeout
+                    )
+                except TimeoutError:
+                    return None
+                deadline = loop.time() + self.header_timeout
+            else:
+                data = await self._read_by(conn, deadline, 408)
+            conn.h11.receive_data(data)  # b"": the client closed (h11 tells how cleanly)
+
+    async def _read_body(self, conn: _Connection, request: h11.Request, deadline: float) -> bytes:
+        length = _content_length(request)
+        if length is not None and length > self.max_body:
+            raise _Refused(413)  # before reading a byte of it
+        if conn.h11.they_are_waiting_for_100_continue:
+            await self._send(conn, h11.InformationalResponse(status_code=100, headers=[]))
+        body = bytearray()
+        while True:
+            try:
+                event = conn.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise _Refused(exc.error_status_hint) from None
+            if isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > self.max_body:
+                    raise _Refused(413)  # a chunked body over the limit: read no further
+            elif isinstance(event, h11.EndOfMessage):
+                return bytes(body)
+            elif event is h11.NEED_DATA:
+                data = await self._read_by(conn, deadline, 408)
+                conn.h11.receive_data(data)
+            else:
+                raise _Refused(400)  # the client closed mid-body
+
+    @staticmethod
+    async def _read_by(conn: _Connection, deadline: float, status: int) -> bytes:
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await conn.reader.read(READ_CHUNK)
+        except TimeoutError:
+            raise _Refused(status) from None
+
+    # Answers ----------------------------------------------------------------------------------
+
+    async def _send(self, conn: _Connection, *events: Any) -> None:
+        for event in events:
+            data = conn.h11.send(event)
+            if data:
+                conn.writer.write(data)
+        await asyncio.wait_for(conn.writer.drain(), WRITE_TIMEOUT_S)
+
+    async def _write(
+        self, conn: _Connection, reply: _Reply, *, head_only: bool, close: bool
+    ) -> None:
+        headers = [(k, v) for k, v in reply.headers if k.lower() not in _FRAMING]
+        headers.append(("Content-Length", str(len(reply.body))))
+        if close:
+            headers.append(("Connection", "close"))
+        response = h11.Response(
+            status_code=reply.status, headers=headers, reason=_reason(reply.status)
+        )
+        body = [] if head_only or not reply.body else [h11.Data(data=reply.body)]
+        await self._send(conn, response, *body, h11.EndOfMessage())
+
+    async def _refuse(self, conn: _Connection, status: int) -> None:
+        """Answer `status` with `Connection: close`, if the connection can still take an
+        answer; the caller then closes it."""
+        self.log.debug("http_refused", status=status)
+        if conn.h11.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        body = f"{status} {_reason(status).decode()}\n".encode()
+        headers = [
+            ("Content-Type", "text/plain"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        ]
+        response = h11.Response(status_code=status, headers=headers, reason=_reason(status))
+        with contextlib.suppress(Exception):  # the client may be gone or not reading
+            await self._send(conn, response, h11.Data(data=body), h11.EndOfMessage())
+
+    # WSGI -------------------------------------------------------------------------------------
+
+    def _environ(self, conn: _Connection, request: h11.Request, body: bytes) -> dict[str, Any]:
+        target = request.target
+        path, _, query = target.partition(b"?")
+        peer = conn.writer.get_extra_info("peername") or ("", 0)
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": request.method.decode("ascii"),
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+            "QUERY_STRING": query.decode("latin-1"),
+            "SERVER_NAME": str(self.bind_addr[0]),
+            "SERVER_PORT": str(self.bind_addr[1]),
+            "SERVER_PROTOCOL": "HTTP/" + request.http_version.decode("ascii"),
+            "REMOTE_ADDR": str(peer[0]),
+            "REMOTE_PORT": str(peer[1]),
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for raw_name, raw_value in request.headers:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            if name in ("content-length", "transfer-encoding"):
+                continue  # the body is whole and de-chunked: CONTENT_LENGTH says its size
+            if name == "content-type":
+                environ["CONTENT_TYPE"] = value
+                continue
+            key = "HTTP_" + name.upper().replace("-", "_")
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        return environ
+
+    def _call(self, environ: dict[str, Any]) -> _Reply:
+        """Run the WSGI app on a worker thread and collect its whole answer."""
+        started: list[Any] = []
+        written: list[bytes] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
+            if exc_info and started:
+                raise exc_info[1].with_traceback(exc_info[2])
+            started[:] = [status, headers]
+            return written.append
+
+        result = self.application(environ, start_response)
+        try:
+            chunks = [*written, *result]
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        if not started:
+            raise RuntimeError("the WSGI app returned without calling start_response")
+        status, headers = started
+        return _Reply(int(str(status).split(" ", 1)[0]), list(headers), b"".join(chunks))
+
+
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
+
+
+def _buffered(conn: h11.Connection) -> bool:
+    """Whether h11 already holds bytes of the next request."""
+    return bool(conn.trailing_data[0])
+
+
+def _content_length(request: h11.Request) -> int | None:
+    for name, value in request.headers:
+        if name == b"content-length":
+            return int(value)  # h11 has checked it is digits
+    return None
+
+
 def make_server(
-    application: Callable[..., Iterable[bytes]],
+    application: WSGIApp,
     host: str,
     port: int,
     *,
     threads: int = 16,
-    shutdown_timeout: int = 10,
-    poll_interval: float = 0.5,
-) -> wsgi.Server:
-    """A cheroot server; `poll_interval` bounds how long `stop()` waits for its accept loop."""
-    server = wsgi.Server(
-        (host, port),
+    shutdown_timeout: float = 10.0,
+    header_timeout: float = HEADER_TIMEOUT_S,
+    body_timeout: float = BODY_TIMEOUT_S,
+    keepalive_timeout: float = KEEPALIVE_TIMEOUT_S,
+    max_body: int = MAX_BODY_BYTES,
+) -> Server:
+    """The HTTP front for `application`, with `threads` workers; the rest is for tests."""
+    return Server(
         application,
-        numthreads=threads,
+        host,
+        port,
+        threads=threads,
         shutdown_timeout=shutdown_timeout,
-        server_name="pm-coach",
-        # cheroot's default backlog (5) drops connections in a burst; Slack would see timeouts.
-        request_queue_size=1024,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        keepalive_timeout=keepalive_timeout,
+        max_body=max_body,
     )
-    server.expiration_interval = poll_interval
-    return server
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's soft limit on open files to its hard limit (each client holds a
+    socket); return the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]

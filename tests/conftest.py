@@ -179,7 +179,6 @@ def start_http(app: Any, store: Any) -> tuple[Any, threading.Thread]:
         "127.0.0.1",
         0,
         threads=8,
-        poll_interval=0.02,
     )
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)

@@ -143,7 +143,7 @@ def test_run_serves_http_and_stops_cleanly_on_sigterm(
 
     thread = threading.Thread(target=slow_request)
     thread.start()
-    fake.wait_for("users.info")
+    fake.wait_for("users.info", count=2)  # alice's first /win above made the first call
     process.terminate()
     thread.join(timeout=10)
     reply = result["reply"]
