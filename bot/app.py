@@ -18,8 +18,9 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot import texts
+from bot import texts, wellformed
 from bot.coach import Coach
+from bot.ids import response_url_allowed
 from bot.logs import get_logger
 from bot.settings import Settings
 from bot.slackhttp import KeepAliveWebClient
@@ -111,6 +112,45 @@ class _RequestLog:
         return getattr(self._bound, name)
 
 
+class _RefusedRespond:
+    """Stands in for Bolt's `respond` when the payload's response_url is not one the app may
+    call: nothing is sent (a client must not choose where the app POSTs a PM's data)."""
+
+    def __init__(self, log: Any) -> None:
+        self.log = log
+        self.response_url = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.log.warning("response_url_not_called")
+
+
+class _WellFormed(Middleware):
+    """Runs before anything reads or stores a request: a signed body whose shape or ids are
+    not what Slack sends gets a 400 and nothing else (no Redis, no Web API call), in HTTP and
+    Socket Mode alike. A response_url outside Slack's hooks (or the origin of
+    SLACK_API_BASE_URL, for the fake Slack) is never called: `respond` becomes a no-op."""
+
+    def __init__(self, log: Any, api_base_url: str) -> None:
+        self.log = log
+        self.api_base_url = api_base_url
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        problem = wellformed.problem(req.body)
+        if problem is not None:
+            self.log.warning("request_malformed", problem=problem)
+            return BoltResponse(status=400, body="")
+        context = req.context
+        url = context.get("response_url")
+        if url is not None and not response_url_allowed(url, self.api_base_url):
+            self.log.warning("response_url_refused", team_id=context.team_id)
+            context["response_url"] = None
+            context["respond"] = _RefusedRespond(self.log)
+        next()
+        return None
+
+
 class _Attach(Middleware):
     """The one global middleware: puts our dependencies into Bolt's context, and answers an
     Events API retry or Socket Mode redelivery of an event already handled without running it
@@ -161,7 +201,7 @@ def _error_handler(
     requests keep Bolt's 500 (Events API retries them; a form shows Slack's error)."""
     log = context.get("log") or get_logger()
     log.error("listener_failed", error=type(error).__name__, exc_info=error)
-    if body.get("response_url"):
+    if context.get("response_url"):
         message = texts.NOT_DONE if isinstance(error, StoreUnavailable) else texts.GENERIC_ERROR
         try:
             respond(text=message, response_type="ephemeral", replace_original=False)
@@ -210,6 +250,8 @@ def create_app(
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("slack_bolt"),
         listener_executor=background,
+        # Before Bolt's own authorization middleware, which already reads the body.
+        before_authorize=_WellFormed(deps.log, settings.slack_api_base_url),
     )
     app.use(_Attach(deps, background, forms))
     app.error(_error_handler)
