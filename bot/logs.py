@@ -1,8 +1,11 @@
 """Logging: structlog for our events, the standard library (Bolt, slack-sdk, APScheduler) routed
 through the same renderer. JSON lines when stdout is not a terminal, readable lines when it is.
 
-Every line passes a redactor that removes Slack tokens and the configured secrets, whatever
-library produced it (slack-sdk's DEBUG output includes request headers).
+Every line passes a redactor that removes Slack tokens, the configured secrets and the paths
+of URLs (a response_url, an incoming webhook, a file upload URL: whoever holds one may use it),
+whatever produced it. The standard library's records (Bolt, slack-sdk, APScheduler) are
+written as their level, logger and first words only (`LibraryLines`): at DEBUG Bolt writes every
+body it answers with and slack-sdk every request and response body, which hold what PMs type.
 """
 
 from __future__ import annotations
@@ -26,6 +29,18 @@ import structlog
 _PLAIN = (str, int, float, bool, type(None))  # values an event may hold as they are
 TOKEN_PATTERN = re.compile(r"\bx(?:ox[abposre]|app)-[A-Za-z0-9-]+")
 REDACTED = "[redacted]"
+# A URL's path and query (plain, JSON-escaped `https:\/\/…` or form-encoded `https%3A%2F%2F…`):
+# the host is kept, the rest may be a capability (response_url, hooks.slack.com, upload URLs).
+URL_PATTERN = re.compile(
+    r"(?P<host>\b(?i:https?):\\?/\\?/[^/\\\s\"'<>]+)\\?/[^\s\"'<>]+"
+    r"|(?P<encoded>\b(?i:https?%3A%2F%2F)[^%\s&\"'<>]+)(?i:%2F)[^\s&\"'<>]+"
+)
+
+
+def _replacement(match: re.Match[str]) -> str:
+    """A secret or token: gone. A URL: its scheme and host, the rest gone."""
+    host = match.group("host") or match.group("encoded")
+    return f"{host}/{REDACTED}" if host else REDACTED
 
 
 class Redactor:
@@ -36,14 +51,14 @@ class Redactor:
         # One pattern, searched in C: the configured secrets (longest first), then anything
         # shaped like a Slack token.
         self._pattern = re.compile(
-            "|".join([*(re.escape(s) for s in known), TOKEN_PATTERN.pattern])
+            "|".join([*(re.escape(s) for s in known), TOKEN_PATTERN.pattern, URL_PATTERN.pattern])
         )
         # Text the pattern can match contains one of these (a substring search is far cheaper
         # than the pattern's).
-        self._needles = (*known, "xox", "xapp-")
+        self._needles = (*known, "xox", "xapp-", "http", "HTTP")
 
     def scrub(self, text: str) -> str:
-        return self._pattern.sub(REDACTED, text) if self._pattern.search(text) else text
+        return self._pattern.sub(_replacement, text) if self._pattern.search(text) else text
 
     def _clean(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -226,6 +241,42 @@ def _iso_utc(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
 
 
+class LibraryLines(logging.Filter):
+    """What a library's record may say: its level, its logger, and its message without the
+    values in it. A message built with arguments (`log.info("job %s", job)`) keeps its
+    template; one built beforehand (Bolt's `f"Responding with status: {status} body: {body}"`,
+    slack-sdk's `f"Sending a request - url: {url}, body_params: {params}"`) keeps its first
+    words, up to the first character that starts a value. An allow-list rather than a list of
+    lines to hide, so a line a new library version adds cannot carry a PM's words or a
+    response_url into the logs. Two values that cannot hold either are kept: the Web API method
+    a request went to, and a response's status."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = library_message(record.msg, bool(record.args))
+        record.args = None
+        return True
+
+
+# A message's first words: letters, digits, spaces and a little punctuation, nothing that
+# starts a value (":", "=", quotes, brackets, "/", "@", "<"…). At most this many characters.
+_FIRST_WORDS = re.compile(r"[A-Za-z][A-Za-z0-9 .,'_-]{0,59}")
+_API_METHOD = re.compile(r"\burl: \S*?/api/([a-z]+(?:\.[A-Za-z]+)+)(?:[,?\s]|$)")
+_STATUS = re.compile(r"\bstatus: ([1-5][0-9][0-9])\b")
+
+
+def library_message(message: object, templated: bool) -> str:
+    """The part of a library's log message that may be written (see `LibraryLines`)."""
+    text = message if isinstance(message, str) else ""
+    if templated:
+        return text
+    head = _FIRST_WORDS.match(text)
+    words = (head.group(0).rstrip(" .,-") if head else "") or "(a library line)"
+    method, status = _API_METHOD.search(text), _STATUS.search(text)
+    kept = [f"method={method.group(1)}"] if method else []
+    kept += [f"status={status.group(1)}"] if status else []
+    return f"{words} ({', '.join(kept)})" if kept else words
+
+
 class _Handler(logging.Handler):
     """The standard library's records, formatted like our events, into the same sink."""
 
@@ -382,6 +433,7 @@ def configure_logging(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
     )
     handler = _Handler()
+    handler.addFilter(LibraryLines())
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in list(root.handlers):
