@@ -181,13 +181,32 @@ def error(code: str, **values: Any) -> tuple[str, list[Block]]:
     return message, [section(message)]
 
 
-def not_saved(text: str) -> Reply:
-    """Redis is down: say plainly that nothing was saved, and hand the whole text back."""
-    blocks = [section(texts.NOT_SAVED)]
-    # Escaping at most quintuples a character (&amp;): 500 raw characters fit a section.
-    for start in range(0, len(text.strip() and text), 500):
-        blocks.append(section("```" + escape(text[start : start + 500]) + "```"))
-    return texts.NOT_SAVED, blocks
+def not_saved(text: str, note: str = texts.NOT_SAVED) -> Reply:
+    """Redis is down or refuses writes: say plainly that nothing was saved (`note`), and hand
+    the whole text back."""
+    return text_back(note, text)
+
+
+MESSAGE_BLOCKS = 50  # Slack's limit of blocks in one message
+
+
+def text_back(note: str, text: str) -> Reply:
+    """`note`, then the PM's `text` to copy, in code blocks each within a section's 3,000
+    characters once escaped, and within a message's 50 blocks (a text too long even for that
+    comes back as far as it fits, and says so)."""
+    blocks = [section(note)]
+    room = SECTION_LIMIT - 6  # the ``` on each side
+    start = 0
+    while start < len(text.strip() and text) and len(blocks) < MESSAGE_BLOCKS - 1:
+        end, size = start, 0
+        while end < len(text) and size + len(escape(text[end])) <= room:
+            size += len(escape(text[end]))
+            end += 1
+        blocks.append(section("```" + escape(text[start:end]) + "```"))
+        start = end
+    if start < len(text.strip() and text):
+        blocks.append(context(texts.TEXT_BACK_CUT.format(rest=len(text) - start)))
+    return note, blocks
 
 
 def win_modal(

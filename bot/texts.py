@@ -55,10 +55,13 @@ BLANK_WITH_LANE_EXAMPLES = {
 }
 
 NOT_SAVED = (
-    "⚠️ Your win was *not saved*: I can't reach my storage right now. "
+    "⚠️ Your win was *not saved*: my storage is unavailable right now. "
     "Please try again in a minute. Here is your text so nothing is lost:"
 )
-NOT_DONE = "⚠️ That did *not* go through: I can't reach my storage right now. Please try again."
+NOT_DONE = "⚠️ That did *not* go through: my storage is unavailable right now. Please try again."
+WIN_TOO_LONG_BACK = "Here is your text to shorten and send again:"
+REFLECT_TOO_LONG_BACK = "Here is your text to shorten and send again:"
+TEXT_BACK_CUT = "…and {rest:,} more characters that do not fit in one message."
 GENERIC_ERROR = "😕 Something went wrong on my side and nothing was changed. Please try again."
 
 MODAL_TITLE = "Log a win"
@@ -76,7 +79,7 @@ MODAL_BENEFICIARY_PLACEHOLDER = "e.g. the onboarding squad, Sales EMEA"
 MODAL_DONE_TITLE = "Win logged"
 MODAL_CLOSE = "Close"
 
-NOT_SAVED_SHORT = "Not saved: I can't reach my storage right now. Please submit again in a minute."
+NOT_SAVED_SHORT = "Not saved: my storage is unavailable right now. Please submit again in a minute."
 
 HOME_INTRO = (
     "*Welcome to PM Coach* 👋\n"
@@ -264,7 +267,7 @@ REFLECT_SAVED = "✍️ Saved privately: only you can see your reflections."
 REFLECT_BLANK = "Write a few words to save a reflection."
 REFLECT_TOO_LONG = "Keep a reflection under 3,000 characters. Nothing was saved."
 REFLECTION_NOT_SAVED = (
-    "⚠️ Your reflection was *not saved*: I can't reach my storage right now. "
+    "⚠️ Your reflection was *not saved*: my storage is unavailable right now. "
     "Please try again in a minute. Here is your text so nothing is lost:"
 )
 REFLECTIONS_TITLE = "Your latest reflections (only you see these)"

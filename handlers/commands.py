@@ -35,7 +35,10 @@ def win(
     try:
         parsed = parse_win_command(raw)
     except WinInputError as exc:
-        ack(**ephemeral(input_error(exc)))
+        reply = input_error(exc)
+        if exc.code == "too_long":  # nothing was saved: give the text back to copy
+            reply = blocks.text_back(f"{reply[0]} {texts.WIN_TOO_LONG_BACK}", raw)
+        ack(**ephemeral(reply))
         return
     try:
         if not parsed.text:
@@ -65,7 +68,7 @@ def win(
         return
     except StoreUnavailable:
         context["log"].error("store_unavailable", surface="/win")
-        ack(**ephemeral(blocks.not_saved(parsed.text)))
+        ack(**ephemeral(blocks.not_saved(raw)))  # what the PM typed, lane word and all
         return
     ack(
         **ephemeral(

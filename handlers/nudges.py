@@ -171,14 +171,13 @@ def reflect_command(
             )
             return
         enrolled = coach.reflect(team_id, user_id, text, prompt_id, prompt)
-    except WinInputError:
-        ack(**ephemeral((texts.REFLECT_TOO_LONG, [blocks.section(texts.REFLECT_TOO_LONG)])))
+    except WinInputError:  # too long: nothing saved, the text comes back to copy
+        note = f"{texts.REFLECT_TOO_LONG} {texts.REFLECT_TOO_LONG_BACK}"
+        ack(**ephemeral(blocks.text_back(note, text)))
         return
     except StoreUnavailable:
         context["log"].error("store_unavailable", surface="/reflect")
-        _, echo = blocks.not_saved(text)
-        note = texts.REFLECTION_NOT_SAVED
-        ack(**ephemeral((note, [blocks.section(note), *echo[1:]])))
+        ack(**ephemeral(blocks.not_saved(text, texts.REFLECTION_NOT_SAVED)))
         return
     ack(
         **ephemeral(
