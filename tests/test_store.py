@@ -357,3 +357,186 @@ def test_a_teams_week_holds_the_wins_logged_for_it_in_every_zone(rds: redis.Redi
     ]
     assert [w.id for w in store.team_week_wins(TEAM, "2026-W47")] == ["before"]
     assert [w.id for w in store.team_week_wins(TEAM, "2026-W49")] == ["after"]
+
+
+# Forget-me ---------------------------------------------------------------------------------
+
+
+def keys_of(rds: redis.Redis, user_id: str) -> list[str]:
+    """Every key of the test Redis that names `user_id`, and every index entry that does."""
+    found = [str(k) for k in rds.scan_iter(count=1000) if user_id in str(k)]
+    for key in rds.scan_iter(count=1000):
+        kind = rds.type(key)
+        if kind == "zset":
+            members = [str(m) for m in rds.zrange(key, 0, -1)]
+        elif kind == "set":
+            members = [str(m) for m in rds.smembers(key)]
+        elif kind == "hash":
+            members = [f"{k}={v}" for k, v in rds.hgetall(key).items()]
+        else:
+            continue
+        found += [f"{key} -> {m}" for m in members if user_id in m]
+    return found
+
+
+def log_for(store: Store, user: str, win_id: str = "w1") -> None:
+    store.enrol(TEAM, user, "Europe/Berlin", NOW)
+    store.log_win(make_win(user=user, win_id=win_id), tz="Europe/Berlin", now=NOW)
+
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("pattern_id", ["U*", "U?", "U[A-Z]*", "U\\*", "*"])
+def test_forget_me_of_a_user_id_with_glob_characters_touches_no_other_pm(
+    rds: redis.Redis, pattern_id: str
+) -> None:
+    """A user id holding SCAN's glob characters forgets that PM only, not the PMs it would
+    match as a pattern."""
+    store = Store(rds)
+    others = ["U0ALICE", "UB", "U*X", "UZZZ"]
+    for user in [*others, pattern_id]:
+        log_for(store, user)
+    before = {u: sorted(k for k in map(str, rds.keys()) if f":{u}}}" in k) for u in others}
+    assert store.forget(TEAM, pattern_id) > 0
+    after = {u: sorted(k for k in map(str, rds.keys()) if f":{u}}}" in k) for u in others}
+    assert after == before and all(before.values())
+    assert not [k for k in map(str, rds.keys()) if f":{pattern_id}}}" in k]
+    assert store.team_users(TEAM) == set(others)
+
+
+def test_forget_me_while_a_nudge_is_in_flight_leaves_nothing(rds: redis.Redis) -> None:
+    """Forget-me lands between the claim (and the send guard) and the nudge's record: the
+    record, the `ignored` count, the shown prompt, the guard and the next due time are not
+    written, nor any later write the scheduler makes for that PM."""
+    store = Store(rds)
+    log_for(store, "U0ALICE")
+    log_for(store, "U0BOB")  # another PM in flight at the same time keeps everything
+    for user in ("U0ALICE", "U0BOB"):
+        store.reschedule(TEAM, user, NOW)
+    claims = {c.user_id: c for c in store.claim_due(NOW, lease_s=60, limit=16, token_prefix="p")}
+    guards = store.guard([(TEAM, u, "2026-11-25", c.token) for u, c in claims.items()], 60)
+    assert guards == ["ok", "ok"]
+
+    store.forget(TEAM, "U0ALICE")
+
+    sent = [
+        store_module.SentNudge(
+            claim,
+            slot="2026-11-25",
+            ts="1790000000.000100",
+            channel=f"D{user}",
+            prompt_id="zoom-1",
+            prompt="What did you make clearer?",
+            now=NOW,
+            notice=False,
+            next_due=datetime(2026, 12, 2, 10, 0, tzinfo=UTC),
+        )
+        for user, claim in claims.items()
+    ]
+    store.mark_sent_many(sent)
+    # Later writes of a scheduler that read the PM before forget-me: all no-ops.
+    store.update_profiles([(TEAM, "U0ALICE", {"ignored": "3", "backoff_from": "2026-W48"}, ())])
+    store.mark_inactive(TEAM, "U0ALICE")
+    store.mark_unknown(TEAM, "U0ALICE", "2026-11-26", "p.0-9")
+    store.release_guard(TEAM, "U0ALICE", "2026-11-25", claims["U0ALICE"].token)
+    assert store.guard([(TEAM, "U0ALICE", "2026-11-27", "p.1-1")], 60) == ["forgotten"]
+    store.complete(
+        [store_module.Completion(TEAM, "U0ALICE", claims["U0ALICE"].token, NOW, retry_at=NOW)]
+    )
+
+    assert keys_of(rds, "U0ALICE") == []
+    assert store.nudge_record(TEAM, "U0BOB")["ts"] == "1790000000.000100"
+    assert store.profile(TEAM, "U0BOB")["ignored"] == "1"
+    assert store.due_at(TEAM, "U0BOB") == datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+
+
+def test_forget_me_takes_undo_markers_and_the_recap_setters_id(rds: redis.Redis) -> None:
+    """After an undo its `undone:<id>` marker goes too; an admin who set up the recap leaves
+    no id in the team's settings (another admin's id stays)."""
+    store = Store(rds)
+    log_for(store, "U0ADMIN", "w1")
+    log_for(store, "U0ADMIN", "w2")
+    store.delete_win(TEAM, "U0ADMIN", "w1")
+    assert rds.exists(Keys.undone(TEAM, "U0ADMIN", "w1"))
+    store.set_team_settings(TEAM, recap_channel="C0PMS", recap_set_by="U0ADMIN")
+    store.forget(TEAM, "U0ADMIN")
+    assert keys_of(rds, "U0ADMIN") == []
+    assert store.team_settings(TEAM) == {"recap_channel": "C0PMS"}
+
+    store.set_team_settings(TEAM, recap_set_by="U0OTHER")
+    store.forget(TEAM, "U0ADMIN")
+    assert store.team_settings(TEAM)["recap_set_by"] == "U0OTHER"
+
+
+# Releases are one compare-and-set --------------------------------------------------------
+
+
+class Interleaving(redis.Redis):
+    """A client that runs `between()` after each command's reply reaches the store: what
+    another process may do between two commands the store sends one after the other."""
+
+    between: Any = None
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        reply = super().execute_command(*args, **options)
+        if self.between is not None:
+            between, self.between = self.between, None
+            between()
+        return reply
+
+
+def interleaving_store(url: str) -> tuple[Store, Interleaving]:
+    client = Interleaving.from_url(url, decode_responses=True)
+    return Store(client), client
+
+
+def test_releasing_a_recap_claim_never_frees_another_processes_claim(
+    redis_url: str, rds: redis.Redis
+) -> None:
+    """Process A's lease on the week's recap ends while A releases it, and process B claims
+    it: A's release must not delete B's claim (B would be the only one posting)."""
+    if redis_url.startswith("fakeredis://"):
+        pytest.skip("needs a real redis-server")
+    a, client = interleaving_store(redis_url)
+    b = Store(rds)
+    key = Keys.recap(TEAM, "2026-W48")
+    assert a.claim_recap(TEAM, "2026-W48", "tokA", lease_s=60) == "ok"
+
+    def lease_ends_and_b_claims() -> None:
+        rds.delete(key)  # A's lease ran out
+        assert b.claim_recap(TEAM, "2026-W48", "tokB", lease_s=60) == "ok"
+
+    client.between = lease_ends_and_b_claims
+    a.release_recap(TEAM, "2026-W48", "tokA")
+    if client.between is not None:  # the release was one command: B claims after it
+        lease_ends_and_b_claims()
+    assert rds.get(key) == "pending:tokB"
+    assert a.claim_recap(TEAM, "2026-W48", "tokC", lease_s=60) == "pending:tokB"
+    client.close()
+
+
+def test_releasing_a_send_guard_never_frees_another_processes_guard(
+    redis_url: str, rds: redis.Redis
+) -> None:
+    """A's guard lease ends while A notes Slack's refusal, and B takes the guard to send:
+    A must not overwrite B's "pending" with "refused" (a third process would then send too)."""
+    if redis_url.startswith("fakeredis://"):
+        pytest.skip("needs a real redis-server")
+    a, client = interleaving_store(redis_url)
+    b = Store(rds)
+    log_for(b, "U0ALICE")
+    key = Keys.sent(TEAM, "U0ALICE", "2026-11-27")
+    assert a.guard([(TEAM, "U0ALICE", "2026-11-27", "tokA")], 60) == ["ok"]
+
+    def lease_ends_and_b_takes_it() -> None:
+        rds.delete(key)
+        assert b.guard([(TEAM, "U0ALICE", "2026-11-27", "tokB")], 60) == ["ok"]
+
+    client.between = lease_ends_and_b_takes_it
+    a.release_guard(TEAM, "U0ALICE", "2026-11-27", "tokA")
+    if client.between is not None:
+        lease_ends_and_b_takes_it()
+    assert rds.get(key) == "pending:tokB"
+    assert b.guard([(TEAM, "U0ALICE", "2026-11-27", "tokC")], 60) == ["pending:tokB"]
+    client.close()
