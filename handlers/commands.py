@@ -25,6 +25,14 @@ def input_error(exc: WinInputError) -> blocks.Reply:
     return blocks.error(exc.code)
 
 
+def refused(exc: WinInputError, raw: str) -> blocks.Reply:
+    """Why `/win` saved nothing; a text refused as too long comes back whole to copy."""
+    reply = input_error(exc)
+    if exc.code == "too_long":
+        return blocks.text_back(f"{reply[0]} {texts.WIN_TOO_LONG_BACK}", raw)
+    return reply
+
+
 def win(
     ack: Ack, command: dict[str, Any], context: Any, client: WebClient, respond: Respond
 ) -> None:
@@ -35,10 +43,7 @@ def win(
     try:
         parsed = parse_win_command(raw)
     except WinInputError as exc:
-        reply = input_error(exc)
-        if exc.code == "too_long":  # nothing was saved: give the text back to copy
-            reply = blocks.text_back(f"{reply[0]} {texts.WIN_TOO_LONG_BACK}", raw)
-        ack(**ephemeral(reply))
+        ack(**ephemeral(refused(exc, raw)))
         return
     try:
         if not parsed.text:
@@ -64,7 +69,7 @@ def win(
             source=f"command:{command.get('trigger_id') or ''}",
         )
     except WinInputError as exc:
-        ack(**ephemeral(input_error(exc)))
+        ack(**ephemeral(refused(exc, raw)))
         return
     except StoreUnavailable:
         context["log"].error("store_unavailable", surface="/win")
