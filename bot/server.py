@@ -60,6 +60,7 @@ HEADER_TIMEOUT_S = 5.0  # a request's head, from the connection (or its first by
 BODY_TIMEOUT_S = 10.0  # its whole body, from the end of its head
 KEEPALIVE_TIMEOUT_S = 30.0  # an idle kept-alive connection waiting for its next request
 WRITE_TIMEOUT_S = 10.0  # a response to be taken by the client
+LINGER_S = 2.0  # reading and dropping input after an error answer, before closing
 READ_CHUNK = 64 * 1024
 
 WSGIApp = Callable[..., Iterable[bytes]]
@@ -415,6 +416,17 @@ class Server:
         response = h11.Response(status_code=status, headers=headers, reason=_reason(status))
         with contextlib.suppress(Exception):  # the client may be gone or not reading
             await self._send(conn, response, h11.Data(data=body), h11.EndOfMessage())
+            await self._linger(conn)
+
+    @staticmethod
+    async def _linger(conn: _Connection) -> None:
+        """Half-close, then read and drop what the client is still sending, for a moment: a
+        socket closed with unread input sends a reset, which can destroy the answer before the
+        client reads it (a 413 to a client still sending its body)."""
+        conn.writer.write_eof()
+        async with asyncio.timeout(LINGER_S):
+            while await conn.reader.read(READ_CHUNK):
+                pass
 
     # WSGI -------------------------------------------------------------------------------------
 
