@@ -134,6 +134,9 @@ class _WellFormed(Middleware):
         self.log = log
         self.api_base_url = api_base_url
 
+    def allowed(self, url: object) -> bool:
+        return response_url_allowed(url, self.api_base_url)
+
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse | None:
@@ -142,8 +145,9 @@ class _WellFormed(Middleware):
             self.log.warning("request_malformed", problem=problem)
             return BoltResponse(status=400, body="")
         context = req.context
+        context["response_url_allowed"] = self.allowed  # for URLs read back from a form
         url = context.get("response_url")
-        if url is not None and not response_url_allowed(url, self.api_base_url):
+        if url is not None and not self.allowed(url):
             self.log.warning("response_url_refused", team_id=context.team_id)
             context["response_url"] = None
             context["respond"] = _RefusedRespond(self.log)

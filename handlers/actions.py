@@ -133,7 +133,7 @@ def history_menu(
             metadata = {
                 "win": win.id,
                 "origin": "home" if in_view else "message",
-                "response_url": body.get("response_url") or "",
+                "response_url": context.get("response_url") or "",  # checked by the middleware
             }
             client.views_open(
                 trigger_id=body["trigger_id"],

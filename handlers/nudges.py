@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from functools import partial
 from typing import Any
@@ -11,28 +12,77 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks, nudge_blocks, texts
+from bot.coach import Coach
+from bot.numbers import is_number
+from bot.prompts import library
 from bot.store import StoreUnavailable
-from bot.wins import Lane, WinInputError, has_visible_text
+from bot.wins import MAX_TEXT, Lane, WinInputError, has_visible_text
 from handlers.replies import after_ack, coach_of, ephemeral, ids_of, open_form
 
 
+def recorded_nudge(coach: Coach, team_id: str, user_id: str, ts: str) -> dict[str, str]:
+    """The PM's latest nudge as the store recorded it (channel, ts, prompt, prompt id) when
+    `ts` names it, else {}. A payload's ts or channel only ever selects: what the app updates
+    is what it posted (private_metadata and message fields are the client's to edit)."""
+    record = coach.store.nudge_record(team_id, user_id)
+    if not ts or record.get("ts") != ts or not record.get("channel"):
+        return {}
+    return {k: record.get(k, "") for k in ("channel", "ts", "prompt", "prompt_id")}
+
+
 def _nudge_of(body: dict[str, Any], context: Any) -> dict[str, str]:
-    """Where the clicked nudge is (channel, ts) and which prompt it asked."""
+    """The clicked nudge: the recorded one (see `recorded_nudge`), or for an older nudge no
+    place to update and the prompt its own fallback text shows."""
     container = body.get("container") or {}
-    channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
     ts = str(container.get("message_ts") or (body.get("message") or {}).get("ts") or "")
     team_id, user_id = ids_of(body)
-    record = coach_of(context).store.nudge_record(team_id, user_id)
-    prompt = record.get("prompt", "") if record.get("ts") == ts else ""
-    if not prompt:  # an older nudge: its own fallback text carries the prompt
-        text = str((body.get("message") or {}).get("text") or "")
-        prompt = text.split(": ", 1)[-1] if ": " in text else text
-    return {
-        "channel": channel,
-        "ts": ts,
-        "prompt": prompt,
-        "prompt_id": record.get("prompt_id", "") if record.get("ts") == ts else "",
-    }
+    coach = coach_of(context)
+    nudge = recorded_nudge(coach, team_id, user_id, ts)
+    if nudge:
+        return nudge
+    text = html.unescape(str((body.get("message") or {}).get("text") or ""))
+    prompt = text.split(": ", 1)[-1] if ": " in text else text
+    return {"channel": "", "ts": "", "prompt": prompt, "prompt_id": _prompt_id(prompt)}
+
+
+def _prompt_id(text: str) -> str:
+    """The id of the built-in prompt with this text, or ""."""
+    return next((p.id for p in library() if p.text == text), "")
+
+
+def _prompt_text(coach: Coach, team_id: str, user_id: str, prompt_id: str) -> str:
+    """The text of a prompt id carried by a form: the latest nudge's, a built-in one, or one
+    of the PM's own (`custom:<n>`); "" when it names none of them."""
+    if not prompt_id:
+        return ""
+    record = coach.store.nudge_record(team_id, user_id)
+    if record.get("prompt_id") == prompt_id and record.get("prompt"):
+        return record["prompt"]
+    built_in = next((p.text for p in library() if p.id == prompt_id), None)
+    if built_in is not None:
+        return built_in
+    kind, _, number = prompt_id.partition(":")
+    if kind == "custom" and is_number(number):
+        mine = dict(coach.store.custom_prompts(team_id, user_id))
+        return mine.get(int(number), "")
+    return ""
+
+
+def form_metadata(**ids: str) -> str:
+    """private_metadata of a form: a few short ids, never text (Slack allows 3,000 characters;
+    a prompt's emoji alone can take more once JSON-escaped)."""
+    return json.dumps({k: v for k, v in ids.items() if v}, separators=(",", ":"))
+
+
+def read_metadata(view: dict[str, Any]) -> dict[str, str]:
+    """The ids `form_metadata` put in a view, each a string; {} for anything else."""
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): v for k, v in data.items() if isinstance(v, str)}
 
 
 def update_nudge(client: WebClient, nudge: dict[str, str], outcome: str, log: Any) -> None:
@@ -56,7 +106,7 @@ def log_clarity(
     team_id, user_id = ids_of(body)
 
     def view() -> dict[str, Any]:
-        metadata = json.dumps({"origin": "nudge", **_nudge_of(body, context)})
+        metadata = form_metadata(origin="nudge", ts=_nudge_of(body, context)["ts"])
         today = coach_of(context).today_or_guess(team_id, user_id)
         return blocks.win_modal(today, lane=Lane.CLARITY, private_metadata=metadata)
 
@@ -70,7 +120,8 @@ def reflect_button(
 
     def view() -> dict[str, Any]:
         nudge = _nudge_of(body, context)
-        return nudge_blocks.reflect_modal(nudge["prompt"], json.dumps(nudge))
+        metadata = form_metadata(ts=nudge["ts"], prompt_id=nudge["prompt_id"])
+        return nudge_blocks.reflect_modal(nudge["prompt"], metadata)
 
     open_form(context, client, body["trigger_id"], ids_of(body), view, respond)
 
@@ -111,22 +162,22 @@ def reflect_submitted(
 ) -> None:
     """Store the answer privately; the nudge it answered loses its buttons."""
     team_id, user_id = ids_of(body)
-    try:
-        nudge = json.loads(view.get("private_metadata") or "{}")
-    except json.JSONDecodeError:
-        nudge = {}
-    if not isinstance(nudge, dict):
-        nudge = {}
+    metadata = read_metadata(view)
     values = (view.get("state") or {}).get("values") or {}
-    answer = ((values.get(nudge_blocks.FIELD_ANSWER) or {}).get("value") or {}).get("value")
+    block = values.get(nudge_blocks.FIELD_ANSWER) if isinstance(values, dict) else None
+    field = block.get("value") if isinstance(block, dict) else None
+    answer = field.get("value") if isinstance(field, dict) else None
     coach = coach_of(context)
+    prompt_id = metadata.get("prompt_id", "")
     try:
+        nudge = recorded_nudge(coach, team_id, user_id, metadata.get("ts", ""))
+        prompt = nudge.get("prompt") or _prompt_text(coach, team_id, user_id, prompt_id)
         enrolled = coach.reflect(
             team_id,
             user_id,
-            str(answer or ""),
-            str(nudge.get("prompt_id") or ""),
-            str(nudge.get("prompt") or ""),
+            answer if isinstance(answer, str) else "",
+            nudge.get("prompt_id", prompt_id) if prompt else "",
+            prompt,
         )
     except WinInputError as exc:
         message = texts.REFLECT_BLANK if exc.code == "reflect_blank" else texts.REFLECT_TOO_LONG
@@ -140,14 +191,15 @@ def reflect_submitted(
 
     def work() -> None:
         coach.finish_enrolment(team_id, user_id, enrolled)
-        update_nudge(
-            client,
-            {k: str(v) for k, v in nudge.items()},
-            texts.NUDGE_DONE_REFLECTED,
-            context["log"],
-        )
+        update_nudge(client, nudge, texts.NUDGE_DONE_REFLECTED, context["log"])
 
     after_ack(context, work)
+
+
+def _too_long(ack: Ack, text: str) -> None:
+    """Nothing saved: the text comes back to copy."""
+    note = f"{texts.REFLECT_TOO_LONG} {texts.REFLECT_TOO_LONG_BACK}"
+    ack(**ephemeral(blocks.text_back(note, text)))
 
 
 def reflect_command(
@@ -157,12 +209,14 @@ def reflect_command(
     coach = coach_of(context)
     team_id, user_id = command["team_id"], command["user_id"]
     text = command.get("text") or ""
+    if len(text) > MAX_TEXT:  # before Redis: the answer must not depend on it being up
+        _too_long(ack, text)
+        return
     try:
         prompt_id, prompt = coach.latest_prompt(team_id, user_id)
         if not has_visible_text(text):  # nothing to save: open the form instead
             ack()
-            metadata = json.dumps({"prompt_id": prompt_id, "prompt": prompt})
-            view = nudge_blocks.reflect_modal(prompt, metadata)
+            view = nudge_blocks.reflect_modal(prompt, form_metadata(prompt_id=prompt_id))
             after_ack(
                 context,
                 partial(client.views_open, trigger_id=command["trigger_id"], view=view),
@@ -171,9 +225,8 @@ def reflect_command(
             )
             return
         enrolled = coach.reflect(team_id, user_id, text, prompt_id, prompt)
-    except WinInputError:  # too long: nothing saved, the text comes back to copy
-        note = f"{texts.REFLECT_TOO_LONG} {texts.REFLECT_TOO_LONG_BACK}"
-        ack(**ephemeral(blocks.text_back(note, text)))
+    except WinInputError:
+        _too_long(ack, text)
         return
     except StoreUnavailable:
         context["log"].error("store_unavailable", surface="/reflect")

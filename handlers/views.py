@@ -16,7 +16,7 @@ from bot.wins import Lane, WinInputError
 from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
 from handlers.home import publish_home
-from handlers.nudges import update_nudge
+from handlers.nudges import recorded_nudge, update_nudge
 from handlers.replies import after_ack, ids_of
 
 # Which form field an input error belongs to, so Slack shows it under that field.
@@ -121,7 +121,8 @@ def win_submitted(
         if origin.get("origin") == "home":
             publish_home(client, coach, team_id, user_id, context["log"])
         elif origin.get("origin") == "nudge":
-            update_nudge(client, origin, texts.NUDGE_DONE_LOGGED, context["log"])
+            nudge = recorded_nudge(coach, team_id, user_id, origin.get("ts", ""))
+            update_nudge(client, nudge, texts.NUDGE_DONE_LOGGED, context["log"])
 
     if logged.enrolled or origin.get("origin") in ("home", "nudge"):
         after_ack(context, follow_up)
@@ -188,9 +189,15 @@ def win_edited(
         if metadata.get("origin") == "home":
             publish_home(client, coach, team_id, user_id, context["log"])
         elif metadata.get("response_url"):
+            # Echoed back by the client with the form: call it only if the app may.
+            url = str(metadata["response_url"])
+            allowed = context.get("response_url_allowed")
+            if allowed is None or not allowed(url):
+                context["log"].warning("response_url_refused", surface="win_edit")
+                return
             wins = coach.history(team_id, user_id, HISTORY_DEFAULT)
             reply = coach_blocks.history(wins, coach.tz_for(team_id, user_id))
-            WebhookClient(str(metadata["response_url"])).send(
+            WebhookClient(url).send(
                 text=reply[0], blocks=reply[1], replace_original=True, response_type="ephemeral"
             )
 
