@@ -131,9 +131,12 @@ def _interactive(body: dict[str, Any]) -> str | None:
     if kind == "block_actions":
         if not _actions(body.get("actions")):
             return "actions"
+        if not body.get("trigger_id"):  # Slack sends one with every click; forms need it
+            return "trigger_id"
         if not _state(body.get("state")):
             return "state"
-        return _view(body.get("view"), required=False)
+        in_view = (body.get("container") or {}).get("type") == "view"
+        return _view(body.get("view"), required=in_view)
     if kind in ("view_submission", "view_closed"):
         return _view(body.get("view"), required=True)
     if kind in ("shortcut", "message_action"):
@@ -160,6 +163,8 @@ def _command(body: dict[str, Any]) -> str | None:
         return "enterprise_id"
     if not body["command"].startswith("/"):
         return "command"
+    if not body.get("trigger_id"):  # Slack sends one with every command; forms need it
+        return "trigger_id"
     return None
 
 

@@ -156,6 +156,13 @@ def _field(values: dict[str, Any], block_id: str) -> dict[str, Any]:
     return field if isinstance(field, dict) else {}
 
 
+def _selected(values: dict[str, Any], block_id: str) -> str:
+    """The value of a select's chosen option, or "" (none chosen, or not in Slack's shape)."""
+    option = _field(values, block_id).get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    return value if isinstance(value, str) else ""
+
+
 def settings_submitted(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any
 ) -> None:
@@ -163,14 +170,10 @@ def settings_submitted(
     team_id, user_id = ids_of(body)
     coach = coach_of(context)
     values = (view.get("state") or {}).get("values") or {}
-    target_value = str(
-        (_field(values, home.FIELD_TARGET).get("selected_option") or {}).get("value") or ""
-    )
+    target_value = _selected(values, home.FIELD_TARGET)
     tz_value = str(_field(values, home.FIELD_TZ).get("value") or "").strip()
     share_options = _field(values, home.FIELD_SHARE).get("selected_options") or []
-    pause_value = str(
-        (_field(values, home.FIELD_PAUSE).get("selected_option") or {}).get("value") or "0"
-    )
+    pause_value = _selected(values, home.FIELD_PAUSE) or "0"
     errors: dict[str, str] = {}
     if not is_number(target_value) or not 1 <= int(target_value) <= 100:
         errors[home.FIELD_TARGET] = texts.TARGET_BAD
@@ -183,7 +186,9 @@ def settings_submitted(
         sorted(
             int(o["value"])
             for o in day_options
-            if is_number(str(o.get("value", ""))) and 0 <= int(o["value"]) <= 6
+            if isinstance(o, dict)
+            and is_number(str(o.get("value", "")))
+            and 0 <= int(o["value"]) <= 6
         )
     )
     time_value = str(_field(values, home.FIELD_NUDGE_TIME).get("selected_time") or "15:00")

@@ -20,8 +20,9 @@ import redis
 from bot import wellformed
 from bot.blocks import ACTION_PICK_CLARITY, FIELD_LANE, FIELD_TEXT, VIEW_WIN
 from bot.fakeslack import FakeSlack, payloads
+from bot.home import FIELD_NUDGE_DAYS, FIELD_PAUSE, FIELD_TARGET, VIEW_SETTINGS
 from bot.ids import is_slack_id, response_url_allowed
-from bot.nudge_blocks import ACTION_HOME_START
+from bot.nudge_blocks import ACTION_HOME_START, FIELD_ANSWER, VIEW_REFLECT
 from bot.settings import Settings
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEAM, Clock, make_redis, serve_app
 from tests.driver import SlackDriver
@@ -131,8 +132,10 @@ CASES: dict[str, tuple[str, Edit]] = {
     "click_team_id_malformed": ("click", setting("team.id", "T0TEAM:x")),
     "click_channel_id_malformed": ("click", setting("container.channel_id", "#general")),
     "click_response_url_a_number": ("click", setting("response_url", 7)),
+    "click_without_trigger_id": ("click", removing("trigger_id")),
     "home_click_view_a_string": ("home_click", setting("view", "str")),
     "home_click_container_a_string": ("home_click", setting("container", "view")),
+    "home_click_without_view": ("home_click", removing("view")),
     "view_a_string": ("submission", setting("view", "str")),
     "view_without_callback_id": ("submission", removing("view.callback_id")),
     "view_metadata_a_dict": ("submission", setting("view.private_metadata", {"a": 1})),
@@ -148,6 +151,7 @@ CASES: dict[str, tuple[str, Edit]] = {
     "command_user_id_a_channel": ("command", setting("user_id", "C0GENERAL")),
     "command_team_id_lower_case": ("command", setting("team_id", "t0team")),
     "command_channel_id_malformed": ("command", setting("channel_id", "general")),
+    "command_without_trigger_id": ("command", removing("trigger_id")),
     "home_opened_without_user": ("home_opened", removing("event.user")),
     "home_opened_user_a_dict": ("home_opened", setting("event.user", {"id": "U0ALICE"})),
     "home_opened_user_malformed": ("home_opened", setting("event.user", "U0ALICE\n")),
@@ -280,3 +284,43 @@ def test_problem_names_the_field_never_its_content() -> None:
         {"type": "app_home_opened", "user": "xoxb-secret"}, team_id=TEAM
     )
     assert wellformed.problem(body) == "event.user"
+
+
+# Form fields are the PM's input: a field of the wrong shape is an answer, never a 500 ---------
+
+WRONG_FIELDS: dict[str, tuple[str, JsonDict]] = {
+    "settings_option_a_string": (
+        VIEW_SETTINGS,
+        {
+            FIELD_TARGET: {"value": {"selected_option": "50"}},
+            FIELD_PAUSE: {"value": {"selected_option": ["0"]}},
+        },
+    ),
+    "settings_days_not_objects": (
+        VIEW_SETTINGS,
+        {
+            FIELD_TARGET: {"value": {"selected_option": {"value": "50"}}},
+            FIELD_NUDGE_DAYS: {"value": {"selected_options": ["1", 2, None]}},
+        },
+    ),
+    "reflect_answer_a_list": (VIEW_REFLECT, {FIELD_ANSWER: {"value": {"value": ["x"]}}}),
+    "reflect_answer_not_an_object": (VIEW_REFLECT, {FIELD_ANSWER: {"value": "x"}}),
+    "reflect_values_a_list": (VIEW_REFLECT, []),  # type: ignore[dict-item]
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_FIELDS))
+def test_a_form_field_of_the_wrong_shape_is_answered_under_a_field(
+    app: tuple[SlackDriver, FakeSlack, redis.Redis], case: str
+) -> None:
+    """Settings and reflect forms whose fields are not in Slack's shape: 200 with an error
+    under a field (or the form simply closes), never a 500."""
+    slack, _, rds = app
+    rds.flushall()
+    slack.command("/win", "shipped Existing win")
+    callback_id, values = WRONG_FIELDS[case]
+    view = {"type": "modal", "callback_id": callback_id, "blocks": []}
+    answer = slack.submit(view, values)
+    assert answer.status == 200, answer.body
+    if answer.body:
+        assert answer.json.get("response_action") == "errors", answer.json
