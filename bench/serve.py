@@ -78,7 +78,7 @@ def main() -> int:
 
     from bot import jobs
     from bot.app import create_app
-    from bot.cli import build_runtime, healthy, utc_now
+    from bot.cli import build_runtime, form_executor, healthy, utc_now
     from bot.logs import SERVER_FLUSH_S, configure_logging
     from bot.scheduler import build_scheduler
     from bot.server import make_server, wsgi_app
@@ -100,7 +100,7 @@ def main() -> int:
     scheduler = None
     if args.mode == "prod":
         runtime = build_runtime(settings)
-        forms = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forms")
+        forms = form_executor()  # as `pm-coach run`
         app = create_app(
             settings, runtime.deps, background=executor, forms=forms, verified_upstream=True
         )

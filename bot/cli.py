@@ -40,6 +40,16 @@ from bot.weeks import parse_week, shift_week, week_of
 
 EXIT_CONFIG = 2
 TICK_SECONDS = 60.0
+# Opening a form is one Web API call that must start within its trigger_id's 3 s however slow
+# Slack answers the others: each open gets a thread of its own at once, up to this many at a
+# time (the pool starts threads only as opens need them). Past it, an open waits, and one that
+# waited too long is dropped with a word to the PM (handlers.replies.TRIGGER_BUDGET_S).
+FORM_THREADS = 32
+
+
+def form_executor() -> ThreadPoolExecutor:
+    """The pool forms open on (`create_app(forms=...)`)."""
+    return ThreadPoolExecutor(max_workers=FORM_THREADS, thread_name_prefix="forms")
 
 
 def utc_now() -> datetime:
@@ -148,7 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Work listeners do after answering Slack (respond, the Home, welcome DMs, exports), and
     # a pool of its own for opening forms, whose trigger_id lasts 3 s.
     executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="after-ack")
-    forms = ThreadPoolExecutor(max_workers=4, thread_name_prefix="forms")
+    forms = form_executor()
     # HTTP mode serves through wsgi_app with the signing secret (settings require it there),
     # which checks every signature before Bolt sees the request; Socket Mode needs none.
     app = create_app(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -51,6 +52,13 @@ from bot.wins import (
 
 Clock = Callable[[], datetime]
 FALLBACK_TZ = "UTC"
+# After asking Slack for a PM's zone (answered or not), this process does not ask again for
+# this long: a PM whose zone stays unknown (Slack down, no `users:read`) costs one lookup
+# per this many seconds, never one per request.
+ZONE_RETRY_S = 120.0
+# How many of a PM's latest wins are re-placed in their real local week once their zone is
+# learnt (all of them for any PM whose first wins came while Slack was slow).
+REPLACE_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -102,13 +110,29 @@ class TzCache:
     """A small per-process LRU of PMs' zones, so the steady state of `/win` is one round trip.
 
     It can be stale when another process changes a PM's zone; the store detects that and the
-    caller retries with the stored zone.
+    caller retries with the stored zone. It holds trusted zones only (Slack's or the PM's
+    choice), never a guess; and, apart, when this process last asked Slack for a PM's zone.
     """
 
     def __init__(self, size: int = 10_000) -> None:
         self._data: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._asked: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
+
+    def claim_lookup(self, team_id: str, user_id: str, now: float, every: float) -> bool:
+        """True (and noted) if this process has not asked Slack for the PM's zone in the last
+        `every` seconds of `now` (a monotonic clock): at most one lookup in flight per PM."""
+        key = (team_id, user_id)
+        with self._lock:
+            last = self._asked.get(key)
+            if last is not None and now - last < every:
+                return False
+            self._asked[key] = now
+            self._asked.move_to_end(key)
+            while len(self._asked) > self._size:
+                self._asked.popitem(last=False)
+            return True
 
     def get(self, team_id: str, user_id: str) -> str | None:
         with self._lock:
@@ -127,6 +151,7 @@ class TzCache:
     def drop(self, team_id: str, user_id: str) -> None:
         with self._lock:
             self._data.pop((team_id, user_id), None)
+            self._asked.pop((team_id, user_id), None)
 
 
 class Coach:
@@ -155,10 +180,11 @@ class Coach:
 
     # Time zones -------------------------------------------------------------------------------
 
-    def lookup_tz(self, user_id: str) -> str | None:
-        """The PM's zone from `users.info`; None if Slack cannot say right now."""
+    def lookup_tz(self, user_id: str, client: WebClient | None = None) -> str | None:
+        """The PM's zone from `users.info` (through `client`, by default the short-timeout
+        profile client); None if Slack cannot say right now."""
         try:
-            response = self.profile_client.users_info(user=user_id)
+            response = (client or self.profile_client).users_info(user=user_id)
         except (SlackApiError, SlackClientError, OSError) as exc:
             self.log.warning("users_info_failed", user_id=user_id, error=type(exc).__name__)
             return None
@@ -171,13 +197,14 @@ class Coach:
         return self.lookup_tz(user_id) or FALLBACK_TZ
 
     def tz_for(self, team_id: str, user_id: str) -> str:
-        """The PM's zone: cached, else the profile, else Slack. A zone that was only a guess
-        (Slack unreachable at enrolment) is not trusted: Slack is asked again next time."""
+        """The PM's zone: cached, else the profile's, else a guess (UTC). Never asks Slack:
+        this runs while Slack waits for our answer. A PM whose zone is a guess (new, or
+        Slack could not say) has it learnt after the answer: `learn_zone`."""
         return self._zone(team_id, user_id)[0]
 
     def _zone(self, team_id: str, user_id: str) -> tuple[str, str]:
         """`tz_for`, and how the zone was learnt (as `tz_source` tells it): "slack" for a
-        trusted zone (cached), "fallback" for a guess."""
+        trusted zone (cached), "fallback" for a guess (never cached)."""
         cached = self.tz_cache.get(team_id, user_id)
         if cached is not None:
             return cached, "slack"
@@ -185,13 +212,56 @@ class Coach:
         if tz and source != "fallback":
             self.tz_cache.put(team_id, user_id, tz)
             return tz, "slack"
-        looked = self.lookup_tz(user_id)
-        if looked is None:
-            return tz or FALLBACK_TZ, "fallback"  # a guess: not cached
-        if tz and self.store.set_tz(team_id, user_id, looked, "slack"):
+        return tz or FALLBACK_TZ, "fallback"
+
+    def knows_zone(self, team_id: str, user_id: str) -> bool:
+        """Whether this process holds a trusted zone for the PM (no I/O). After a request
+        that read the PM's zone, False means it was a guess: hand `learn_zone` (or
+        `finish_enrolment`, which starts with it) to the work done after answering."""
+        return self.tz_cache.get(team_id, user_id) is not None
+
+    def learn_zone(self, team_id: str, user_id: str) -> str | None:
+        """After answering Slack: if the PM's stored zone is only a guess, ask Slack once (not
+        again from this process for ZONE_RETRY_S), store the answer, move the wins logged
+        under the guess to their real local week, and reschedule the PM's nudges. Returns the
+        zone learnt, or None. Never raises: the PM's request is answered already."""
+        if self.knows_zone(team_id, user_id):
+            return None
+        try:
+            guess, source = self.store.profile_zone(team_id, user_id)
+            if guess is None:  # no profile (yet): nothing to keep a zone in
+                return None
+            if source != "fallback":
+                self.tz_cache.put(team_id, user_id, guess)
+                return None
+            if not self.tz_cache.claim_lookup(team_id, user_id, time.monotonic(), ZONE_RETRY_S):
+                return None
+            # The patient client: nobody waits for this answer.
+            looked = self.lookup_tz(user_id, self.slack)
+            if looked is None or not self.store.set_tz(team_id, user_id, looked, "slack"):
+                return None  # Slack cannot say now; or the PM chose a zone, or left, meanwhile
+            self.tz_cache.put(team_id, user_id, looked)
+            moved = self._replace_guessed_wins(team_id, user_id, looked) if looked != guess else 0
             self.schedule_next(team_id, user_id)
-        self.tz_cache.put(team_id, user_id, looked)
-        return looked, "slack"
+        except StoreUnavailable:
+            self.log.warning("tz_learn_failed", team_id=team_id, user_id=user_id)
+            return None
+        self.log.info("tz_learned", team_id=team_id, user_id=user_id, tz=looked, moved=moved)
+        return looked
+
+    def _replace_guessed_wins(self, team_id: str, user_id: str, tz: str) -> int:
+        """Each win logged while the PM's zone was a guess counts in the local week it was
+        logged in, in the zone just learnt. Only wins of a profile that never had a trusted
+        zone come here (a profile's zone is a guess only from its creation until the first
+        zone learnt or chosen), so every one of them was placed by the guess. A backdated win
+        keeps its week: the PM picked its day. Returns how many moved."""
+        moved = 0
+        for win in self.store.user_wins(team_id, user_id, newest_first=True, limit=REPLACE_MAX):
+            week = week_of(win.at, tz)
+            if win.at == win.logged_at and week != win.week:
+                self.store.edit_win(replace(win, week=week))
+                moved += 1
+        return moved
 
     def tz_source(self, team_id: str, user_id: str, tz: str) -> str:
         """How a zone about to be stored was learnt: "slack", or "fallback" for a guess."""
@@ -201,12 +271,14 @@ class Coach:
         return local_date(self.clock(), self.tz_for(team_id, user_id))
 
     def today_or_guess(self, team_id: str, user_id: str) -> date:
-        """Today for the PM, even while Redis is down (Slack's zone then): opening a form must
-        not fail; saving it will say plainly if it cannot."""
+        """Today for the PM, even while Redis is down (this process's cached zone, else UTC;
+        Slack is not asked: a form's trigger_id does not wait): opening a form must not fail;
+        saving it will say plainly if it cannot."""
         try:
             return self.today(team_id, user_id)
         except StoreUnavailable:
-            return local_date(self.clock(), self.slack_tz(user_id))
+            tz = self.tz_cache.get(team_id, user_id) or FALLBACK_TZ
+            return local_date(self.clock(), tz)
 
     # Standing ---------------------------------------------------------------------------------
 
@@ -273,8 +345,13 @@ class Coach:
                 break
             self.log.info("tz_changed_elsewhere", team_id=team_id, user_id=user_id)
             tz = outcome.tz
-            self.tz_cache.put(team_id, user_id, tz)
-            tz_source = "slack"  # the stored zone, cached now
+            # The stored zone; cached only if it is trusted (it may be another request's guess).
+            if self.store.profile_zone(team_id, user_id) == (tz, "fallback"):
+                self.tz_cache.drop(team_id, user_id)
+                tz_source = "fallback"
+            else:
+                self.tz_cache.put(team_id, user_id, tz)
+                tz_source = "slack"
         else:  # pragma: no cover - a zone flapping three times in a row
             raise RuntimeError("time zone kept changing while logging a win")
         duplicate = outcome.status == "duplicate"
@@ -356,11 +433,16 @@ class Coach:
         )
 
     def finish_enrolment(self, team_id: str, user_id: str, outcome: str) -> None:
-        """After a PM's first win (or first since leaving): schedule nudges, say welcome.
-        Handlers call it after answering Slack, so the answer is not delayed. It never raises:
-        what the PM did is saved already, and a Redis blip here must not say otherwise (the
-        next interaction schedules them again)."""
+        """After a PM's first win (or first since leaving): learn their zone if it is only a
+        guess (`learn_zone`; first, so that the schedule and the welcome use it), schedule
+        nudges, say welcome. Handlers call it after answering Slack, so the answer is not
+        delayed; with no `outcome` it only learns the zone. It never raises: what the PM did
+        is saved already, and a Redis blip here must not say otherwise (the next interaction
+        schedules them again)."""
         try:
+            if outcome in ("new", "reactivated"):  # listed in the team at once, as before
+                self.store.add_team_user(team_id, user_id)
+            self.learn_zone(team_id, user_id)
             self._enrolled(team_id, user_id, outcome)
         except StoreUnavailable:
             self.log.warning("enrolment_follow_up_failed", team_id=team_id, user_id=user_id)

@@ -63,6 +63,7 @@ WIN_TOO_LONG_BACK = "Here is your text to shorten and send again:"
 REFLECT_TOO_LONG_BACK = "Here is your text to shorten and send again:"
 TEXT_BACK_CUT = "…and {rest:,} more characters that do not fit in one message."
 GENERIC_ERROR = "😕 Something went wrong on my side and nothing was changed. Please try again."
+FORM_TOO_LATE = "⏳ Slack was too slow to open that form in time. Please click again."
 
 MODAL_TITLE = "Log a win"
 MODAL_SUBMIT = "Log it"

@@ -86,7 +86,9 @@ def win(
             )
         )
     )
-    if logged.enrolled:
+    # After the answer: a new PM's schedule and welcome, and learning a zone that was only a
+    # guess (never asked of Slack while it waits for this answer).
+    if logged.enrolled or not coach.knows_zone(team_id, user_id):
         after_ack(context, partial(coach.finish_enrolment, team_id, user_id, logged.enrolled))
 
 

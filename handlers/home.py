@@ -65,7 +65,8 @@ def start(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> No
     def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
-        coach.enrol(team_id, user_id)
+        # As enrol(), but the zone is learnt before the schedule and the welcome DM use it.
+        coach.finish_enrolment(team_id, user_id, coach.start_enrolment(team_id, user_id))
         publish_home(client, coach, team_id, user_id, context["log"])
 
     after_ack(context, work)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
@@ -11,6 +12,12 @@ from bot import texts
 from bot.blocks import Reply
 from bot.coach import Coach
 from bot.store import StoreUnavailable
+
+# A trigger_id lives 3 s from the click. A form whose work has not started this long after
+# the request arrived is not attempted (Slack would refuse it, or the form would open just
+# as the PM gives up): the PM is told privately to click again.
+TRIGGER_BUDGET_S = 2.5
+_monotonic = time.monotonic  # tests replace it to age a form's trigger without waiting
 
 
 def coach_of(context: Any) -> Coach:
@@ -48,9 +55,12 @@ def after_ack(
     there is a response_url: Slack already has its answer, so nothing else would tell them.
 
     `form`: the work opens a form with the request's trigger_id (valid for 3 s): it goes to a
-    pool of its own, so slow work cannot make the trigger expire while it waits.
+    pool of its own, so slow work cannot make the trigger expire while it waits, and it is
+    dropped, with a word to the PM, if it could not start within TRIGGER_BUDGET_S.
     """
     job = partial(_guarded, context, work, respond)
+    if form:
+        job = partial(_while_fresh, context, job, respond, _monotonic())
     later = context.get("later_form" if form else "later") if hasattr(context, "get") else None
     if later is None:
         job()
@@ -59,6 +69,20 @@ def after_ack(
         later(job)
     except RuntimeError:  # the executor is shutting down (SIGTERM): finish the work here
         job()
+
+
+def _while_fresh(context: Any, job: Callable[[], None], respond: Any, handed_at: float) -> None:
+    """Run a form's `job` only while its trigger_id can still open a form."""
+    waited = _monotonic() - handed_at
+    if waited <= TRIGGER_BUDGET_S:
+        job()
+        return
+    log = context.get("log") if hasattr(context, "get") else None
+    if log is not None:
+        log.warning("form_too_late", waited_s=round(waited, 2))
+    if respond is not None:
+        with suppress(Exception):
+            respond(text=texts.FORM_TOO_LATE, response_type="ephemeral", replace_original=False)
 
 
 def _guarded(context: Any, work: Callable[[], object], respond: Any) -> None:
@@ -93,7 +117,7 @@ def open_form(
         with suppress(*StoreUnavailable):  # the form opens even then
             enrolled = coach.start_enrolment(team_id, user_id)
         client.views_open(trigger_id=trigger_id, view=view())
-        if enrolled:
+        if enrolled or not coach.knows_zone(team_id, user_id):  # welcome; learn a guessed zone
             after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
 
     after_ack(context, work, respond, form=True)

@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from bot.app import create_app
-from bot.cli import build_runtime, healthy
+from bot.cli import FORM_THREADS, build_runtime, healthy
 from bot.fakeslack import FakeSlack, drop_proxies
 from bot.logs import configure_logging
 from bot.server import make_server, wsgi_app
@@ -196,7 +196,7 @@ def serve_app(
     """The real app, wired as `pm-coach run` wires it, behind the real HTTP server."""
     runtime = build_runtime(settings, redis_client=redis_client, clock=clock)
     executor = TrackedExecutor(max_workers=8, thread_name_prefix="after-ack")
-    forms = TrackedExecutor(max_workers=2, thread_name_prefix="forms")
+    forms = TrackedExecutor(max_workers=FORM_THREADS, thread_name_prefix="forms")
     app = create_app(
         settings, runtime.deps, background=executor, forms=forms, verified_upstream=True
     )

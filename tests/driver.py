@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,3 +256,34 @@ class SlackDriver:
             time.sleep(0.01)
         assert len(posts) >= count, f"expected {count} post(s) to {reply.hook}, got {posts}"
         return posts
+
+
+@contextmanager
+def held_until_answered(
+    slack: SlackDriver, method: str, timeout: float = 5.0
+) -> Iterator[list[int]]:
+    """Slack answers `method` only once the app has answered the request being sent (or after
+    `timeout`): yields, per request, how many `method` calls Slack had answered when the
+    app's answer arrived. 0 proves the answer did not wait for that call, whatever the
+    machine's load (a wall-clock bound on the answer's time cannot)."""
+    fake, settle = slack.fake, slack.settle
+    answered = threading.Event()
+    seen: list[int] = []
+    answer = fake._handlers[method]
+
+    def held(args: dict[str, Any], token: str | None) -> dict[str, Any]:
+        answered.wait(timeout)
+        return answer(args, token)
+
+    def on_answer() -> None:
+        seen.append(len(fake.calls_to(method)))
+        answered.set()
+        settle()
+
+    fake._handlers[method] = held
+    slack.settle = on_answer
+    try:
+        yield seen
+    finally:
+        fake._handlers[method] = answer
+        slack.settle = settle

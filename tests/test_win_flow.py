@@ -289,6 +289,7 @@ def test_backdate_default_is_today_in_the_pms_zone(
     from datetime import UTC, datetime
 
     clock.set(datetime(2026, 11, 25, 23, 30, tzinfo=UTC))  # already the 26th in Berlin
+    slack.command("/win", "clarity A first win")  # the zone is learnt after its answer
     slack.command("/win", "")
     view = fake.wait_for("views.open")[0].args["view"]
     date_block = next(b for b in view["blocks"] if b["block_id"] == FIELD_DATE)

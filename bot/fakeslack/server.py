@@ -27,7 +27,7 @@ import secrets
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -412,6 +412,9 @@ class FakeSlack:
         self._tickets: set[str] = set()
         self._sockets: list[_SocketConn] = []
         self._ack_waiters: dict[str, list[queue.Queue[JsonDict]]] = {}
+        self._holds: dict[str, threading.Event] = {}  # method -> open when set (see hold())
+        # (method, time.time()) as calls arrive; the latest ones only, for long benchmarks.
+        self._arrivals: deque[tuple[str, float]] = deque(maxlen=100_000)
 
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -655,6 +658,44 @@ class FakeSlack:
         with self._lock:
             self._faults.setdefault(method, []).append(fault)
 
+    # ------------------------------------------------------------------ holding answers
+
+    def hold(self, method: str) -> threading.Event:
+        """Every call to `method` waits in the fake once it has arrived, before any delay or
+        fault, until the returned event is set (or the fake stops): a test decides when Slack
+        answers, and can see with `wait_arrivals` which calls are waiting meanwhile."""
+        with self._lock:
+            gate = self._holds[method] = threading.Event()
+        return gate
+
+    def arrivals(self, method: str) -> list[float]:
+        """When (time.time()) each call to `method` arrived, before any hold or delay: the
+        journal (`calls`) has a call only once it is answered."""
+        with self._lock:
+            return [at for m, at in self._arrivals if m == method]
+
+    def wait_arrivals(self, method: str, count: int, timeout: float = 10.0) -> list[float]:
+        """Wait until `count` calls to `method` have arrived (bounded by `timeout`)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(found := self.arrivals(method)) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"expected {count} call(s) to {method} to arrive within {timeout}s, "
+                        f"got {len(found)}"
+                    )
+                self._changed.wait(left)
+            return found
+
+    def _arrive(self, method: str) -> None:
+        with self._changed:
+            self._arrivals.append((method, time.time()))
+            self._changed.notify_all()
+            gate = self._holds.get(method)
+        while gate is not None and not gate.wait(0.05) and not self._stopping.is_set():
+            pass
+
     def _take(self, table: dict[str, list[Any]], method: str) -> Any:
         """Consume one use of the first pending fault/delay for this method."""
         with self._lock:
@@ -692,6 +733,7 @@ class FakeSlack:
             token = auth[7:] if auth.startswith("Bearer ") else None
             form_token = args.pop("token", None)
             token = token or (str(form_token) if form_token else None)
+            self._arrive(method)
             reply = self._injected(method) or self._answer(method, args, token)
         except SlackError as exc:
             reply = _Reply(200, {"ok": False, "error": exc.error, **exc.extra})
