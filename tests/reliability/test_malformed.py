@@ -7,8 +7,11 @@ case below is a genuine request with one field broken, signed after the change.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,16 +19,20 @@ from urllib.parse import urlencode
 
 import pytest
 import redis
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot import wellformed
+from bot.app import create_app
 from bot.blocks import ACTION_PICK_CLARITY, FIELD_LANE, FIELD_TEXT, VIEW_WIN
+from bot.cli import build_runtime
 from bot.fakeslack import FakeSlack, payloads
 from bot.home import FIELD_NUDGE_DAYS, FIELD_PAUSE, FIELD_TARGET, VIEW_SETTINGS
 from bot.ids import is_slack_id, response_url_allowed
 from bot.nudge_blocks import ACTION_HOME_START, FIELD_ANSWER, VIEW_REFLECT
 from bot.settings import Settings
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEAM, Clock, make_redis, serve_app
+from tests.conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM, Clock, make_redis, serve_app
 from tests.driver import SlackDriver
+from tests.reliability.conftest import LogCapture
 from tests.reliability.test_forged import dump
 
 JsonDict = dict[str, Any]
@@ -324,3 +331,56 @@ def test_a_form_field_of_the_wrong_shape_is_answered_under_a_field(
     assert answer.status == 200, answer.body
     if answer.body:
         assert answer.json.get("response_action") == "errors", answer.json
+
+
+def test_socket_mode_refuses_a_malformed_envelope_too(
+    fake_socket: FakeSlack, rds: redis.Redis, redis_url: str, logs: LogCapture
+) -> None:
+    """Over Socket Mode (no HTTP front to catch anything) the same check answers: the broken
+    command is refused and stores nothing; the connection keeps serving genuine commands."""
+    fake = fake_socket
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=BOT_TOKEN,
+        slack_app_token=APP_TOKEN,
+        slack_api_base_url=fake.api_base_url,
+        redis_url=redis_url,
+    )
+    runtime = build_runtime(settings, redis_client=rds, clock=Clock(datetime.now(UTC)))
+    handler = SocketModeHandler(create_app(settings, runtime.deps), app_token=APP_TOKEN)
+    handler.connect()  # type: ignore[no-untyped-call]
+    try:
+        assert fake.socket_connected(timeout=15)
+        broken = command(fake.response_url("sock-broken"))
+        del broken["user_id"]
+        before = dump(rds)
+
+        # Bolt sends no ack for a non-200 answer: deliver without waiting for one.
+        def deliver() -> None:
+            with contextlib.suppress(AssertionError):
+                fake.socket_send("slash_commands", broken, timeout=0.5)
+
+        sender = threading.Thread(target=deliver, daemon=True)
+        sender.start()
+        wait_for_event(logs, "request_malformed")
+        assert dump(rds) == before and fake.calls_to("response_url") == []
+        genuine = command(fake.response_url("sock-genuine"))
+        ack = fake.socket_send("slash_commands", genuine, timeout=10)
+        assert "Logged" in json.dumps(ack.get("payload"))
+        sender.join(timeout=10)
+    finally:
+        handler.close()  # type: ignore[no-untyped-call]
+
+
+def wait_for_event(logs: LogCapture, event: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not logs.events(event):
+        assert time.monotonic() < deadline, f"no {event} log line"
+        time.sleep(0.01)
+
+
+@pytest.fixture(name="fake_socket")
+def _fake_socket() -> Iterator[FakeSlack]:
+    with FakeSlack(team_id=TEAM, bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        fake.add_user("U0ALICE", name="alice", tz="Europe/Berlin")
+        yield fake
