@@ -52,6 +52,7 @@ from bot.wins import (
 
 Clock = Callable[[], datetime]
 FALLBACK_TZ = "UTC"
+NOT_ENROLLED = "not_enrolled"  # `start_enrolment(create=False)` for a PM without a profile
 # After asking Slack for a PM's zone (answered or not), this process does not ask again for
 # this long: a PM whose zone stays unknown (Slack down, no `users:read`) costs one lookup
 # per this many seconds, never one per request.
@@ -424,9 +425,19 @@ class Coach:
         self._enrolled(team_id, user_id, outcome)
         return outcome
 
-    def start_enrolment(self, team_id: str, user_id: str) -> str:
+    def start_enrolment(self, team_id: str, user_id: str, *, create: bool = True) -> str:
         """The profile part of `enrol` (one Redis call): `finish_enrolment` does the rest
-        (schedule, welcome DM) once Slack has its answer."""
+        (schedule, welcome DM) once Slack has its answer.
+
+        With `create=False` (a /coach command, a settings form) only an enrolled PM is
+        touched (a back-off ends): a PM without a profile — never enrolled, or forgotten at
+        their request — stays so, and NOT_ENROLLED is returned with nothing written. Only a
+        win (or the Home's Get started) enrols, as the forget-me answer promises."""
+        if not create and not self.store.profile_zone(team_id, user_id)[0]:
+            # Every profile holds a zone. (A forget-me landing between this read and the
+            # enrol below would leave a fresh profile: the store has no "enrol only if
+            # present" script yet.)
+            return NOT_ENROLLED
         tz = self.tz_for(team_id, user_id)
         return self.store.enrol(
             team_id, user_id, tz, self.clock(), self.tz_source(team_id, user_id, tz)
@@ -448,7 +459,7 @@ class Coach:
             self.log.warning("enrolment_follow_up_failed", team_id=team_id, user_id=user_id)
 
     def _enrolled(self, team_id: str, user_id: str, outcome: str) -> None:
-        if not outcome:
+        if outcome not in ("new", "reactivated"):
             return
         self.store.add_team_user(team_id, user_id)
         self.schedule_next(team_id, user_id)

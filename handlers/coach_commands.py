@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import blocks, coach_blocks, nudge_blocks, texts
-from bot.coach import Coach
+from bot.coach import NOT_ENROLLED, Coach
 from bot.export import ExportRangeError
 from bot.numbers import is_number
 from bot.prompts import MAX_CUSTOM_PROMPTS, THEMES, library, validate_custom_prompt
@@ -336,6 +336,15 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }
 
 
+def _changes_settings(handler: Subcommand, args: str) -> bool:
+    """Whether `/coach <handler> <args>` writes the PM's own settings (it would enrol them)."""
+    if handler in (target, pause, resume, share):
+        return True
+    if handler in (timezone, nudges):
+        return bool(args)
+    return handler is prompts and args.split(maxsplit=1)[:1] == ["add"]
+
+
 def dispatch(text: str, ctx: Ctx) -> None:
     """Route `/coach <name> <args>`; unknown names say what was not understood, then help."""
     name, *rest = re.split(r"\s+", text.strip(), maxsplit=1)
@@ -346,10 +355,15 @@ def dispatch(text: str, ctx: Ctx) -> None:
         return
     enrolled = ""
     if handler not in (forget_me, help_):
-        # Using a command enrols a PM (one welcome DM, after the answer) and ends any back-off.
-        enrolled = ctx.coach.start_enrolment(ctx.team_id, ctx.user_id)
+        # Using a command ends an enrolled PM's back-off; it never enrols anyone (a win does:
+        # after forget-me, only `/win` starts fresh, as the answer to forget-me says).
+        enrolled = ctx.coach.start_enrolment(ctx.team_id, ctx.user_id, create=False)
+    if enrolled == NOT_ENROLLED and _changes_settings(handler, args.strip()):
+        # Settings belong to an enrolled PM: nothing is written before their first win.
+        ctx.say(texts.NOT_PAUSED if handler is resume else texts.STATS_EMPTY)
+        return
     try:
         handler(args.strip(), ctx)
     finally:
-        if enrolled:
+        if enrolled and enrolled != NOT_ENROLLED:
             ctx.later(partial(ctx.coach.finish_enrolment, ctx.team_id, ctx.user_id, enrolled))

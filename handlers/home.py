@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot import home, nudge_blocks, texts
 from bot.blocks import win_modal
-from bot.coach import Coach
+from bot.coach import NOT_ENROLLED, Coach
 from bot.numbers import is_number
 from bot.prompts import MAX_CUSTOM_PROMPTS, library, validate_custom_prompt
 from bot.schedule import NudgeSchedule, parse_time
@@ -201,6 +201,10 @@ def settings_submitted(
         ack(response_action="errors", errors=errors)
         return
     try:
+        if coach.start_enrolment(team_id, user_id, create=False) == NOT_ENROLLED:
+            # A form left open across forget-me: it does not enrol them again.
+            ack(response_action="errors", errors={home.FIELD_TARGET: texts.HOME_FORGOTTEN})
+            return
         coach.set_target(team_id, user_id, int(target_value))
         current_tz = coach.store.profile(team_id, user_id)
         if tz_value and canonical_tz(tz_value) != current_tz.get("tz"):
@@ -243,7 +247,10 @@ def prompts_submitted(
         )
         return
     try:
-        enrolled = coach.start_enrolment(team_id, user_id)
+        enrolled = coach.start_enrolment(team_id, user_id, create=False)
+        if enrolled == NOT_ENROLLED:  # a form left open across forget-me
+            ack(response_action="errors", errors={home.FIELD_PROMPT: texts.HOME_FORGOTTEN})
+            return
         added = coach.store.add_prompt(team_id, user_id, text, MAX_CUSTOM_PROMPTS)
     except StoreUnavailable:
         ack(response_action="errors", errors={home.FIELD_PROMPT: texts.NOT_SAVED_SHORT})

@@ -159,6 +159,8 @@ def test_undo_removes_the_last_logged_win(slack: SlackDriver, clock: Clock) -> N
 
 
 def test_target_changes_the_balance_goal(slack: SlackDriver) -> None:
+    assert "/win" in slack.command("/coach", "target 40%").text  # a win comes first
+    log(slack, "shipped Launched it")
     assert "now *40%*" in slack.command("/coach", "target 40%").text
     reply = slack.command("/win", "clarity Framed it")
     assert "target 40%" in reply.text
@@ -191,6 +193,7 @@ def test_timezone_explicit_and_auto(slack: SlackDriver, fake: FakeSlack, clock: 
 
 
 def test_pause_and_resume(slack: SlackDriver) -> None:
+    log(slack, "shipped Launched it")
     reply = slack.command("/coach", "pause 2w")
     assert "Paused until Mon 07 Dec" in reply.text
     assert slack.store.redis.smembers(f"pmc:v1:{{{TEAM}:U0ALICE}}:paused") == {
@@ -203,6 +206,7 @@ def test_pause_and_resume(slack: SlackDriver) -> None:
 
 
 def test_share_on_off(slack: SlackDriver) -> None:
+    log(slack, "shipped Launched it")
     assert "may now appear" in slack.command("/coach", "share on").text
     assert slack.store.profile(TEAM, "U0ALICE")["share"] == "1"
     assert "stay private" in slack.command("/coach", "share off").text
@@ -213,6 +217,7 @@ def test_share_on_off(slack: SlackDriver) -> None:
 def test_custom_prompts(slack: SlackDriver) -> None:
     listing = slack.command("/coach", "prompts")
     assert "built-in prompts" in listing.text and "no prompts of your own" in listing.text
+    log(slack, "shipped Launched it")
     added = slack.command("/coach", "prompts add What did I <!channel> decide?")
     assert "Added prompt 1" in added.text and "<!channel>" not in json.dumps(added.json)
     slack.command("/coach", "prompts add Who did I unblock?")
@@ -319,3 +324,63 @@ def test_store_down_is_reported_for_coach(settings, fake: FakeSlack, clock: Cloc
     with serve_app(settings, connect(f"redis://127.0.0.1:{free_port()}/0"), fake, clock) as s:
         assert "did *not* go through" in s.command("/coach", "stats").text
         assert "did *not* go through" in s.command("/coach", "target 40").text
+
+
+def mentions(rds: redis.Redis, user: str) -> list[str]:
+    """Every key, set or sorted-set member, hash field or value that names `user`."""
+    found = []
+    for key in rds.scan_iter("*"):
+        kind = rds.type(key)
+        members: list[str] = []
+        if kind == "set":
+            members = list(rds.smembers(key))
+        elif kind == "zset":
+            members = list(rds.zrange(key, 0, -1))
+        elif kind == "hash":
+            members = list(rds.hkeys(key)) + list(rds.hvals(key))
+        elif kind == "string":
+            members = [rds.get(key) or ""]
+        if user in key or any(user in m for m in members):
+            found.append(key)
+    return found
+
+
+def welcomes(fake: FakeSlack, user: str) -> int:
+    return sum("Welcome to PM Coach" in str(m.get("text")) for m in fake.messages(user))
+
+
+def test_after_forget_me_only_a_win_starts_fresh(
+    slack: SlackDriver, fake: FakeSlack, rds: redis.Redis
+) -> None:
+    """After forget-me, /coach subcommands and the App Home answer without enrolling the PM
+    again (no welcome DM, no key, no due-index entry); settings ask for a win first; the next
+    /win enrols them, with one welcome."""
+    log(slack, "clarity Before")
+    slack.settle()
+    assert welcomes(fake, "U0ALICE") == 1
+    ask = slack.command("/coach", "forget-me")
+    slack.hook_posts(slack.click(ask, ACTION_FORGET))
+    slack.settle()
+    assert mentions(rds, "U0ALICE") == []
+
+    for sub in ("stats", "help", "history", "undo", "nudges", "timezone", "prompts", "export"):
+        assert slack.command("/coach", sub).status == 200
+    for change in ("nudges fri 10:00", "target 40", "timezone Asia/Tokyo", "pause 1w"):
+        assert "/win" in slack.command("/coach", change).text, change
+    for change in ("share on", "prompts add Who did I unblock?"):
+        assert "/win" in slack.command("/coach", change).text, change
+    assert "weren't paused" in slack.command("/coach", "resume").text
+    published = len(fake.calls_to("views.publish"))
+    slack.event({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "event_ts": "9.1"})
+    home = fake.wait_for("views.publish", count=published + 1)[-1].args["view"]
+    slack.settle()
+    assert "Get started" in json.dumps(home)  # the introduction, not a PM's Home
+    assert mentions(rds, "U0ALICE") == []
+    assert welcomes(fake, "U0ALICE") == 1
+
+    again = slack.command("/win", "shipped x")
+    slack.settle()
+    assert "Logged" in again.text
+    assert welcomes(fake, "U0ALICE") == 2
+    assert slack.store.profile(TEAM, "U0ALICE")
+    assert any("due" in key for key in mentions(rds, "U0ALICE"))  # nudges scheduled again
