@@ -138,4 +138,5 @@ def other_team(slack: SlackDriver, team_id: str = TEAM_B) -> SlackDriver:
         coach=slack.coach,
         ticker=slack.ticker,
         recaps=slack.recaps,
+        settle=slack.settle,  # the same app's executors: wait for its after-ack work too
     )
