@@ -238,8 +238,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging("WARNING", settings.log_format, settings.secret_values())
     mode = "Socket Mode" if settings.socket_mode else f"HTTP on port {settings.port}"
-    print(f"config: ok ({mode})")
-    failures = 0
+    placeholders = settings.placeholders()  # valid in shape, copied from .env.example
+    if placeholders:
+        names = ", ".join(placeholders)
+        print(f"config: FAILED (placeholder value in {names}: use the real one from Slack)")
+    else:
+        print(f"config: ok ({mode})")
+    failures = 1 if placeholders else 0
     runtime = build_runtime(settings)
     try:
         runtime.redis.ping()

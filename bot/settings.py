@@ -6,12 +6,18 @@ printing or logging a `Settings` never shows their values.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+# What a value copied from an example rather than from Slack looks like: `.env.example`'s
+# `xoxb-your-bot-token` and `your-signing-secret`, "changeme", "<token>", "xoxb-…".
+PLACEHOLDER = re.compile(r"(?:^|[-_])your[-_]|change[-_]?me|replace[-_]?me|<[^>]*>|…|\.\.\.", re.I)
 
 
 class Settings(BaseSettings):
@@ -73,6 +79,25 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_shape(cls, value: str) -> str:
+        # What redis-py's from_url would refuse with a traceback, said here in one line (and
+        # never echoing the URL, which may hold a password).
+        parts = urlsplit(value.strip())
+        if parts.scheme not in REDIS_SCHEMES:
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        try:
+            parts.port  # noqa: B018  # raises for a port that is not a number
+        except ValueError:
+            raise ValueError("has a port that is not a number from 1 to 65535") from None
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("names no host (e.g. redis://localhost:6379/0)")
+        db = parts.path.strip("/")
+        if parts.scheme != "unix" and db and not db.isdigit():
+            raise ValueError("has a database that is not a number (e.g. redis://host:6379/0)")
+        return value.strip()
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -101,6 +126,20 @@ class Settings(BaseSettings):
     @property
     def admin_ids(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.admin_user_ids.split(",") if part.strip())
+
+    def placeholders(self) -> list[str]:
+        """The settings (by their environment names) that still hold a placeholder, such as
+        `.env.example`'s `xoxb-your-bot-token`: valid in shape, never a real value."""
+        values = {
+            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+            "SLACK_APP_TOKEN": self.slack_app_token,
+        }
+        return [
+            name
+            for name, value in values.items()
+            if value is not None and PLACEHOLDER.search(value.get_secret_value())
+        ]
 
     def secret_values(self) -> list[str]:
         """Every secret value, for the log redactor."""

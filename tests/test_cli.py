@@ -232,6 +232,9 @@ def test_check_fails_when_redis_or_slack_is_not_fine(fake: FakeSlack, redis_url:
         ({"PORT": "eighty"}, "PORT is invalid"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT is invalid"),
         ({"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN is invalid"),
+        ({"REDIS_URL": "notaurl"}, "REDIS_URL is invalid"),
+        ({"REDIS_URL": "redis://host:notaport"}, "REDIS_URL is invalid"),
+        ({"REDIS_URL": "redis://:s3cret@host:6379/zero"}, "REDIS_URL is invalid"),
     ],
 )
 def test_bad_settings_stop_with_one_clear_line(
@@ -248,6 +251,51 @@ def test_bad_settings_stop_with_one_clear_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and named in lines[0], result.stderr
     assert "not-a-token" not in result.stderr or "SLACK_BOT_TOKEN" in result.stderr
+    assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "tick", "recap --team T0 --dry-run"])
+def test_a_bad_redis_url_is_one_line_for_every_command(
+    fake: FakeSlack, redis_url: str, tmp_path: Path, command: str
+) -> None:
+    """Every command that reads the settings names REDIS_URL in one line, no traceback."""
+    env = cli_env(fake, "redis://host:notaport")
+    result = pm_coach(*command.split(), env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "pm-coach: setting REDIS_URL is invalid: has a port that is not a number from 1 to 65535"
+    ]
+
+
+def test_check_calls_the_example_placeholders_failed(
+    fake: FakeSlack, redis_url: str, tmp_path: Path
+) -> None:
+    """`.env.example` copied as it is: the token and secret have a valid shape, and `check`
+    says FAILED naming both, instead of "config: ok"; with real values it says ok."""
+    env = cli_env(fake, redis_url)
+    for key in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_BASE_URL", "REDIS_URL"):
+        del env[key]
+    env["PYTHONPATH"] = str(ROOT)
+    example = (ROOT / ".env.example").read_text()
+    lines = [
+        f"SLACK_API_BASE_URL={fake.api_base_url}"
+        if line.startswith("SLACK_API_BASE_URL=")
+        else f"REDIS_URL={redis_url}"
+        if line.startswith("REDIS_URL=")
+        else line
+        for line in example.splitlines()
+    ]
+    (tmp_path / ".env").write_text("\n".join(lines) + "\n")
+    result = pm_coach("check", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    config = [line for line in result.stdout.splitlines() if line.startswith("config:")]
+    assert config == [
+        "config: FAILED (placeholder value in SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET: "
+        "use the real one from Slack)"
+    ]
+    env.update({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET})
+    result = pm_coach("check", env=env, cwd=tmp_path)
+    assert "config: ok" in result.stdout
 
 
 def test_settings_from_dotenv(fake: FakeSlack, redis_url: str, tmp_path: Path) -> None:
