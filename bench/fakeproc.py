@@ -4,7 +4,8 @@ share a GIL with the code under test or the baseline.
 It is `bot.fakeslack.FakeSlack` with two changes for volume: the call journal keeps counters
 instead of every request, and chat.postMessage counts posts per channel instead of storing the
 messages (Block Kit validation and the answer are unchanged). Control methods, called through
-the Web API with the bot token: bench.add_users, bench.reset, bench.bucket, bench.stats.
+the Web API with the bot token: bench.add_users, bench.reset, bench.bucket, bench.stats,
+bench.delay, bench.arrivals.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class BenchSlack(FakeSlack):
                 "bench.reset": self._bench_reset,
                 "bench.bucket": self._bench_bucket,
                 "bench.stats": self._bench_stats,
+                "bench.delay": self._bench_delay,
+                "bench.arrivals": self._bench_arrivals,
             }
         )
 
@@ -72,6 +75,19 @@ class BenchSlack(FakeSlack):
         # workspace_bucket takes the lock itself; we already hold it (RLock).
         self.workspace_bucket(None if rate is None else float(rate), int(args.get("burst", 20)))
         return {"ok": True}
+
+    def _bench_delay(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """Every answer of method `of` takes `seconds` from now on (0: answered at once again)."""
+        method, seconds = str(args["of"]), float(args.get("seconds") or 0)
+        with self._lock:  # (an RLock: already ours while a method runs)
+            self._delays.pop(method, None)
+        if seconds > 0:
+            self.delay(method, seconds, times=None)
+        return {"ok": True}
+
+    def _bench_arrivals(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+        """When (epoch seconds) each call to method `of` arrived, before its delay."""
+        return {"ok": True, "arrivals": self.arrivals(str(args["of"]))}
 
     def _bench_stats(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
         calls: dict[str, dict[str, int]] = {}

@@ -252,6 +252,14 @@ class FakeControl:
     def stats(self) -> dict[str, Any]:
         return self.call("bench.stats")
 
+    def delay(self, method: str, seconds: float) -> None:
+        """Every answer of `method` takes `seconds` from now on (0: at once again)."""
+        self.call("bench.delay", of=method, seconds=seconds)
+
+    def arrivals(self, method: str) -> list[float]:
+        """When (time.time()) each call to `method` reached the fake, before any delay."""
+        return [float(t) for t in self.call("bench.arrivals", of=method)["arrivals"]]
+
     def stop(self) -> None:
         self.child.stop()
 
