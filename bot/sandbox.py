@@ -1,7 +1,7 @@
 """`pm-coach sandbox`: the real app in a terminal, with no Slack workspace and no Redis.
 
 The same app factory, handlers, store code and tick run against the loopback fake Slack (the
-one the tests use) and an embedded store (fakeredis in this process, or the Redis at REDIS_URL).
+one the tests use) and an embedded store (fakeredis in this process; REDIS_URL is ignored).
 Requests reach the app exactly as Slack sends them — signed bodies through Bolt — and whatever
 the app sends back to "Slack" (replies, DMs, modals, the Home, the channel recap) is read from
 the fake's journal and drawn as text. A simulated clock lets scheduled work happen on demand.
@@ -780,6 +780,11 @@ def seed_history(runtime: Runtime, clock: SimClock, weeks: int = 12, seed: int =
 
 # Entry point ----------------------------------------------------------------------------------
 
+IGNORED_REDIS_URL = (
+    "pm-coach sandbox: REDIS_URL is set and ignored: the sandbox keeps its own in-memory store "
+    "and never touches a real Redis or workspace."
+)
+
 
 def main(
     *,
@@ -789,17 +794,15 @@ def main(
     stdout: TextIO = sys.stdout,
 ) -> int:
     """Run the sandbox: interactive on a terminal, else the lines of `script` or stdin."""
-    url = os.environ.get("REDIS_URL", "")
-    if url:
-        from bot.store import connect
+    import fakeredis
 
-        client: Any = connect(url)
-        label = f"the Redis at {url.split('@')[-1]}"
-    else:
-        import fakeredis
-
-        client = fakeredis.FakeRedis(decode_responses=True)
-        label = "an in-memory store (fakeredis; gone when you quit)"
+    # Always the embedded store, never REDIS_URL: the sandbox's tick and recaps are the
+    # product's, which serve every team in the Redis they are given — pointed at a real one
+    # they sent real workspaces' nudges (to the fake) and marked real PMs inactive.
+    if os.environ.get("REDIS_URL"):
+        sys.stderr.write(IGNORED_REDIS_URL + "\n")
+    client = fakeredis.FakeRedis(decode_responses=True)
+    label = "an in-memory store (fakeredis; gone when you quit)"
     sandbox = Sandbox(redis_client=client, out=stdout, color=stdout.isatty(), store_label=label)
     try:
         sandbox.setup(demo=demo)

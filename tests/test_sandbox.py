@@ -6,16 +6,19 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import fakeredis
 import pytest
+import redis
 
 from bot.sandbox import Sandbox
+from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 WED_NOON = datetime(2026, 11, 25, 11, 0, tzinfo=UTC)
+REAL_TEAM, REAL_PM = "T0REALWS", "U0REALPM"
 
 SESSION = """\
 /win clarity Wrote the pricing one-pager
@@ -142,3 +145,43 @@ def test_demo_history_makes_the_home_meaningful() -> None:
     assert "longest" in text and "Recent wins" in text
     assert "pm-coach-brag-2026-Q3.md" in text and "# Brag document — Q3 2026" in text
     assert box.failed == 0
+
+
+def _snapshot(client: redis.Redis) -> dict[bytes, tuple[bytes | None, int]]:
+    """Every key's serialized value and expiry: equal snapshots mean nothing was touched."""
+    return {key: (client.dump(key), client.pttl(key)) for key in client.scan_iter("*")}
+
+
+def test_the_sandbox_never_touches_the_redis_at_redis_url(
+    redis_url: str, rds: redis.Redis, tmp_path: Path
+) -> None:
+    """With REDIS_URL naming a Redis that holds a real workspace (a PM, a nudge overdue), a
+    scripted sandbox session that moves its clock a week on leaves every key of that Redis
+    byte-identical, says once that REDIS_URL is ignored, and shows nothing of that team."""
+    store = Store(rds)
+    now = datetime.now(UTC)
+    store.enrol(REAL_TEAM, REAL_PM, "Europe/Berlin", now - timedelta(days=30))
+    store.add_team_user(REAL_TEAM, REAL_PM)
+    store.reschedule(REAL_TEAM, REAL_PM, now - timedelta(hours=1))  # due: any tick would send
+    raw = redis.Redis.from_url(redis_url)
+    before = _snapshot(raw)
+    assert before and store.due_at(REAL_TEAM, REAL_PM) is not None
+    script = tmp_path / "week.txt"
+    script.write_text("/win clarity Sandbox only\n:advance 1d\n:advance 1w\n/coach stats\n")
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["REDIS_URL"] = redis_url
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "pm-coach"), "sandbox", "--script", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    after = _snapshot(raw)
+    raw.close()
+    assert after == before
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Logged a clarity win: Sandbox only" in result.stdout
+    assert result.stderr.count("REDIS_URL is set and ignored") == 1
+    assert REAL_TEAM not in result.stdout and REAL_PM not in result.stdout
