@@ -276,6 +276,10 @@ class Server:
                 await self._converse(conn)
         except (ConnectionError, TimeoutError):
             pass  # the client went away, or does not take its answer
+        except asyncio.CancelledError:
+            # Only stop() cancels a connection; ending quietly spares asyncio's stream
+            # callback an error log about a cancelled task.
+            pass
         except Exception:
             self.log.exception("http_connection_failed")
         finally:

@@ -394,3 +394,25 @@ def test_pm_coach_run_refuses_unsigned_requests_and_serves_signed_ones(
     assert health is not None and health.status == 200
     assert code == 0
     process.wait_for_log("stopped")
+
+
+def test_stop_closes_waiting_connections_without_waiting_for_them(
+    settings: Settings, rds: redis.Redis, clock: Clock
+) -> None:
+    """`stop()` closes a connection still dripping its head and an idle kept-alive one at once
+    (they are not requests in flight) and returns, long before its shutdown timeout."""
+    with front(settings, rds, clock, shutdown_timeout=600, header_timeout=600) as served:
+        idle, slow = connect(served.port), connect(served.port)
+        idle.sendall(request("GET", "/healthz"))
+        answer = read_answer(idle.makefile("rb"))
+        slow.sendall(b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        stopper = threading.Thread(target=served.server.stop, daemon=True)
+        stopper.start()
+        stopper.join(timeout=120)
+        stopped = not stopper.is_alive()
+        leftovers = closed_by_server(idle), closed_by_server(slow)
+        idle.close()
+        slow.close()
+    assert answer is not None and answer.status == 200
+    assert stopped
+    assert leftovers == (b"", b"")
