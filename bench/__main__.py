@@ -8,7 +8,8 @@ the same run, printed as one table.
 
 Benchmarks: 1 slash (the /win path over HTTP), 2 roundtrips (Redis round trips per operation),
 3 fanout (nudges per second; rate-limited, three processes), 4 recap (build time; memory per
-win), 5 scaling (fan-out and recap at growing sizes).
+win), 5 scaling (fan-out and recap at growing sizes), 6 edge (/win with 500 slow clients open;
+first-time /win and form opens while Slack is slow).
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import fanout, recap, roundtrips, scaling, slash
+from bench import fanout, recap, roundtrips, scaling, slash, slowclients, slowslack
 from bench.infra import BOT_TOKEN, SIGNING_SECRET, FakeControl, RedisProc
 from bench.report import Figure, machine, machine_lines, table
 from bot.fakeslack import drop_proxies
 from bot.logs import configure_logging
 
-NAMES = ("slash", "roundtrips", "fanout", "recap", "scaling")
+NAMES = ("slash", "roundtrips", "fanout", "recap", "scaling", "edge")
 ALIASES = {str(i + 1): name for i, name in enumerate(NAMES)}
 
 
@@ -202,12 +203,24 @@ def bench_scaling(run: Run) -> None:
     run.figures += scaling.fanout_figures(results, skipped)
 
 
+def bench_edge(run: Run) -> None:
+    fake, redis = run.shared()
+    run.say("edge: /win acks with slow clients holding connections open")
+    clients = slowclients.run(fake, redis.url, run.plan.quick)
+    run.figures += slowclients.figures(clients)
+    run.say("edge: first-time /win and form opens while Slack is slow")
+    slack = slowslack.run(fake, redis.url, run.plan.quick)
+    run.figures += slowslack.figures(slack)
+    run.raw["edge"] = {"slow_clients": clients, "slow_slack": slack}
+
+
 STEPS: dict[str, Callable[[Run], None]] = {
     "slash": bench_slash,
     "roundtrips": bench_roundtrips,
     "fanout": bench_fanout,
     "recap": bench_recap,
     "scaling": bench_scaling,
+    "edge": bench_edge,
 }
 
 
@@ -220,7 +233,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help=f"comma-separated benchmarks to run: {', '.join(NAMES)} (or 1-5)",
+        help=f"comma-separated benchmarks to run: {', '.join(NAMES)} (or 1-6)",
     )
     parser.add_argument("--json", metavar="FILE", help="write every figure and raw result here")
     parser.add_argument(

@@ -175,7 +175,7 @@ def figures(out: dict[str, Any]) -> list[Figure]:
     )
     return [
         Figure(
-            "slowslack",
+            "6",
             f"first-time /win ack p99, users.info at {USERS_INFO_S:g} s ({out['wins']} at once)",
             1000 * slow["p99_s"],
             "ms",
@@ -187,7 +187,7 @@ def figures(out: dict[str, Any]) -> list[Figure]:
             out,
         ),
         Figure(
-            "slowslack",
+            "6",
             f"form views.open start after click, views.open at {VIEWS_OPEN_S:g} s "
             f"({form['clicks']} at once)",
             1000 * form["start_max_s"],
