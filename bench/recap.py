@@ -112,7 +112,7 @@ def timing(url: str, members: int, repeats: int, *, detail: bool = True) -> dict
     `detail`, a warm-up round first and a timed breakdown of build's steps afterwards."""
     rds = connect(url, socket_timeout=30)
     rds.flushall()
-    users = [user_id("M", i) for i in range(members)]
+    users = [user_id("UM", i) for i in range(members)]
     started = time.perf_counter()
     written = recap_team(rds, TEAM, users, RECAP_WEEK)
     populate_s = time.perf_counter() - started
@@ -162,7 +162,7 @@ def memory(wins: int) -> dict[str, Any]:
         rds = connect(server.url, socket_timeout=30)
         rng = random.Random(4)
         per_pm = 100
-        pms = [user_id("W", i) for i in range(max(1, wins // per_pm))]
+        pms = [user_id("UW", i) for i in range(max(1, wins // per_pm))]
         batch = [win_for_log(TEAM, u, n, FRI_15_BERLIN, rng) for u in pms for n in range(per_pm)]
         rds.script_load("return 1")  # the script cache exists before the first snapshot
         before = int(rds.info("memory")["used_memory"])

@@ -113,8 +113,8 @@ def run(fake: FakeControl, sizes: Sizes) -> dict[str, Any]:
         settings = settings_for(fake.api_base_url, url, rate=10_000, burst=1000)
         load_scripts(url)
         rds = counting_client(url)
-        pm = user_id("R", 0)
-        fake.add_users("R", 1)
+        pm = user_id("UR", 0)
+        fake.add_users("UR", 1)
         runtime = build_runtime(settings, redis_client=rds)
         coach = runtime.deps.coach
 
@@ -142,8 +142,8 @@ def run(fake: FakeControl, sizes: Sizes) -> dict[str, Any]:
         out["home"] = {"n": sizes.homes, **count.per(sizes.homes)}
 
         # Nudges: a batch of due PMs through Ticker.tick.
-        users = [user_id("N", i) for i in range(sizes.nudges)]
-        fake.add_users("N", sizes.nudges)
+        users = [user_id("UN", i) for i in range(sizes.nudges)]
+        fake.add_users("UN", sizes.nudges)
         enrol_due(rds, TEAM, users, FRI_15_BERLIN)
         ticker = Ticker(
             Store(rds),
@@ -160,7 +160,7 @@ def run(fake: FakeControl, sizes: Sizes) -> dict[str, Any]:
         out["nudge"] = {"n": len(report.sent), "due": sizes.nudges, **count.per(sent)}
 
         # One recap of a channel of `members` PMs with 10 wins each this week.
-        members = [user_id("M", i) for i in range(sizes.members)]
+        members = [user_id("UM", i) for i in range(sizes.members)]
         written = recap_team(rds, TEAM, members, RECAP_WEEK)
         stub = MembersStub([*members, "U0FAKEBOT01"])
         recaps = Recaps(

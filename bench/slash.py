@@ -19,7 +19,7 @@ from bench.report import Figure, verdict
 from bot.fakeslack import payloads, signed_headers
 
 MODES = ("prod", "bare_default", "bare_pbr")
-PM_PREFIX = "P"
+PM_PREFIX = "UP"
 PMS = 32
 SLACK_ACK_S = 3.0
 BURST_GOAL_S = SLACK_ACK_S / 2  # "well inside Slack's 3 s": within half of it
