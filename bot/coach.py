@@ -221,34 +221,46 @@ class Coach:
         `finish_enrolment`, which starts with it) to the work done after answering."""
         return self.tz_cache.get(team_id, user_id) is not None
 
-    def learn_zone(self, team_id: str, user_id: str) -> str | None:
+    def learn_zone(self, team_id: str, user_id: str) -> None:
         """After answering Slack: if the PM's stored zone is only a guess, ask Slack once (not
         again from this process for ZONE_RETRY_S), store the answer, move the wins logged
-        under the guess to their real local week, and reschedule the PM's nudges. Returns the
-        zone learnt, or None. Never raises: the PM's request is answered already."""
+        under the guess to their real local week, and reschedule the PM's nudges. Never
+        raises: the PM's request is answered already."""
         if self.knows_zone(team_id, user_id):
-            return None
+            return
         try:
             guess, source = self.store.profile_zone(team_id, user_id)
             if guess is None:  # no profile (yet): nothing to keep a zone in
-                return None
+                return
             if source != "fallback":
                 self.tz_cache.put(team_id, user_id, guess)
-                return None
+                return
             if not self.tz_cache.claim_lookup(team_id, user_id, time.monotonic(), ZONE_RETRY_S):
-                return None
+                return
             # The patient client: nobody waits for this answer.
             looked = self.lookup_tz(user_id, self.slack)
             if looked is None or not self.store.set_tz(team_id, user_id, looked, "slack"):
-                return None  # Slack cannot say now; or the PM chose a zone, or left, meanwhile
+                return  # Slack cannot say now; or the PM chose a zone, or left, meanwhile
             self.tz_cache.put(team_id, user_id, looked)
             moved = self._replace_guessed_wins(team_id, user_id, looked) if looked != guess else 0
             self.schedule_next(team_id, user_id)
         except StoreUnavailable:
             self.log.warning("tz_learn_failed", team_id=team_id, user_id=user_id)
-            return None
+            return
         self.log.info("tz_learned", team_id=team_id, user_id=user_id, tz=looked, moved=moved)
-        return looked
+
+    def follow_slack_zone(self, team_id: str, user_id: str, tz: str) -> bool:
+        """Slack says the PM's zone is now `tz` (a `user_change` event): keep it unless the PM
+        chose a zone; if theirs was only a guess, the wins logged under it move to their local
+        week as in `learn_zone`. True if stored."""
+        guess, source = self.store.profile_zone(team_id, user_id)
+        if not self.store.set_tz(team_id, user_id, tz, "slack"):
+            return False
+        self.tz_cache.drop(team_id, user_id)
+        if source == "fallback" and tz != guess:
+            self._replace_guessed_wins(team_id, user_id, tz)
+        self.schedule_next(team_id, user_id)
+        return True
 
     def _replace_guessed_wins(self, team_id: str, user_id: str, tz: str) -> int:
         """Each win logged while the PM's zone was a guess counts in the local week it was

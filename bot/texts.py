@@ -144,6 +144,7 @@ TZ_BAD = (
 )
 TZ_SHOW = "Your time zone is *{tz}* ({source}). Change it with `/coach timezone <Area/City>` or "
 TZ_SHOW_AUTO = "`/coach timezone auto`."
+TZ_SOURCE_GUESS = "a guess: I haven't heard your zone from Slack yet"
 PAUSED = (
     "🏖️ Paused until {until:%a %d %b}. No nudges meanwhile, and your streak waits for you: "
     "paused weeks neither count nor break it. `/coach resume` to come back early."

@@ -151,6 +151,9 @@ def timezone(args: str, ctx: Ctx) -> None:
         profile = ctx.coach.store.profile(ctx.team_id, ctx.user_id)
         tz = profile.get("tz") or ctx.coach.tz_for(ctx.team_id, ctx.user_id)
         source = "you chose it" if profile.get("tz_source") == "explicit" else "from Slack"
+        if profile.get("tz_source") in (None, "fallback"):  # Slack is not asked while it waits
+            source = texts.TZ_SOURCE_GUESS
+            ctx.later(partial(ctx.coach.learn_zone, ctx.team_id, ctx.user_id))
         ctx.say(texts.TZ_SHOW.format(tz=tz, source=source) + texts.TZ_SHOW_AUTO)
         return
     if args.lower() == "auto":

@@ -19,10 +19,7 @@ def user_changed(event: dict[str, Any], body: dict[str, Any], context: Any) -> N
     team_id = str(body.get("team_id") or context.get("team_id") or "")
     if not tz or not is_valid_tz(tz) or not team_id:
         return
-    coach = coach_of(context)
-    if coach.store.set_tz(team_id, str(user.get("id")), tz, "slack"):
-        coach.tz_cache.drop(team_id, str(user.get("id")))
-        coach.schedule_next(team_id, str(user.get("id")))
+    if coach_of(context).follow_slack_zone(team_id, str(user.get("id")), tz):
         context["log"].info("tz_followed_slack", tz=tz)
 
 

@@ -122,6 +122,23 @@ def test_a_backdated_win_keeps_the_day_the_pm_picked_when_the_zone_is_learnt(
     assert weeks == {"Framed the bet": "2026-W49", "Saturday's call": "2026-W48"}
 
 
+def test_a_user_change_event_places_wins_logged_under_the_guess_too(
+    slack: SlackDriver, fake: FakeSlack, clock: Clock
+) -> None:
+    """Slack could not say the new PM's zone; a `user_change` event then tells it: the win
+    logged under the guess moves to its local week, as when the zone is learnt by asking."""
+    fake.add_user(NEW, tz="Asia/Tokyo")
+    clock.set(datetime(2026, 11, 29, 20, 0, tzinfo=UTC))  # Sun 20:00 UTC = Mon 05:00 Tokyo
+    fake.fail("users.info", "internal_error", times=None)
+    assert "Logged" in slack.command("/win", "clarity Framed the bet", user=NEW).text
+    assert [w.week for w in slack.store.user_wins(TEAM, NEW)] == ["2026-W48"]
+    user = {"id": NEW, "team_id": TEAM, "tz": "Asia/Tokyo"}
+    assert slack.event({"type": "user_change", "user": user}).status == 200
+    assert slack.store.profile_zone(TEAM, NEW) == ("Asia/Tokyo", "slack")
+    assert [w.week for w in slack.store.user_wins(TEAM, NEW)] == ["2026-W49"]
+    assert slack.store.redis.hgetall(f"pmc:v1:{{{TEAM}:{NEW}}}:weeks") == {"2026-W49:c": "1"}
+
+
 def test_an_unknown_zone_is_not_asked_of_slack_on_every_win(
     slack: SlackDriver, fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -138,6 +155,20 @@ def test_an_unknown_zone_is_not_asked_of_slack_on_every_win(
     assert "Logged" in slack.command("/win", "clarity Win 4", user=NEW).text
     assert len(fake.calls_to("users.info")) == 2
     assert slack.store.profile_zone(TEAM, NEW) == ("America/New_York", "slack")
+
+
+def test_the_zone_shown_says_when_it_is_a_guess(
+    slack: SlackDriver, fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`/coach timezone` never claims a guess came from Slack; showing it asks Slack after the
+    answer (once the retry window allows), and the next look shows Slack's zone."""
+    fake.add_user(NEW, tz="Asia/Tokyo")
+    fake.fail("users.info", "internal_error", times=1)
+    slack.command("/win", "clarity First", user=NEW)
+    assert "*UTC* (a guess" in slack.command("/coach", "timezone", user=NEW).text
+    monkeypatch.setattr(coach_module, "ZONE_RETRY_S", 0.0)
+    assert "*UTC* (a guess" in slack.command("/coach", "timezone", user=NEW).text
+    assert "*Asia/Tokyo* (from Slack)" in slack.command("/coach", "timezone", user=NEW).text
 
 
 def test_a_new_pms_form_opens_without_waiting_for_users_info(
