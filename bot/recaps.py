@@ -2,9 +2,11 @@
 any number of processes, and what to do when the channel is gone.
 
 Exactly once: a claim key per team and week (`SET NX`) that ends up holding the posted message's
-`ts`; the thread reply has its own marker, so a failure after the main message never re-posts
-it. A post whose answer was lost is not repeated automatically (the claim says "unknown"): an
-operator can post it with `pm-coach recap --team T --force` after checking the channel.
+`ts`; the thread reply has its own claim (taken the same way once the main message is posted),
+so a failure after the main message never re-posts it and two processes finishing one recap
+post one reply. A post whose answer was lost is not repeated automatically (the claim says
+"unknown"): an operator can post it with `pm-coach recap --team T --force` after checking the
+channel.
 """
 
 from __future__ import annotations
@@ -224,25 +226,39 @@ class Recaps:
         ts: str,
         recap: Recap | None = None,
     ) -> RecapOutcome:
-        _, thread_state = self.store.recap_state(team_id, week)
-        if thread_state:
+        """Post the thread reply under the main message `ts` once: claimed before it is built
+        (a second process finds "pending" and retries later; a holder that died leaves a
+        lease that ends), released when nothing was posted, never reposted once its answer
+        was lost."""
+        token = uuid.uuid4().hex[:12]
+        held = self.store.claim_recap_thread(team_id, week, token, LEASE_S)
+        if held.startswith("pending:"):
+            return RecapOutcome(team_id, week, "held:pending", ts)
+        if held != "ok":
             return RecapOutcome(team_id, week, "already_posted", ts)
         channel = claim.removeprefix("posted:").partition(":")[0] if claim else schedule.channel
         try:
             recap = recap or self.build(team_id, week, channel)
             reply = recap_domain.thread_reply(recap)
-            if reply is not None:
-                self._pace(team_id)
-                self.client_for(team_id).chat_postMessage(channel=channel, thread_ts=ts, **reply)
-        except SlackApiError as exc:
-            self.log.warning(
-                "recap_thread_failed", team_id=team_id, error=exc.response.get("error")
-            )
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            self.store.release_recap_thread(team_id, week, token)
+            self.log.warning("recap_thread_build_failed", team_id=team_id, error=type(exc).__name__)
             return RecapOutcome(team_id, week, "posted_thread_retry", ts)
-        except (SlackClientError, OSError) as exc:
-            self.store.set_recap_thread(team_id, week, "unknown")
-            self.log.error("recap_thread_unknown", team_id=team_id, error=type(exc).__name__)
-            return RecapOutcome(team_id, week, "posted", ts)
+        if reply is not None:
+            self._pace(team_id)
+            try:
+                self.client_for(team_id).chat_postMessage(channel=channel, thread_ts=ts, **reply)
+            except SlackApiError as exc:
+                self.store.release_recap_thread(team_id, week, token)
+                self.log.warning(
+                    "recap_thread_failed", team_id=team_id, error=exc.response.get("error")
+                )
+                return RecapOutcome(team_id, week, "posted_thread_retry", ts)
+            except (SlackClientError, OSError) as exc:
+                # It may have been posted: never repost blindly (like the main message).
+                self.store.set_recap_thread(team_id, week, "unknown")
+                self.log.error("recap_thread_unknown", team_id=team_id, error=type(exc).__name__)
+                return RecapOutcome(team_id, week, "posted", ts)
         self.store.set_recap_thread(team_id, week, "done")
         return RecapOutcome(team_id, week, "posted" if not claim else "thread_posted", ts)
 

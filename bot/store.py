@@ -37,7 +37,9 @@ when a win is logged:
   pmc:v1:{T}:rate             string shared send budget: GCRA theoretical arrival (ms)   ~1 min
   pmc:v1:{T}:recap:<week>     string the week's recap claim: "pending:<token>" (lease) →
                                      "posted:<channel>:<ts>" | "failed:<error>" | "unknown" 90 days
-  pmc:v1:{T}:recap:<week>:thread  string "done" | "unknown" once the thread reply is handled 90 days
+  pmc:v1:{T}:recap:<week>:thread  string the thread reply's claim, taken only once the main
+                                     message is posted: "pending:<token>" (lease) → "done" |
+                                     "unknown" (its post's answer was lost)               90 days
 Team fields (pmc:v1:{T}:team): recap_channel, recap_day (0 = Monday), recap_time, recap_tz,
 recap_set_by.
 
@@ -1398,6 +1400,22 @@ class Store:
         """Free the week's recap for a retry, only while this holder still holds it (one
         compare-and-delete: its lease may have ended and another process claimed it)."""
         key = Keys.recap(team_id, week)
+        self._run_scripts([_evalsha(RELEASE, [key], f"pending:{token}")])
+
+    def claim_recap_thread(self, team_id: str, week: str, token: str, lease_s: float) -> str:
+        """Take the thread reply of the week's posted recap: "ok" for this holder, otherwise
+        the marker's current value ("pending:<other>", "done", "unknown"). Like
+        `claim_recap`: one SET NX GET that a resend still answers "ok" to."""
+        key = Keys.recap_thread(team_id, week)
+        mine = f"pending:{token}"
+        current = self.redis.set(key, mine, nx=True, get=True, px=int(lease_s * 1000))
+        if current is None or current == mine:
+            return "ok"
+        return str(current)
+
+    def release_recap_thread(self, team_id: str, week: str, token: str) -> None:
+        """Free the thread reply for a retry, only while this holder still holds it."""
+        key = Keys.recap_thread(team_id, week)
         self._run_scripts([_evalsha(RELEASE, [key], f"pending:{token}")])
 
     def recap_members(

@@ -395,3 +395,27 @@ def test_thread_reads_only_the_wins_it_shows_and_counts_the_rest_exactly(
     not_shown = expected[len(shown) :]
     people = len({text.split()[0] for _, text in not_shown})
     assert f"…and {len(not_shown)} more clarity wins from {people} people." in visible_text(reply)
+
+
+def test_a_thread_reply_claimed_by_a_process_that_died_is_posted_after_its_lease(
+    slack: SlackDriver, fake: FakeSlack, clock: Clock
+) -> None:
+    """The main message is posted and another process claimed the thread reply, then died:
+    runs during its lease post nothing (and ask to be retried); once the lease has ended the
+    next run posts the reply, once."""
+    setup_channel(fake, ["U0ALICE", "U0ADMIN"])
+    configure(slack)
+    _week_of_wins(slack, clock)
+    week = "2026-W48"
+    slack.store.set_recap_state(TEAM, week, f"posted:{CHANNEL}:1795999999.000100")
+    assert slack.store.claim_recap_thread(TEAM, week, "dead", lease_s=0.05) == "ok"
+    calls_before = len(fake.calls_to("chat.postMessage"))
+    assert slack.recaps.post(TEAM, week).status == "held:pending"
+    assert len(fake.calls_to("chat.postMessage")) == calls_before
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    while slack.store.recap_state(TEAM, week)[1] and datetime.now(UTC) < deadline:
+        threading.Event().wait(0.01)  # the dead holder's lease runs out on Redis's clock
+    assert slack.recaps.post(TEAM, week).status == "thread_posted"
+    assert slack.recaps.post(TEAM, week).status == "already_posted"
+    posted = fake.calls_to("chat.postMessage")[calls_before:]
+    assert len(posted) == 1 and posted[0].args["thread_ts"] == "1795999999.000100"

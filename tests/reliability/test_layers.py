@@ -340,19 +340,21 @@ def test_the_build_filter_alone_keeps_a_private_pms_win_out(
     assert PRIVATE_TITLE not in visible_text(recap_domain.main_message(recap))
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the recap's thread reply has no claim")
 def test_two_processes_finishing_a_posted_recap_post_one_thread_reply(
     settings: Settings, redis_url: str, rds: redis.Redis, fake: FakeSlack, clock: Clock
 ) -> None:
     """The main message is posted (the claim says "posted"), its thread reply is not yet:
     two processes finishing it (a tick's retry and `pm-coach recap`, or a tick whose index
-    lease ran out) must post one reply. Today the thread marker is written only after the
-    reply, so both post it (reproducer for the report; the index lease usually hides it)."""
+    lease ran out) post one reply. Guards: the thread reply's claim (`SET NX` before the
+    reply; without it both post it)."""
     _recap_team(settings, rds, fake, clock)
     Store(rds).set_recap_state(TEAM, WEEK, f"posted:{CHANNEL}:1795999999.000100")
     held = HeldPost()
     a, b = recaps(settings, redis_url, clock, held), recaps(settings, redis_url, clock)
-    with in_thread(lambda: a.post(TEAM, WEEK), held):
+    with in_thread(lambda: a.post(TEAM, WEEK), held) as first:
         held.wait_reached()
-        b.post(TEAM, WEEK)
+        assert b.post(TEAM, WEEK).status == "held:pending"
+    assert first["result"].status == "thread_posted"
+    assert _posts(fake) == (0, 1)
+    assert b.post(TEAM, WEEK).status == "already_posted"
     assert _posts(fake) == (0, 1)
