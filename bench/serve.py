@@ -1,8 +1,8 @@
 """`python -m bench.serve prod|bare_default|bare_pbr --port N --redis URL --fake URL`: one server
 under test, in a process of its own (so the load generator does not share its GIL).
 
-All three are served the same way: `bot.server.make_server(wsgi_app(app, ...))` (cheroot, the
-same thread count) on 127.0.0.1, with a listener executor of the same size.
+All three are served the same way: `bot.server.make_server(wsgi_app(app, ...))` (the asyncio
+front, the same worker thread count) on 127.0.0.1, with a listener executor of the same size.
 
 * `prod`: the production app exactly as `pm-coach run` wires it — `build_runtime(settings)`,
   `create_app(settings, deps, background=..., verified_upstream=True)` (listeners on the request
@@ -81,7 +81,7 @@ def main() -> int:
     from bot.cli import build_runtime, form_executor, healthy, utc_now
     from bot.logs import SERVER_FLUSH_S, configure_logging
     from bot.scheduler import build_scheduler
-    from bot.server import make_server, wsgi_app
+    from bot.server import make_server, unsigned_early, wsgi_app
 
     # INFO, as in production; BENCH_LOG_LEVEL lets `bench.ab` compare another level.
     level = os.environ.get("BENCH_LOG_LEVEL", "INFO")
@@ -120,7 +120,11 @@ def main() -> int:
     # bytes before Bolt parses them (Bolt does not check again). The bare apps rely on Bolt alone.
     secret = SIGNING_SECRET if args.mode == "prod" else None
     server = make_server(
-        wsgi_app(app, health, secret), "127.0.0.1", args.port, threads=SERVER_THREADS
+        wsgi_app(app, health, secret),
+        "127.0.0.1",
+        args.port,
+        threads=SERVER_THREADS,
+        early=unsigned_early if secret else None,
     )
     server.prepare()
     thread = threading.Thread(target=server.serve, name="http", daemon=True)

@@ -31,7 +31,7 @@ from bot.logs import SERVER_FLUSH_S, configure_logging, flush_logs, get_logger
 from bot.recap import as_text
 from bot.recaps import Recaps
 from bot.scheduler import build_scheduler
-from bot.server import make_server, raise_fd_limit, wsgi_app
+from bot.server import make_server, raise_fd_limit, unsigned_early, wsgi_app
 from bot.settings import Settings, describe_error
 from bot.slackhttp import KeepAliveWebClient
 from bot.store import CAUSES, Store, connect, unavailable_cause
@@ -205,7 +205,12 @@ def serve_http(app: App, store: Store, settings: Settings, stop: threading.Event
     application = wsgi_app(
         app, partial(healthy, store), secret.get_secret_value() if secret else None
     )
-    server = make_server(application, "0.0.0.0", settings.port)  # noqa: S104
+    server = make_server(
+        application,
+        "0.0.0.0",  # noqa: S104
+        settings.port,
+        early=unsigned_early if secret else None,
+    )
     server.prepare()
     open_files = raise_fd_limit()  # every client, slow ones included, holds a socket
     thread = threading.Thread(target=server.serve, name="http", daemon=True)

@@ -36,7 +36,8 @@ import resource
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -64,6 +65,25 @@ LINGER_S = 2.0  # reading and dropping input after an error answer, before closi
 READ_CHUNK = 64 * 1024
 
 WSGIApp = Callable[..., Iterable[bytes]]
+# A look at a request's head before its body is read: a status to refuse it with, or None.
+EarlyCheck = Callable[[str, str, Mapping[str, str]], int | None]
+# Slack's rule: a request whose timestamp is more than five minutes off is not to be trusted.
+SIGNATURE_MAX_AGE_S = 300
+
+
+def unsigned_early(method: str, path: str, headers: Mapping[str, str]) -> int | None:
+    """401 for a POST to /slack/events that cannot be Slack's by its head alone (no signature,
+    a timestamp missing, not a number, or more than five minutes off), so an unsigned body
+    costs no more than its head: it is never read. The signature itself needs the body and is
+    checked by `wsgi_app` once the body is in."""
+    if method != "POST" or path != EVENTS_PATH:
+        return None
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    if not headers.get("x-slack-signature") or not (timestamp.isascii() and timestamp.isdigit()):
+        return 401
+    if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_S:
+        return 401
+    return None
 
 
 def _verified(environ: dict[str, Any], verifier: SignatureVerifier) -> tuple[bool, bytes]:
@@ -176,6 +196,7 @@ class Server:
         keepalive_timeout: float = KEEPALIVE_TIMEOUT_S,
         max_body: int = MAX_BODY_BYTES,
         backlog: int = 1024,
+        early: EarlyCheck | None = None,
     ) -> None:
         self.application = application
         self.host, self.port = host, port
@@ -186,6 +207,7 @@ class Server:
         self.keepalive_timeout = keepalive_timeout
         self.max_body = max_body
         self.backlog = backlog
+        self.early = early
         self.bind_addr: tuple[str, int] = (host, port)
         self.log = get_logger("pm_coach.http")
         self._sock: socket.socket | None = None
@@ -299,6 +321,7 @@ class Server:
                 if request is None:
                     return  # closed, or idle too long, between requests
                 conn.busy = True
+                self._check_early(request)
                 body = await self._read_body(conn, request, loop.time() + self.body_timeout)
             except _Refused as refused:
                 await self._refuse(conn, refused.status)
@@ -318,6 +341,16 @@ class Server:
             conn.h11.start_next_cycle()
             # The next head's deadline starts with its first byte (already here if pipelined).
             head_deadline = loop.time() + self.header_timeout if _buffered(conn.h11) else None
+
+    def _check_early(self, request: h11.Request) -> None:
+        """Refuse (before its body is read) a request `early` turns away by its head."""
+        if self.early is None:
+            return
+        path = unquote_to_bytes(request.target.partition(b"?")[0]).decode("latin-1")
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers}
+        status = self.early(request.method.decode("ascii"), path, headers)
+        if status is not None:
+            raise _Refused(status)
 
     @staticmethod
     def _reusable(conn: h11.Connection) -> bool:
@@ -527,8 +560,11 @@ def make_server(
     body_timeout: float = BODY_TIMEOUT_S,
     keepalive_timeout: float = KEEPALIVE_TIMEOUT_S,
     max_body: int = MAX_BODY_BYTES,
+    early: EarlyCheck | None = None,
 ) -> Server:
-    """The HTTP front for `application`, with `threads` workers; the rest is for tests."""
+    """The HTTP front for `application`, with `threads` workers; `early` looks at each
+    request's head before its body is read (`unsigned_early` where Slack signs requests); the
+    rest is for tests."""
     return Server(
         application,
         host,
@@ -539,6 +575,7 @@ def make_server(
         body_timeout=body_timeout,
         keepalive_timeout=keepalive_timeout,
         max_body=max_body,
+        early=early,
     )
 
 

@@ -22,7 +22,7 @@ import redis
 from bot.app import create_app
 from bot.cli import build_runtime, healthy
 from bot.fakeslack import FakeSlack, payloads, signed_headers
-from bot.server import Server, make_server, wsgi_app
+from bot.server import Server, make_server, unsigned_early, wsgi_app
 from bot.settings import Settings
 from tests.conftest import SIGNING_SECRET, TEAM, Clock
 from tests.redis_server import free_port
@@ -259,6 +259,49 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(
     assert answers[0].headers.get("connection") == "close"
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        {"X-Slack-Signature": "v0=" + "0" * 64, "X-Slack-Request-Timestamp": "soon"},
+        signed_headers(SIGNING_SECRET, b"", timestamp=int(time.time()) - 301),
+    ],
+    ids=["no_signature", "timestamp_not_a_number", "timestamp_301s_old"],
+)
+def test_an_unsigned_body_is_refused_by_its_head_before_it_is_read(
+    settings: Settings, rds: redis.Redis, clock: Clock, headers: dict[str, str]
+) -> None:
+    """A POST to /slack/events that cannot be Slack's by its head alone gets 401 as soon as
+    the head is in: the declared body (under the limit) is never sent, and never waited for
+    (the body deadline is far off, so only the early check can answer)."""
+    head = request("POST", "/slack/events", b"", headers).replace(
+        b"Content-Length: 0", b"Content-Length: 900000"
+    )
+    with (
+        front(settings, rds, clock, body_timeout=300, early=unsigned_early) as served,
+        connect(served.port) as sock,
+    ):
+        sock.sendall(head)
+        answers = read_all_answers(sock)
+    assert [a.status for a in answers] == [401]
+    assert answers[0].headers.get("connection") == "close"
+
+
+def test_the_early_check_lets_signed_requests_through(
+    settings: Settings, rds: redis.Redis, clock: Clock
+) -> None:
+    """A signed /win and /healthz pass the early check untouched."""
+    with front(settings, rds, clock, early=unsigned_early) as served:
+        with connect(served.port) as sock:
+            sock.sendall(win_request("clarity signed, past the early check"))
+            win = read_answer(sock.makefile("rb"))
+        with connect(served.port) as sock:
+            sock.sendall(request("GET", "/healthz"))
+            health = read_answer(sock.makefile("rb"))
+    assert win is not None and win.status == 200 and b"Logged" in win.body
+    assert health is not None and health.status == 200
+
+
 def test_a_chunked_body_is_read_no_further_than_the_limit(
     settings: Settings, rds: redis.Redis, clock: Clock
 ) -> None:
@@ -376,6 +419,12 @@ def test_pm_coach_run_refuses_unsigned_requests_and_serves_signed_ones(
                 sock.sendall(request("POST", "/slack/events", body, headers))
                 answer = read_answer(sock.makefile("rb"))
                 statuses.append(answer.status if answer else None)
+        # An unsigned head declaring a body it never sends is answered at once, by its head.
+        with connect(port) as sock:
+            head = request("POST", "/slack/events", b"", {"Content-Type": content_type})
+            sock.sendall(head.replace(b"Content-Length: 0", b"Content-Length: 900000"))
+            answer = read_answer(sock.makefile("rb"))
+            statuses.append(answer.status if answer else None)
         forged_left = {"keys_changed": team_keys(rds) != before, "calls": list(fake.calls)}
 
         with connect(port) as sock:
@@ -387,7 +436,7 @@ def test_pm_coach_run_refuses_unsigned_requests_and_serves_signed_ones(
         stored = team_keys(rds) != before
     finally:
         code = process.stop()
-    assert statuses == [401, 401]
+    assert statuses == [401, 401, 401]
     assert forged_left == {"keys_changed": False, "calls": []}
     assert win is not None and win.status == 200 and b"Logged" in win.body
     assert stored
