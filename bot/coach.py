@@ -221,11 +221,12 @@ class Coach:
         `finish_enrolment`, which starts with it) to the work done after answering."""
         return self.tz_cache.get(team_id, user_id) is not None
 
-    def learn_zone(self, team_id: str, user_id: str) -> None:
+    def learn_zone(self, team_id: str, user_id: str, *, reschedule: bool = True) -> None:
         """After answering Slack: if the PM's stored zone is only a guess, ask Slack once (not
         again from this process for ZONE_RETRY_S), store the answer, move the wins logged
-        under the guess to their real local week, and reschedule the PM's nudges. Never
-        raises: the PM's request is answered already."""
+        under the guess to their real local week, and reschedule the PM's nudges (unless
+        `reschedule` is False: the caller schedules them next). Never raises: the PM's
+        request is answered already."""
         if self.knows_zone(team_id, user_id):
             return
         try:
@@ -243,7 +244,8 @@ class Coach:
                 return  # Slack cannot say now; or the PM chose a zone, or left, meanwhile
             self.tz_cache.put(team_id, user_id, looked)
             moved = self._replace_guessed_wins(team_id, user_id, looked) if looked != guess else 0
-            self.schedule_next(team_id, user_id)
+            if reschedule:
+                self.schedule_next(team_id, user_id)
         except StoreUnavailable:
             self.log.warning("tz_learn_failed", team_id=team_id, user_id=user_id)
             return
@@ -463,10 +465,13 @@ class Coach:
         is saved already, and a Redis blip here must not say otherwise (the next interaction
         schedules them again)."""
         try:
-            if outcome in ("new", "reactivated"):  # listed in the team at once, as before
+            enrolling = outcome in ("new", "reactivated")
+            if enrolling:  # listed in the team at once, before Slack is asked for the zone
                 self.store.add_team_user(team_id, user_id)
-            self.learn_zone(team_id, user_id)
-            self._enrolled(team_id, user_id, outcome)
+            # Each step once: the schedule below already uses the zone learnt.
+            self.learn_zone(team_id, user_id, reschedule=not enrolling)
+            if enrolling:
+                self._schedule_and_welcome(team_id, user_id, outcome)
         except StoreUnavailable:
             self.log.warning("enrolment_follow_up_failed", team_id=team_id, user_id=user_id)
 
@@ -474,6 +479,9 @@ class Coach:
         if outcome not in ("new", "reactivated"):
             return
         self.store.add_team_user(team_id, user_id)
+        self._schedule_and_welcome(team_id, user_id, outcome)
+
+    def _schedule_and_welcome(self, team_id: str, user_id: str, outcome: str) -> None:
         self.schedule_next(team_id, user_id)
         if outcome == "new":
             self.log.info("pm_enrolled", team_id=team_id, user_id=user_id)

@@ -197,8 +197,10 @@ def test_snooze_sends_again_a_day_later_once(
 
 
 def test_skip_this_week(slack: SlackDriver, fake: FakeSlack, clock: Clock) -> None:
-    slack.command("/coach", "nudges mon,fri 15:00")
-    fake.wait_for("chat.postMessage")
+    """Skip on this week's nudge says so on the nudge and moves the next one to the next
+    scheduled day after this week (a PM enrols with a win: /coach settings never enrol)."""
+    enrol(slack)
+    assert "Mon, Fri at 15:00" in slack.command("/coach", "nudges mon,fri 15:00").text
     tick(slack, datetime(2026, 11, 27, 14, 0, tzinfo=UTC))  # Friday W48
     clock.set(datetime(2026, 11, 27, 14, 5, tzinfo=UTC))
     click_dm(slack, nudges(fake)[0], ACTION_NUDGE_SKIP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -19,13 +20,24 @@ from bot.wins import Lane, Win
 from tests.conftest import TEAM, Clock, serve_app
 from tests.redis_server import RedisServer, free_port
 
+# Threads of the app's work after answering Slack (tests.conftest.serve_app names them).
+AFTER_ANSWER_THREADS = ("after-ack", "forms")
+
 
 class CountingConnection(redis.Connection):
     """Counts round trips: each send of one command or one whole pipeline is one. A new
-    connection's handshake (once per connection) is not counted."""
+    connection's handshake (once per connection) is not counted. `after_answer` counts those
+    of `sends` made after Slack had its answer (on the app's after-ack and form threads)."""
 
     sends = 0
+    after_answer = 0
     _handshake = False
+    _count_lock = threading.Lock()
+
+    @classmethod
+    def reset(cls) -> None:
+        with cls._count_lock:
+            cls.sends = cls.after_answer = 0
 
     def on_connect_check_health(self, check_health: bool = True) -> None:
         self._handshake = True
@@ -36,7 +48,10 @@ class CountingConnection(redis.Connection):
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         if not self._handshake:
-            type(self).sends += 1
+            later = threading.current_thread().name.startswith(AFTER_ANSWER_THREADS)
+            with self._count_lock:
+                type(self).sends += 1
+                type(self).after_answer += later
         super().send_packed_command(command, check_health)
 
 
@@ -66,25 +81,32 @@ def make_win(
 def test_logging_a_win_is_one_round_trip_through_the_app(
     settings: Settings, redis_url: str, rds: redis.Redis, fake: FakeSlack, clock: Clock
 ) -> None:
-    """Steady state: `/win` through the running app costs exactly one Redis round trip;
-    a PM's very first request adds one profile read."""
+    """Steady state: `/win` through the running app costs exactly one Redis round trip, and
+    nothing after the answer; a PM's very first answer adds one profile read, and their
+    enrolment (zone, schedule, welcome) runs after the answer at a fixed cost."""
     client = counting_client(redis_url)
-    client.script_flush()  # the first call also loads the script (one extra, once per server)
+    client.script_flush()  # the first call also loads a script (two extra, once per server)
     with serve_app(settings, client, fake, clock) as slack:
-        CountingConnection.sends = 0
+        CountingConnection.reset()
         slack.command("/win", "clarity first ever")
         slack.fake.wait_for("chat.postMessage")  # the welcome DM: enrolment is done
-        first = CountingConnection.sends
-        CountingConnection.sends = 0
+        first_answer = CountingConnection.sends - CountingConnection.after_answer
+        enrolment = CountingConnection.after_answer
+        CountingConnection.reset()
         for i in range(5):
             reply = slack.command("/win", f"shipped steady {i}")
             assert "Logged" in reply.text
-        steady = CountingConnection.sends
-    # Before the answer: profile read, the pipeline, then NOSCRIPT → SCRIPT LOAD + retry (once
-    # per server). After the answer, enrolment: read the profile and pauses, schedule the first
-    # nudge (NOSCRIPT → SCRIPT LOAD + retry, once per server), read the profile for the welcome.
-    assert first == (1 + 1 + 2) + (1 + 2 + 3 + 1)  # + listing the PM in their team
-    assert steady == 5
+        steady, steady_after = CountingConnection.sends, CountingConnection.after_answer
+    # Before the answer: the profile read (the zone is not cached yet), the win's script, then
+    # NOSCRIPT → SCRIPT LOAD + retry (once per server).
+    assert first_answer == 1 + 1 + 2
+    # After the answer, enrolment, each step once: list the PM in their team; learn the zone
+    # the win was logged under (read that it is a guess, ask Slack, store Slack's zone:
+    # NOSCRIPT → SCRIPT LOAD + retry; read the wins the guess placed: ids, then wins);
+    # schedule the first nudge (read the profile, the pauses, the script: NOSCRIPT → SCRIPT
+    # LOAD + retry); read the profile for the welcome.
+    assert enrolment == 1 + (1 + 3 + 2) + (1 + 1 + 3) + 1
+    assert (steady, steady_after) == (5, 0)
 
 
 def test_log_win_is_atomic_and_idempotent(rds: redis.Redis) -> None:
