@@ -120,6 +120,12 @@ STATS_WEEKS = "This week: {this_c} 🧭 · {this_s} 🚀   Last week: {last_c} �
 STATS_LONGEST = "Longest streak: {weeks} week{plural}"
 STATS_TOTAL = "{total} win{plural} logged in all"
 STATS_EMPTY = "Nothing logged yet. Start with `/win clarity <something you made clear>`."
+# A settings command (`/coach target 40`, `share on`...) from a PM without a profile: a
+# newcomer, or a PM who used forget-me. Only a win enrols, so nothing was written.
+SETTING_BEFORE_FIRST_WIN = (
+    "Not saved: PM Coach starts with your first win. Log one with `/win clarity …` or "
+    "`/win shipped …`, then run this again."
+)
 
 CHART_TITLE = "Last 12 weeks"
 CHART_HEADER = "week of   🧭 clarity          🚀 shipped"

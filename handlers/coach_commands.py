@@ -363,7 +363,7 @@ def dispatch(text: str, ctx: Ctx) -> None:
         enrolled = ctx.coach.start_enrolment(ctx.team_id, ctx.user_id, create=False)
     if enrolled == NOT_ENROLLED and _changes_settings(handler, args.strip()):
         # Settings belong to an enrolled PM: nothing is written before their first win.
-        ctx.say(texts.NOT_PAUSED if handler is resume else texts.STATS_EMPTY)
+        ctx.say(texts.NOT_PAUSED if handler is resume else texts.SETTING_BEFORE_FIRST_WIN)
         return
     try:
         handler(args.strip(), ctx)

@@ -267,23 +267,22 @@ def held_until_answered(
     app's answer arrived. 0 proves the answer did not wait for that call, whatever the
     machine's load (a wall-clock bound on the answer's time cannot)."""
     fake, settle = slack.fake, slack.settle
-    answered = threading.Event()
+    # The fake's own hold: calls wait before its lock, so the journal stays readable (a
+    # handler waiting inside the lock blocked `calls_to` below until it timed out).
+    answered = fake.hold(method)
+    expiry = threading.Timer(timeout, answered.set)
+    expiry.start()
     seen: list[int] = []
-    answer = fake._handlers[method]
-
-    def held(args: dict[str, Any], token: str | None) -> dict[str, Any]:
-        answered.wait(timeout)
-        return answer(args, token)
 
     def on_answer() -> None:
         seen.append(len(fake.calls_to(method)))
         answered.set()
         settle()
 
-    fake._handlers[method] = held
     slack.settle = on_answer
     try:
         yield seen
     finally:
-        fake._handlers[method] = answer
+        answered.set()
+        expiry.cancel()
         slack.settle = settle

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 
+from bot import texts
 from bot.blocks import (
     ACTION_PICK_CLARITY,
     ACTION_PICK_SHIPPED,
@@ -219,6 +220,7 @@ def other_team(slack: SlackDriver, team_id: str = TEAM_B) -> SlackDriver:
         team_id=team_id,
         store=slack.store,
         coach=slack.coach,
+        settle=slack.settle,  # the same app's executors: wait for its after-ack work too
     )
 
 
@@ -621,6 +623,7 @@ def test_superscript_digits_in_counts_are_refused_kindly(slack: SlackDriver) -> 
 
 def test_overlong_timezone_is_refused_kindly(slack: SlackDriver) -> None:
     """A zone name with a 300-character part is refused as unknown, not answered with a 500."""
+    slack.command("/win", "shipped Set up")  # settings are a PM's: a win enrols first
     reply = slack.command("/coach", "timezone Europe/" + "A" * 300)
     assert reply.status == 200
     assert "don't know the time zone" in reply.text
@@ -629,6 +632,7 @@ def test_overlong_timezone_is_refused_kindly(slack: SlackDriver) -> None:
 
 def test_lowercase_utc_is_accepted(slack: SlackDriver) -> None:
     """`/coach timezone utc` sets UTC, as `UTC` does."""
+    slack.command("/win", "shipped Set up")  # settings are a PM's: a win enrols first
     reply = slack.command("/coach", "timezone utc")
     assert "now *UTC*" in reply.text, reply.text
     assert slack.store.profile_tz(TEAM, "U0ALICE") == "UTC"
@@ -656,6 +660,7 @@ def test_hostile_prompts_fill_up_and_stay_inert(slack: SlackDriver, fake: FakeSl
     """Twenty 280-character `<!here>&` prompts list and show in the modal within limits; the
     21st and a 281st character are refused."""
     prompt = ("<!here>&" * 35)[:280]
+    slack.command("/win", "shipped Set up")  # prompts are a PM's settings: a win enrols first
     for i in range(20):
         assert f"Added prompt {i + 1}" in slack.command("/coach", f"prompts add {prompt}").text
     full = slack.command("/coach", f"prompts add {prompt}")
@@ -861,24 +866,44 @@ def test_clicks_from_a_user_who_never_used_the_app_write_nothing(
     assert_clean(fake, *clicks)
 
 
-def test_commands_from_a_user_who_never_used_the_app(slack: SlackDriver, fake: FakeSlack) -> None:
-    """Every read-only /coach subcommand answers a newcomer sensibly and stores no win."""
+def test_commands_from_a_user_who_never_used_the_app(
+    slack: SlackDriver, fake: FakeSlack, rds: redis.Redis
+) -> None:
+    """Every /coach subcommand answers a newcomer sensibly and stores nothing about them: the
+    read-only ones answer, settings say kindly they were not saved until a first win."""
     expected = {
         "stats": "0 wins logged in all",
         "history": "No wins yet",
         "undo": "nothing to undo",
         "prompts": "no prompts of your own",
         "resume": "weren't paused",
-        "timezone": "America/New_York",
+        # Not enrolled, so Slack is never asked: the zone stays a guess, and says so.
+        "timezone": texts.TZ_SOURCE_GUESS,
+        "nudges": "Reflection nudges:",
         "help": "/coach stats",
         "": "/coach stats",
     }
+    for change in (
+        "target 40",
+        "timezone Asia/Tokyo",
+        "timezone auto",
+        "nudges fri 10:00",
+        "nudges off",
+        "pause 2w",
+        "share on",
+        "prompts add Who did I unblock?",
+    ):
+        expected[change] = texts.SETTING_BEFORE_FIRST_WIN
     replies = []
     for sub, text in expected.items():
         reply = slack.command("/coach", sub, user="U0BOB")
         assert text in reply.text, (sub, reply.text)
         replies.append(reply)
+    slack.settle()
     assert wins_of(slack, "U0BOB") == []
+    assert user_keys(rds, "U0BOB") == []
+    assert "U0BOB" not in slack.store.team_users(TEAM)
+    assert fake.messages("U0BOB") == []  # no welcome DM: a command never enrols
     assert_clean(fake, *replies)
 
 
@@ -1115,6 +1140,7 @@ def test_prompts_modal_forged_and_hostile_submissions(slack: SlackDriver, fake: 
         state = {"prompt": {"value": {"type": "plain_text_input", "value": value}}}
         return slack.submit(view, state)
 
+    slack.command("/win", "shipped Set up")  # prompts are a PM's settings: a win enrols first
     assert submit("   \n").json == {} or "errors" not in submit("   \n").json
     assert "prompt" in submit("q" * 281).json["errors"]
     assert submit("<!channel> & what did I decide?").status == 200

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import redis
 
+from bot import texts
 from bot.coach_blocks import ACTION_FORGET, ACTION_HISTORY_MENU
 from bot.fakeslack import FakeSlack
 from bot.wins import Lane
@@ -166,6 +167,25 @@ def test_target_changes_the_balance_goal(slack: SlackDriver) -> None:
     assert "target 40%" in reply.text
     for bad in ("0%", "101", "lots", ""):
         assert "between 1% and 100%" in slack.command("/coach", f"target {bad}").text
+
+
+def test_a_newcomers_setting_is_not_saved_until_their_first_win(
+    slack: SlackDriver, fake: FakeSlack, rds: redis.Redis
+) -> None:
+    """A newcomer's `/coach target 40` says kindly it was not saved and that a first win sets
+    PM Coach up, and stores nothing (no key, no welcome DM); after `/win` the same command
+    saves."""
+    refused = slack.command("/coach", "target 40")
+    assert refused.status == 200 and refused.json["response_type"] == "ephemeral"
+    assert texts.SETTING_BEFORE_FIRST_WIN in refused.text
+    assert "Not saved" in refused.text and "/win" in refused.text
+    slack.settle()
+    assert mentions(rds, "U0ALICE") == []
+    assert fake.messages("U0ALICE") == []
+
+    log(slack, "shipped Launched it")
+    assert "now *40%*" in slack.command("/coach", "target 40").text
+    assert slack.store.profile(TEAM, "U0ALICE")["target"] == "40"
 
 
 def test_timezone_explicit_and_auto(slack: SlackDriver, fake: FakeSlack, clock: Clock) -> None:

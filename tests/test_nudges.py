@@ -239,6 +239,7 @@ def test_export_includes_reflections_only_when_asked(slack: SlackDriver, fake: F
 
 
 def test_coach_nudges_schedule_and_off(slack: SlackDriver, fake: FakeSlack) -> None:
+    enrol(slack)  # a win enrols a PM: /coach settings never do
     reply = slack.command("/coach", "nudges mon,thu 09:30")
     assert "Mon, Thu at 09:30 (Europe/Berlin)" in reply.text
     assert "Next one: Thu 26 Nov, 09:30" in reply.text

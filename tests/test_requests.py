@@ -162,7 +162,8 @@ def test_healthz(slack: SlackDriver) -> None:
     ("method", "send"),
     [
         ("views.open", lambda s: s.command("/win", "")),  # the form opens after the answer
-        ("chat.postMessage", lambda s: s.command("/coach", "stats", user="U0NEWPM")),  # welcome
+        # A first win: the welcome DM follows the zone lookup, both after the answer.
+        ("chat.postMessage", lambda s: s.command("/win", "shipped First", user="U0NEWPM")),
         ("views.publish", lambda s: s.event({"type": "app_home_opened", "user": "U0ALICE"})),
         ("files.uploadV2", lambda s: s.command("/coach", "export")),
     ],

@@ -355,6 +355,17 @@ def _hostile(slack: SlackDriver, fake: FakeSlack) -> Iterator[SlackDriver]:
     yield slack
 
 
+@pytest.fixture(name="prompt_writers")
+def _prompt_writers(hostile: SlackDriver) -> SlackDriver:
+    """`hostile`, with the prompts tests' PMs enrolled: only a win enrols, and prompts are
+    settings a PM without a profile cannot save."""
+    for i in range(8):
+        for user in (f"U0HPRC{i}", f"U0HPRM{i}"):
+            assert "Logged" in hostile.command("/win", "shipped Set up", user=user).text
+    hostile.settle()
+    return hostile
+
+
 def form(
     text: Any, lane: str = "clarity", link: Any = None, beneficiary: Any = None, day: Any = None
 ) -> dict[str, Any]:
@@ -605,11 +616,11 @@ def test_corpus_through_reflect_command_and_form(
 
 
 def test_corpus_through_prompts_command_and_form(
-    hostile: SlackDriver, fake: FakeSlack, logs: LogCapture
+    prompt_writers: SlackDriver, fake: FakeSlack, logs: LogCapture
 ) -> None:
     """`/coach prompts add <text>` and the prompts form store a prompt stripped and exactly up
     to 280 characters, refuse longer ones unsaved, and list them inertly."""
-    slack = hostile
+    slack = prompt_writers
     replies: list[Response] = []
     kept: dict[str, list[str]] = {}
     view = {"type": "modal", "callback_id": "prompts_modal", "blocks": []}
@@ -752,11 +763,11 @@ def test_generated_texts_through_win_and_the_lane_question(
 @GENERATED
 @given(text=TEXTS, beneficiary=TEXTS)
 def test_generated_texts_through_the_forms_and_reflect(
-    hostile: SlackDriver, fake: FakeSlack, logs: LogCapture, text: str, beneficiary: str
+    prompt_writers: SlackDriver, fake: FakeSlack, logs: LogCapture, text: str, beneficiary: str
 ) -> None:
     """Generated texts via the win form (text and beneficiary), `/reflect` and
     `/coach prompts add`: exact storage within limits, clean refusals beyond, nothing live."""
-    slack = hostile
+    slack = prompt_writers
     before = len(fake.calls)
     view = {"type": "modal", "callback_id": "win_modal", "blocks": []}
     done = slack.submit(view, form(text, beneficiary=beneficiary), user=USERS["form"])

@@ -135,8 +135,8 @@ def test_the_recap_is_posted_once_through_slack_trouble(
     assert (
         "posted here" in slack.command("/coach", "recap here", user="U0ADMIN", channel=CHANNEL).text
     )
-    slack.command("/coach", "share on")
     assert "Logged" in slack.command("/win", "clarity Framed the Q1 bet").text
+    assert "may now appear" in slack.command("/coach", "share on").text  # a win enrols first
     settle()
     fake.clear_calls()
     recaps = _recaps(settings, rds, clock)
