@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,3 +298,25 @@ def settings_for(
         log_level="WARNING",
         log_format="json",
     )
+
+
+def standalone(
+    run: Callable[[FakeControl, str, bool], dict[str, Any]],
+    figures: Callable[[dict[str, Any]], list[Any]],
+) -> int:
+    """`python -m bench.<name> [--quick]`: one benchmark alone, with its own Redis and fake
+    Slack, its figures printed as the table."""
+    from bench.report import table
+    from bot.fakeslack import drop_proxies
+
+    drop_proxies()
+    quick = "--quick" in sys.argv[1:]
+    redis_proc = RedisProc().start()
+    fake = FakeControl.start()
+    try:
+        out = run(fake, redis_proc.url, quick)
+    finally:
+        fake.stop()
+        redis_proc.stop()
+    print(table(figures(out)))
+    return 0

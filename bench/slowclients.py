@@ -31,6 +31,7 @@ from bench.infra import (
     FakeControl,
     child_env,
     loopback_port,
+    standalone,
     user_id,
 )
 from bench.report import Figure, verdict
@@ -284,23 +285,8 @@ def figures(out: dict[str, Any]) -> list[Figure]:
 
 
 def main() -> int:
-    """`python -m bench.slowclients [--quick]`: this benchmark alone, with its own Redis and
-    fake Slack."""
-    from bench.infra import RedisProc
-    from bench.report import table
-    from bot.fakeslack import drop_proxies
-
-    drop_proxies()
-    quick = "--quick" in sys.argv[1:]
-    redis_proc = RedisProc().start()
-    fake = FakeControl.start()
-    try:
-        out = run(fake, redis_proc.url, quick)
-    finally:
-        fake.stop()
-        redis_proc.stop()
-    print(table(figures(out)))
-    return 0
+    """`python -m bench.slowclients [--quick]`: this benchmark alone."""
+    return standalone(run, figures)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,11 @@ real Redis, the fake Slack in its own process) gets bursts of signed requests fr
 from __future__ import annotations
 
 import http.client
-import sys
 import threading
 import time
 from typing import Any
 
-from bench.infra import SIGNING_SECRET, TEAM, FakeControl, user_id
+from bench.infra import SIGNING_SECRET, TEAM, FakeControl, standalone, user_id
 from bench.report import Figure, verdict
 from bench.slowclients import Server
 from bot.fakeslack import payloads, signed_headers
@@ -202,23 +201,8 @@ def figures(out: dict[str, Any]) -> list[Figure]:
 
 
 def main() -> int:
-    """`python -m bench.slowslack [--quick]`: this benchmark alone, with its own Redis and fake
-    Slack."""
-    from bench.infra import RedisProc
-    from bench.report import table
-    from bot.fakeslack import drop_proxies
-
-    drop_proxies()
-    quick = "--quick" in sys.argv[1:]
-    redis_proc = RedisProc().start()
-    fake = FakeControl.start()
-    try:
-        out = run(fake, redis_proc.url, quick)
-    finally:
-        fake.stop()
-        redis_proc.stop()
-    print(table(figures(out)))
-    return 0
+    """`python -m bench.slowslack [--quick]`: this benchmark alone."""
+    return standalone(run, figures)
 
 
 if __name__ == "__main__":

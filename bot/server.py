@@ -549,34 +549,11 @@ def _content_length(request: h11.Request) -> int | None:
     return None
 
 
-def make_server(
-    application: WSGIApp,
-    host: str,
-    port: int,
-    *,
-    threads: int = 16,
-    shutdown_timeout: float = 10.0,
-    header_timeout: float = HEADER_TIMEOUT_S,
-    body_timeout: float = BODY_TIMEOUT_S,
-    keepalive_timeout: float = KEEPALIVE_TIMEOUT_S,
-    max_body: int = MAX_BODY_BYTES,
-    early: EarlyCheck | None = None,
-) -> Server:
-    """The HTTP front for `application`, with `threads` workers; `early` looks at each
-    request's head before its body is read (`unsigned_early` where Slack signs requests); the
-    rest is for tests."""
-    return Server(
-        application,
-        host,
-        port,
-        threads=threads,
-        shutdown_timeout=shutdown_timeout,
-        header_timeout=header_timeout,
-        body_timeout=body_timeout,
-        keepalive_timeout=keepalive_timeout,
-        max_body=max_body,
-        early=early,
-    )
+def make_server(application: WSGIApp, host: str, port: int, **options: Any) -> Server:
+    """The HTTP front for `application` (`Server`'s keyword options: `threads` workers, `early`
+    to look at each request's head before its body is read — `unsigned_early` where Slack signs
+    requests —, and deadlines and limits for tests)."""
+    return Server(application, host, port, **options)
 
 
 def raise_fd_limit() -> int:

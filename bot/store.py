@@ -1376,12 +1376,20 @@ class Store:
 
         One SET NX GET: if the client resends it (a reply that came late), the second run
         finds this holder's own value and still answers "ok"."""
-        key = Keys.recap(team_id, week)
+        return self._claim(Keys.recap(team_id, week), token, lease_s)
+
+    def _claim(self, key: str, token: str, lease_s: float) -> str:
+        """SET NX GET of `pending:<token>` with a lease: "ok" when this holder has it (a
+        resent command finds its own value), otherwise the key's current value."""
         mine = f"pending:{token}"
         current = self.redis.set(key, mine, nx=True, get=True, px=int(lease_s * 1000))
         if current is None or current == mine:
             return "ok"
         return str(current)
+
+    def _release(self, key: str, token: str) -> None:
+        """Delete a `pending:<token>` claim only while this holder still holds it."""
+        self._run_scripts([_evalsha(RELEASE, [key], f"pending:{token}")])
 
     def recap_state(self, team_id: str, week: str) -> tuple[str, str]:
         pipe = self.redis.pipeline(transaction=False)
@@ -1399,24 +1407,17 @@ class Store:
     def release_recap(self, team_id: str, week: str, token: str) -> None:
         """Free the week's recap for a retry, only while this holder still holds it (one
         compare-and-delete: its lease may have ended and another process claimed it)."""
-        key = Keys.recap(team_id, week)
-        self._run_scripts([_evalsha(RELEASE, [key], f"pending:{token}")])
+        self._release(Keys.recap(team_id, week), token)
 
     def claim_recap_thread(self, team_id: str, week: str, token: str, lease_s: float) -> str:
         """Take the thread reply of the week's posted recap: "ok" for this holder, otherwise
         the marker's current value ("pending:<other>", "done", "unknown"). Like
         `claim_recap`: one SET NX GET that a resend still answers "ok" to."""
-        key = Keys.recap_thread(team_id, week)
-        mine = f"pending:{token}"
-        current = self.redis.set(key, mine, nx=True, get=True, px=int(lease_s * 1000))
-        if current is None or current == mine:
-            return "ok"
-        return str(current)
+        return self._claim(Keys.recap_thread(team_id, week), token, lease_s)
 
     def release_recap_thread(self, team_id: str, week: str, token: str) -> None:
         """Free the thread reply for a retry, only while this holder still holds it."""
-        key = Keys.recap_thread(team_id, week)
-        self._run_scripts([_evalsha(RELEASE, [key], f"pending:{token}")])
+        self._release(Keys.recap_thread(team_id, week), token)
 
     def recap_members(
         self, team_id: str, user_ids: Sequence[str], batch: int = 500, *, week: str = ""

@@ -286,3 +286,24 @@ def held_until_answered(
         answered.set()
         expiry.cancel()
         slack.settle = settle
+
+
+def unsettled(slack: SlackDriver) -> SlackDriver:
+    """The same running app, driven without waiting for after-ack work after each request."""
+    return SlackDriver(
+        base_url=slack.base_url,
+        secret=slack.secret,
+        fake=slack.fake,
+        team_id=slack.team_id,
+        store=slack.store,
+        coach=slack.coach,
+    )
+
+
+def hook_texts(fake: FakeSlack, reply: Response) -> list[str]:
+    """What the app POSTed to a reply's response_url, as a person reads it (after settle)."""
+    return [
+        visible_text(c.args)
+        for c in fake.calls_to("response_url")
+        if c.args.get("_hook") == reply.hook
+    ]

@@ -27,7 +27,13 @@ from bot.nudge_blocks import ACTION_NUDGE_SNOOZE
 from bot.settings import Settings
 from bot.store import connect
 from tests.conftest import SIGNING_SECRET, TEAM, Clock, TrackedExecutor, serve_app, start_http
-from tests.driver import Response, SlackDriver, held_until_answered, visible_text
+from tests.driver import (
+    Response,
+    SlackDriver,
+    held_until_answered,
+    hook_texts,
+    unsettled,
+)
 from tests.redis_server import free_port
 
 NEW = "U0NEWPM"
@@ -36,27 +42,6 @@ TRIGGER_TTL = 3.0
 
 
 # Helpers -------------------------------------------------------------------------------------
-
-
-def hook_texts(fake: FakeSlack, reply: Response) -> list[str]:
-    """What the app POSTed to a reply's response_url, as a person reads it (after settle)."""
-    return [
-        visible_text(c.args)
-        for c in fake.calls_to("response_url")
-        if c.args.get("_hook") == reply.hook
-    ]
-
-
-def unsettled(slack: SlackDriver) -> SlackDriver:
-    """The same running app, driven without waiting for after-ack work after each request."""
-    return SlackDriver(
-        base_url=slack.base_url,
-        secret=slack.secret,
-        fake=slack.fake,
-        team_id=slack.team_id,
-        store=slack.store,
-        coach=slack.coach,
-    )
 
 
 @pytest.fixture(name="log_lines")

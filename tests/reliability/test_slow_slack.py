@@ -30,29 +30,9 @@ from bot.fakeslack import FakeSlack
 from bot.settings import Settings
 from handlers import replies
 from tests.conftest import SIGNING_SECRET, TEAM, Clock, TrackedExecutor, settle_all, start_http
-from tests.driver import Response, SlackDriver, visible_text
+from tests.driver import Response, SlackDriver, hook_texts, unsettled
 
 NEW = "U0NEWPM"
-
-
-def unsettled(slack: SlackDriver) -> SlackDriver:
-    """The same running app, driven without waiting for after-ack work after each request."""
-    return SlackDriver(
-        base_url=slack.base_url,
-        secret=slack.secret,
-        fake=slack.fake,
-        team_id=slack.team_id,
-        store=slack.store,
-        coach=slack.coach,
-    )
-
-
-def hook_texts(fake: FakeSlack, reply: Response) -> list[str]:
-    return [
-        visible_text(c.args)
-        for c in fake.calls_to("response_url")
-        if c.args.get("_hook") == reply.hook
-    ]
 
 
 # Item 5: the zone is learnt after the answer ---------------------------------------------------
