@@ -27,9 +27,12 @@ redis-server-installed:
 	  echo "redis-server not found: installing Debian's redis-server package"; \
 	  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 
+# Two workers, each with its own redis-server; one when PMC_TEST_REDIS_URL names a shared one.
+PYTEST_WORKERS ?= $(if $(PMC_TEST_REDIS_URL),0,2)
+
 pytest: $(STAMP) redis-server-installed
 	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
-	    $(BIN)/pytest -q -m "not slow"
+	    $(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS)
 
 # The product in a terminal, no tokens, no Redis: `make sandbox` (ARGS=--demo for history).
 sandbox: $(STAMP)
