@@ -8,7 +8,9 @@ costs a coroutine and a socket, never a worker thread, and is dropped at a total
 head within `header_timeout` of the connection or of its first byte on a kept-alive
 connection, the body within `body_timeout` of the head): a byte per second does not keep it
 alive. A body is refused with 413 before it is read when its Content-Length is over `max_body`,
-and a chunked body is read no further than `max_body`. A connection is reused only when the
+and a chunked body is read no further than `max_body`; all the bodies being read at once share
+a budget (`max_buffered`), past which a request is answered 503 before its body is read, so
+many clients sending large bodies slowly cannot make the process hold gigabytes. A connection is reused only when the
 previous request was read to its end and answered in full; every error the front answers
 itself says `Connection: close` and closes.
 
@@ -56,6 +58,10 @@ HEALTH_PATH = "/healthz"
 
 # Slack's payloads are a few KiB; a modal submission with every field filled stays far below.
 MAX_BODY_BYTES = 1024 * 1024
+# All bodies being read at once, together: past it a request is answered 503 before its body
+# is read, so clients that send large bodies slowly cannot make the process hold gigabytes.
+# Slack's requests are a few KiB each: thousands of them fit.
+MAX_BUFFERED_BYTES = 64 * 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024  # request line + headers
 HEADER_TIMEOUT_S = 5.0  # a request's head, from the connection (or its first byte when reused)
 BODY_TIMEOUT_S = 10.0  # its whole body, from the end of its head
@@ -79,7 +85,9 @@ def unsigned_early(method: str, path: str, headers: Mapping[str, str]) -> int | 
     if method != "POST" or path != EVENTS_PATH:
         return None
     timestamp = headers.get("x-slack-request-timestamp", "")
-    if not headers.get("x-slack-signature") or not (timestamp.isascii() and timestamp.isdigit()):
+    if not headers.get("x-slack-signature") or not (
+        len(timestamp) <= 12 and timestamp.isascii() and timestamp.isdigit()
+    ):
         return 401
     if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_S:
         return 401
@@ -171,6 +179,7 @@ class _Connection:
     )
     busy: bool = False
     task: asyncio.Task[None] | None = None
+    reserved: int = 0  # bytes of the body being read, counted in the server's budget
 
 
 @dataclass
@@ -195,6 +204,7 @@ class Server:
         body_timeout: float = BODY_TIMEOUT_S,
         keepalive_timeout: float = KEEPALIVE_TIMEOUT_S,
         max_body: int = MAX_BODY_BYTES,
+        max_buffered: int = MAX_BUFFERED_BYTES,
         backlog: int = 1024,
         early: EarlyCheck | None = None,
     ) -> None:
@@ -206,6 +216,8 @@ class Server:
         self.body_timeout = body_timeout
         self.keepalive_timeout = keepalive_timeout
         self.max_body = max_body
+        self.max_buffered = max_buffered
+        self._buffered = 0  # the bodies being read now (changed on the event loop only)
         self.backlog = backlog
         self.early = early
         self.bind_addr: tuple[str, int] = (host, port)
@@ -305,6 +317,7 @@ class Server:
         except Exception:
             self.log.exception("http_connection_failed")
         finally:
+            self._release(conn)
             self._connections.discard(conn)
             writer.close()
             with contextlib.suppress(Exception):
@@ -321,18 +334,23 @@ class Server:
                 if request is None:
                     return  # closed, or idle too long, between requests
                 conn.busy = True
-                self._check_early(request)
+                self._check_head(request)
                 body = await self._read_body(conn, request, loop.time() + self.body_timeout)
             except _Refused as refused:
+                self._release(conn)
                 await self._refuse(conn, refused.status)
                 return
             environ = self._environ(conn, request, body)
+            del body  # the environ's stream holds it until the app is done with it
             try:
                 reply = await loop.run_in_executor(self._pool, self._call, environ)
             except Exception:
                 self.log.exception("http_app_failed", path=environ.get("PATH_INFO"))
                 await self._refuse(conn, 500)
                 return
+            finally:
+                environ.clear()
+                self._release(conn)
             closing = self._stopping.is_set()
             await self._write(conn, reply, head_only=request.method == b"HEAD", close=closing)
             conn.busy = False
@@ -342,8 +360,13 @@ class Server:
             # The next head's deadline starts with its first byte (already here if pipelined).
             head_deadline = loop.time() + self.header_timeout if _buffered(conn.h11) else None
 
-    def _check_early(self, request: h11.Request) -> None:
-        """Refuse (before its body is read) a request `early` turns away by its head."""
+    def _check_head(self, request: h11.Request) -> None:
+        """Refuse, before its body is read, a head over MAX_HEADER_BYTES (h11 limits only a
+        head that arrives in pieces) and a request `early` turns away."""
+        size = len(request.method) + len(request.target) + 12
+        size += sum(len(name) + len(value) + 4 for name, value in request.headers)
+        if size > MAX_HEADER_BYTES:
+            raise _Refused(431)
         if self.early is None:
             return
         path = unquote_to_bytes(request.target.partition(b"?")[0]).decode("latin-1")
@@ -388,25 +411,42 @@ class Server:
         length = _content_length(request)
         if length is not None and length > self.max_body:
             raise _Refused(413)  # before reading a byte of it
+        if length:
+            self._reserve(conn, length)  # before reading a byte of it, too
         if conn.h11.they_are_waiting_for_100_continue:
             await self._send(conn, h11.InformationalResponse(status_code=100, headers=[]))
-        body = bytearray()
+        chunks: list[bytes] = []
+        size = 0
         while True:
             try:
                 event = conn.h11.next_event()
             except h11.RemoteProtocolError as exc:
                 raise _Refused(exc.error_status_hint) from None
             if isinstance(event, h11.Data):
-                body += event.data
-                if len(body) > self.max_body:
+                size += len(event.data)
+                if size > self.max_body:
                     raise _Refused(413)  # a chunked body over the limit: read no further
+                if length is None:
+                    self._reserve(conn, len(event.data))
+                chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
-                return bytes(body)
+                return b"".join(chunks)
             elif event is h11.NEED_DATA:
                 data = await self._read_by(conn, deadline, 408)
                 conn.h11.receive_data(data)
             else:
                 raise _Refused(400)  # the client closed mid-body
+
+    def _reserve(self, conn: _Connection, size: int) -> None:
+        """Count `size` more bytes of `conn`'s body in the budget, or refuse it with 503."""
+        if self._buffered + size > self.max_buffered:
+            raise _Refused(503)
+        self._buffered += size
+        conn.reserved += size
+
+    def _release(self, conn: _Connection) -> None:
+        self._buffered -= conn.reserved
+        conn.reserved = 0
 
     @staticmethod
     async def _read_by(conn: _Connection, deadline: float, status: int) -> bytes:
@@ -450,6 +490,8 @@ class Server:
             ("Content-Length", str(len(body))),
             ("Connection", "close"),
         ]
+        if status == 503:
+            headers.append(("Retry-After", "1"))
         response = h11.Response(status_code=status, headers=headers, reason=_reason(status))
         with contextlib.suppress(Exception):  # the client may be gone or not reading
             await self._send(conn, response, h11.Data(data=body), h11.EndOfMessage())

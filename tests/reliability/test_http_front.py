@@ -302,6 +302,72 @@ def test_the_early_check_lets_signed_requests_through(
     assert health is not None and health.status == 200
 
 
+def test_bodies_being_read_share_one_budget(
+    settings: Settings, rds: redis.Redis, clock: Clock
+) -> None:
+    """Clients holding large bodies half-sent take the budget for bodies being read; the next
+    large body is answered 503 before it is read, and once they are gone the budget is free
+    again for a signed /win. (Each body is under the per-request limit: only the budget can
+    refuse it.)"""
+    declared = 100 * 1024
+    head = request("POST", "/slack/events", b"", {"Content-Type": "text/plain"}).replace(
+        b"Content-Length: 0", f"Content-Length: {declared}".encode()
+    )
+    limits = {"max_body": 200 * 1024, "max_buffered": 256 * 1024, "body_timeout": 300}
+    with front(settings, rds, clock, **limits) as served:
+        holders = [connect(served.port) for _ in range(2)]
+        for sock in holders:
+            sock.sendall(head + b"x" * (declared - 1))  # all but the last byte
+        # A request on the first holder's heels proves the server has taken both heads.
+        with connect(served.port) as probe:
+            probe.sendall(request("GET", "/healthz"))
+            assert read_answer(probe.makefile("rb")) is not None
+        with connect(served.port) as sock:
+            sock.sendall(head)
+            refused = read_all_answers(sock)
+        for sock in holders:
+            sock.close()
+        win = None
+        for _ in range(50):  # the server notices the holders are gone on its next read
+            with connect(served.port) as sock:
+                sock.sendall(win_request("clarity after the budget was freed"))
+                win = read_answer(sock.makefile("rb"))
+            if win is not None and win.status == 200:
+                break
+            time.sleep(0.1)
+    assert [a.status for a in refused] == [503]
+    assert refused[0].headers.get("retry-after") == "1"
+    assert win is not None and win.status == 200 and b"Logged" in win.body
+
+
+def test_a_head_over_its_limit_is_refused_even_in_one_packet(
+    settings: Settings, rds: redis.Redis, clock: Clock
+) -> None:
+    """A 20 KiB head sent in one write (h11 limits only heads that arrive in pieces) gets 431."""
+    head = request("GET", "/healthz", headers={"X-Padding": "x" * 20 * 1024})
+    with front(settings, rds, clock) as served, connect(served.port) as sock:
+        sock.sendall(head)
+        answers = read_all_answers(sock)
+    assert [a.status for a in answers] == [431]
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "status"),
+    [("9" * 4301, 401), ("9" * 13, 401), ("-5", 401), (None, None)],
+    ids=["4301_digits", "13_digits", "negative", "now"],
+)
+def test_the_early_check_judges_any_timestamp_without_failing(
+    timestamp: str | None, status: int | None
+) -> None:
+    """`unsigned_early` answers every timestamp a client can send (Python refuses to parse an
+    int of over 4,300 digits: that must be a 401, not an error)."""
+    headers = {
+        "x-slack-signature": "v0=" + "0" * 64,
+        "x-slack-request-timestamp": str(int(time.time())) if timestamp is None else timestamp,
+    }
+    assert unsigned_early("POST", "/slack/events", headers) == status
+
+
 def test_a_chunked_body_is_read_no_further_than_the_limit(
     settings: Settings, rds: redis.Redis, clock: Clock
 ) -> None:
