@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.ids import is_channel_id, is_team_id, is_user_id
+from bot.ids import is_bot_id, is_channel_id, is_event_id, is_team_id, is_user_id
 
 MAX_ID_LEN = 255  # action_id, block_id, callback_id
 
@@ -173,11 +173,25 @@ _EVENT_USER_ID = ("app_home_opened",)  # event.user is the id
 _EVENT_USER_OBJECT = ("user_change",)  # event.user is the user object
 
 
+def _revoked(tokens: Any) -> bool:
+    """`tokens_revoked`'s `tokens`: {"oauth": [user ids], "bot": [bot user ids]}, each list
+    optional (the listener marks the team uninstalled only for a revoked bot token)."""
+    if not isinstance(tokens, dict):
+        return False
+    return all(
+        isinstance(ids, list) and all(is_user_id(i) or is_bot_id(i) for i in ids)
+        for ids in (tokens.get("oauth", []), tokens.get("bot", []))
+    )
+
+
 def _event(body: dict[str, Any]) -> str | None:
     if not is_team_id(body.get("team_id")):
         return "team_id"
     if not _id_or_blank(body.get("enterprise_id"), is_team_id):
         return "enterprise_id"
+    # It names the delivery's dedupe key in Redis: Slack's shape only (absent: no dedupe).
+    if body.get("event_id") is not None and not is_event_id(body["event_id"]):
+        return "event_id"
     authorizations = body.get("authorizations")
     if authorizations is not None and (
         not isinstance(authorizations, list)
@@ -202,6 +216,8 @@ def _event(body: dict[str, Any]) -> str | None:
     channel = event.get("channel")
     if isinstance(channel, str) and not _id_or_blank(channel, is_channel_id):
         return "event.channel"
+    if kind == "tokens_revoked" and not _revoked(event.get("tokens")):
+        return "event.tokens"
     return None
 
 

@@ -23,8 +23,19 @@ def user_changed(event: dict[str, Any], body: dict[str, Any], context: Any) -> N
         context["log"].info("tz_followed_slack", tz=tz)
 
 
+def tokens_revoked(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
+    """Tokens were revoked: the team is gone for the app only if its bot token was (the
+    event's `tokens.bot`, bot user ids; `tokens.oauth` lists user tokens, which the app
+    does not use). Its shape was checked in `bot.wellformed`."""
+    if (event.get("tokens") or {}).get("bot"):
+        uninstalled(event, body, context)
+    else:
+        context["log"].info("user_tokens_revoked")
+
+
 def uninstalled(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
-    """The app left the workspace or lost its tokens: stop all scheduled work for the team."""
+    """The app left the workspace or lost its bot token: stop all scheduled work for the
+    team."""
     coach = coach_of(context)
     team_id = str(body.get("team_id") or context.get("team_id") or "")
     coach.store.mark_uninstalled(team_id, coach.clock())
@@ -34,4 +45,4 @@ def uninstalled(event: dict[str, Any], body: dict[str, Any], context: Any) -> No
 def register(app: App) -> None:
     app.event("user_change")(user_changed)
     app.event("app_uninstalled")(uninstalled)
-    app.event("tokens_revoked")(uninstalled)
+    app.event("tokens_revoked")(tokens_revoked)

@@ -160,6 +160,7 @@ def test_an_edited_forms_response_url_elsewhere_is_never_called(
     "where",
     [
         "elsewhere",  # another loopback port (http://127.0.0.1:<p>/internal/admin)
+        "api",  # the API origin, but its Web API: <SLACK_API_BASE_URL>chat.postMessage
         "https://hooks.slack.com.attacker.invalid/x",
         "http://hooks.slack.com/commands/x",
     ],
@@ -168,9 +169,13 @@ def test_a_commands_response_url_elsewhere_is_never_called(
     slack: SlackDriver, fake: FakeSlack, elsewhere: FakeSlack, logs: LogCapture, where: str
 ) -> None:
     """`/coach export` answers through the response_url after the upload: with a url outside
-    Slack's hooks and the API origin, the export still arrives, nothing is POSTed."""
+    Slack's hooks and the API origin's non-API paths, the export still arrives, nothing is
+    POSTed (nor sent as a Web API call)."""
     slack.command("/win", "clarity Framed the bet")
-    url = elsewhere.response_url("internal-admin") if where == "elsewhere" else where
+    url = {
+        "elsewhere": elsewhere.response_url("internal-admin"),
+        "api": f"{fake.api_base_url}chat.postMessage",
+    }.get(where, where)
     body, content_type = payloads.slash_command(
         "/coach",
         "export",
@@ -183,6 +188,7 @@ def test_a_commands_response_url_elsewhere_is_never_called(
     assert slack.post(body, content_type).status == 200
     fake.wait_for("files.completeUploadExternal")
     assert elsewhere.calls == [] and fake.calls_to("response_url") == []
+    assert fake.calls_to("chat.postMessage") == []
     assert logs.events("response_url_refused") and url not in logs.text
 
 

@@ -27,7 +27,7 @@ from bot.blocks import ACTION_PICK_CLARITY, FIELD_LANE, FIELD_TEXT, VIEW_WIN
 from bot.cli import build_runtime
 from bot.fakeslack import FakeSlack, payloads
 from bot.home import FIELD_NUDGE_DAYS, FIELD_PAUSE, FIELD_TARGET, VIEW_SETTINGS
-from bot.ids import is_slack_id, response_url_allowed
+from bot.ids import is_event_id, is_slack_id, response_url_allowed
 from bot.nudge_blocks import ACTION_HOME_START, FIELD_ANSWER, VIEW_REFLECT
 from bot.settings import Settings
 from tests.conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM, Clock, make_redis, serve_app
@@ -83,6 +83,14 @@ def home_opened(hook: str) -> JsonDict:
     return payloads.event_callback_payload(event, team_id=TEAM)
 
 
+def tokens_revoked(hook: str) -> JsonDict:
+    """The bot token was revoked (it would mark the team uninstalled)."""
+    tokens = {"oauth": ["U0ALICE"], "bot": ["U0PMCOACH"]}
+    return payloads.event_callback_payload(
+        {"type": "tokens_revoked", "tokens": tokens}, team_id=TEAM
+    )
+
+
 def user_change(hook: str) -> JsonDict:
     user = {"id": "U0ALICE", "team_id": TEAM, "tz": "Asia/Tokyo", "name": "alice"}
     return payloads.event_callback_payload({"type": "user_change", "user": user}, team_id=TEAM)
@@ -120,6 +128,7 @@ BASES: dict[str, Callable[[str], JsonDict]] = {
     "submission": submission,
     "home_opened": home_opened,
     "user_change": user_change,
+    "tokens_revoked": tokens_revoked,
 }
 
 # (base request, how it is broken). Every one of them was a 500 or a write before the check.
@@ -169,6 +178,17 @@ CASES: dict[str, tuple[str, Edit]] = {
     "user_change_user_without_id": ("user_change", removing("event.user.id")),
     "user_change_user_id_malformed": ("user_change", setting("event.user.id", "*")),
     "user_change_team_id_malformed": ("user_change", setting("team_id", "T0TEAM*")),
+    # event_id becomes a Redis key (pmc:v1:{T}:event:<event_id>): Slack's shape only.
+    "event_id_a_pattern": ("home_opened", setting("event_id", "Ev0*")),
+    "event_id_100_kb": ("home_opened", setting("event_id", "*" * 100_000)),
+    "event_id_a_key_path": ("home_opened", setting("event_id", "Ev0:x")),
+    "event_id_a_number": ("home_opened", setting("event_id", 7)),
+    "event_id_empty": ("home_opened", setting("event_id", "")),
+    "tokens_a_string": ("tokens_revoked", setting("event.tokens", "x")),
+    "tokens_missing": ("tokens_revoked", removing("event.tokens")),
+    "tokens_bot_a_string": ("tokens_revoked", setting("event.tokens.bot", "U0PMCOACH")),
+    "tokens_bot_id_malformed": ("tokens_revoked", setting("event.tokens.bot", ["*"])),
+    "tokens_oauth_a_dict": ("tokens_revoked", setting("event.tokens.oauth", {"U0ALICE": 1})),
 }
 
 
@@ -176,7 +196,7 @@ def encode(base: str, body: JsonDict) -> tuple[bytes, str]:
     """The HTTP body Slack would send for this payload (form fields, payload=..., or JSON)."""
     if base == "command":
         return urlencode(body).encode(), FORM
-    if base in ("home_opened", "user_change"):
+    if base in ("home_opened", "user_change", "tokens_revoked"):
         return json.dumps(body).encode(), JSON
     return urlencode({"payload": json.dumps(body)}).encode(), FORM
 
@@ -269,6 +289,15 @@ def test_is_slack_id(text: object, ok: bool) -> None:
         ("https://hooks.slack.com/commands/T0/1/abc", True),
         ("http://127.0.0.1:7801/hooks/x", True),
         ("http://127.0.0.1:7802/internal/admin", False),
+        # The API origin's Web API is no response_url, however its path is spelt.
+        ("http://127.0.0.1:7801/api/chat.postMessage", False),
+        ("http://127.0.0.1:7801/api", False),
+        ("http://127.0.0.1:7801/API/chat.postMessage", False),
+        ("http://127.0.0.1:7801//api/chat.postMessage", False),
+        ("http://127.0.0.1:7801/%61pi/chat.postMessage", False),
+        ("http://127.0.0.1:7801/hooks/../api/chat.postMessage", False),
+        ("http://127.0.0.1:7801/./api/chat.postMessage", False),
+        ("http://127.0.0.1:7801/apiary/x", True),
         ("http://127.0.0.1/hooks/x", False),
         ("https://127.0.0.1:7801/hooks/x", False),
         ("http://hooks.slack.com/commands/x", False),
@@ -281,8 +310,62 @@ def test_is_slack_id(text: object, ok: bool) -> None:
     ],
 )
 def test_response_url_allowed(url: object, ok: bool) -> None:
-    """Slack's hooks host over https, or the SLACK_API_BASE_URL origin (the fake): no other."""
+    """Slack's hooks host over https, or the SLACK_API_BASE_URL origin (the fake) outside the
+    Web API's own path: no other."""
     assert response_url_allowed(url, "http://127.0.0.1:7801/api/") is ok
+
+
+def test_an_api_base_url_at_the_root_leaves_only_slacks_hooks() -> None:
+    """With the Web API at its origin's root, every path there is the API: only Slack's
+    hooks remain; and Slack's own setting leaves them allowed."""
+    assert not response_url_allowed("http://127.0.0.1:7801/hooks/x", "http://127.0.0.1:7801")
+    assert response_url_allowed("https://hooks.slack.com/x", "http://127.0.0.1:7801/")
+    slack_api = "https://slack.com/api/"
+    assert response_url_allowed("https://hooks.slack.com/actions/T0/1/abc", slack_api)
+    assert not response_url_allowed("https://slack.com/api/chat.postMessage", slack_api)
+
+
+def test_the_fakes_hooks_are_allowed() -> None:
+    """The fake Slack's response_urls pass with its own API base URL (tests, sandbox)."""
+    with FakeSlack(team_id=TEAM, bot_token=BOT_TOKEN) as fake:
+        assert response_url_allowed(fake.response_url("k"), fake.api_base_url)
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("Ev0PV52K21", True),
+        ("Ev08MFMKH6", True),
+        ("Ev0SAME", True),
+        ("Ev", False),
+        ("Ev0*", False),
+        ("Ev0:x", False),
+        ("Ev0 ", False),
+        ("Ev" + "A" * 41, False),
+        ("EV0PV52K21", False),
+        ("", False),
+        (7, False),
+    ],
+)
+def test_is_event_id(text: object, ok: bool) -> None:
+    """Only an Events API event_id's shape passes: it becomes part of a Redis key."""
+    assert is_event_id(text) is ok
+
+
+def test_only_a_revoked_bot_token_uninstalls(
+    app: tuple[SlackDriver, FakeSlack, redis.Redis],
+) -> None:
+    """`tokens_revoked` for user (oauth) tokens only leaves the team installed; one naming a
+    bot user id marks it uninstalled (as `app_uninstalled` does)."""
+    slack, _, rds = app
+    rds.flushall()
+    users_only = {"type": "tokens_revoked", "tokens": {"oauth": ["U0ALICE"], "bot": []}}
+    assert slack.event(users_only).status == 200
+    assert slack.event({"type": "tokens_revoked", "tokens": {"oauth": ["U0ALICE"]}}).status == 200
+    assert not slack.store.is_uninstalled(TEAM)
+    bot = {"type": "tokens_revoked", "tokens": {"bot": ["U0PMCOACH"]}}
+    assert slack.event(bot).status == 200
+    assert slack.store.is_uninstalled(TEAM)
 
 
 def test_problem_names_the_field_never_its_content() -> None:
