@@ -62,6 +62,12 @@ ZONE_RETRY_S = 120.0
 REPLACE_MAX = 500
 
 
+class NotEnrolled(Exception):
+    """A PM without a profile (never enrolled, or forgotten at their request) used something
+    that belongs to an enrolled PM (a nudge's button, a reflection): nothing was written.
+    Only a win (or the Home's Get started) enrols."""
+
+
 @dataclass(frozen=True)
 class Standing:
     """Where a PM stands: their clarity streak and 4-week balance."""
@@ -457,6 +463,19 @@ class Coach:
             team_id, user_id, tz, self.clock(), self.tz_source(team_id, user_id, tz)
         )
 
+    def is_enrolled(self, team_id: str, user_id: str) -> bool:
+        """Whether the PM has a profile (one read; every profile holds a zone)."""
+        return bool(self.store.profile_zone(team_id, user_id)[0])
+
+    def _enrolled_only(self, team_id: str, user_id: str) -> str:
+        """`start_enrolment(create=False)` for a PM's own buttons and answers: an enrolled
+        PM's back-off ends (returns "reactivated" or ""); a PM without a profile raises
+        NotEnrolled with nothing written."""
+        outcome = self.start_enrolment(team_id, user_id, create=False)
+        if outcome == NOT_ENROLLED:
+            raise NotEnrolled
+        return outcome
+
     def finish_enrolment(self, team_id: str, user_id: str, outcome: str) -> None:
         """After a PM's first win (or first since leaving): learn their zone if it is only a
         guess (`learn_zone`; first, so that the schedule and the welcome use it), schedule
@@ -527,14 +546,16 @@ class Coach:
         return self.schedule_next(team_id, user_id)
 
     def snooze(self, team_id: str, user_id: str, days: int = 1) -> datetime:
-        self.enrol(team_id, user_id)
+        """Raises NotEnrolled for a PM without a profile (an old nudge after forget-me)."""
+        self._enrolled(team_id, user_id, self._enrolled_only(team_id, user_id))
         until = self.clock() + timedelta(days=days)
         self.store.set_profile(team_id, user_id, snooze_at=str(int(until.timestamp() * 1000)))
         self.schedule_next(team_id, user_id)
         return until
 
     def skip_week(self, team_id: str, user_id: str) -> str:
-        self.enrol(team_id, user_id)
+        """Raises NotEnrolled for a PM without a profile (an old nudge after forget-me)."""
+        self._enrolled(team_id, user_id, self._enrolled_only(team_id, user_id))
         week = week_of(self.clock(), self.tz_for(team_id, user_id))
         self.store.set_profile(team_id, user_id, skip_week=week)
         self.store.clear_profile(team_id, user_id, "snooze_at")
@@ -559,13 +580,14 @@ class Coach:
         return pick.prompt.id, pick.prompt.text
 
     def reflect(self, team_id: str, user_id: str, text: str, prompt_id: str, prompt: str) -> str:
-        """Store a reflection privately. Returns the enrolment outcome for `finish_enrolment`,
-        which the caller runs after answering Slack."""
+        """Store a reflection privately. Returns the enrolment outcome for `finish_enrolment`
+        ("reactivated" or ""), which the caller runs after answering Slack. A reflection never
+        enrols: NotEnrolled (nothing written) for a PM without a profile."""
         if not has_visible_text(text):
             raise WinInputError("reflect_blank")
         if len(text) > MAX_TEXT:
             raise WinInputError("reflect_too_long")
-        enrolled = self.start_enrolment(team_id, user_id)
+        enrolled = self._enrolled_only(team_id, user_id)
         now = self.clock()
         self.store.add_reflection(
             team_id,

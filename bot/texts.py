@@ -335,3 +335,11 @@ RECAP_BAD = (
     "Try `/coach recap here`, `/coach recap off` or `/coach recap mon 09:00 Europe/Berlin` "
     "(day, time and an optional time zone)."
 )
+
+# A nudge's button (Snooze, Skip, Reflect), `/reflect` or a reflection form from a PM without a
+# profile: a newcomer, or a PM who used forget-me and clicked a nudge still in their DM. Only a
+# win enrols, so nothing was saved and no welcome is sent.
+NOT_SET_UP = (
+    "Not saved: PM Coach isn't set up for you (or has forgotten you, as you asked). "
+    "Log a win with `/win` to start."
+)

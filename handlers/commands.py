@@ -55,6 +55,7 @@ def win(
                 (team_id, user_id),
                 lambda: blocks.win_modal(coach.today_or_guess(team_id, user_id)),
                 respond,
+                enrol=True,  # `/win` is the explicit start, even before the form is sent
             )
             return
         if parsed.lane is None:

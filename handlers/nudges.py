@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks, nudge_blocks, texts
-from bot.coach import Coach
+from bot.coach import Coach, NotEnrolled
 from bot.numbers import is_number
 from bot.prompts import library
 from bot.store import StoreUnavailable
@@ -102,6 +102,8 @@ def update_nudge(client: WebClient, nudge: dict[str, str], outcome: str, log: An
 def log_clarity(
     ack: Ack, body: dict[str, Any], client: WebClient, context: Any, respond: Respond
 ) -> None:
+    """Open the win form in the clarity lane. For a PM without a profile (an old nudge after
+    forget-me) it opens too: submitting a win is an explicit start, like `/win`."""
     ack()
     team_id, user_id = ids_of(body)
 
@@ -123,7 +125,20 @@ def reflect_button(
         metadata = form_metadata(ts=nudge["ts"], prompt_id=nudge["prompt_id"])
         return nudge_blocks.reflect_modal(nudge["prompt"], metadata)
 
-    open_form(context, client, body["trigger_id"], ids_of(body), view, respond)
+    open_form(
+        context,
+        client,
+        body["trigger_id"],
+        ids_of(body),
+        view,
+        respond,
+        enrolled_only=texts.NOT_SET_UP,
+    )
+
+
+def _not_set_up(respond: Respond) -> None:
+    """A nudge's button from a PM without a profile: nothing written, said privately."""
+    respond(text=texts.NOT_SET_UP, response_type="ephemeral", replace_original=False)
 
 
 def snooze(
@@ -134,7 +149,11 @@ def snooze(
     def work() -> None:
         team_id, user_id = ids_of(body)
         coach = coach_of(context)
-        until = coach.snooze(team_id, user_id)
+        try:
+            until = coach.snooze(team_id, user_id)
+        except NotEnrolled:
+            _not_set_up(respond)
+            return
         when = nudge_blocks.snoozed_until(until, coach.tz_for(team_id, user_id))
         update_nudge(
             client,
@@ -151,7 +170,11 @@ def skip(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, respon
 
     def work() -> None:
         team_id, user_id = ids_of(body)
-        coach_of(context).skip_week(team_id, user_id)
+        try:
+            coach_of(context).skip_week(team_id, user_id)
+        except NotEnrolled:
+            _not_set_up(respond)
+            return
         update_nudge(client, _nudge_of(body, context), texts.NUDGE_DONE_SKIPPED, context["log"])
 
     after_ack(context, work, respond)
@@ -183,6 +206,9 @@ def reflect_submitted(
         message = texts.REFLECT_BLANK if exc.code == "reflect_blank" else texts.REFLECT_TOO_LONG
         ack(response_action="errors", errors={nudge_blocks.FIELD_ANSWER: message})
         return
+    except NotEnrolled:  # a form left open across forget-me
+        ack(response_action="errors", errors={nudge_blocks.FIELD_ANSWER: texts.NOT_SET_UP})
+        return
     except StoreUnavailable:
         context["log"].error("store_unavailable", surface="reflect_modal")
         ack(response_action="errors", errors={nudge_blocks.FIELD_ANSWER: texts.NOT_SAVED_SHORT})
@@ -213,6 +239,9 @@ def reflect_command(
         _too_long(ack, text)
         return
     try:
+        if not has_visible_text(text) and not coach.is_enrolled(team_id, user_id):
+            ack(**ephemeral((texts.NOT_SET_UP, [blocks.section(texts.NOT_SET_UP)])))
+            return
         prompt_id, prompt = coach.latest_prompt(team_id, user_id)
         if not has_visible_text(text):  # nothing to save: open the form instead
             ack()
@@ -227,6 +256,9 @@ def reflect_command(
         enrolled = coach.reflect(team_id, user_id, text, prompt_id, prompt)
     except WinInputError:
         _too_long(ack, text)
+        return
+    except NotEnrolled:  # nothing saved: the text comes back to copy
+        ack(**ephemeral(blocks.text_back(texts.NOT_SET_UP, text)))
         return
     except StoreUnavailable:
         context["log"].error("store_unavailable", surface="/reflect")

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot import texts
 from bot.blocks import Reply
-from bot.coach import Coach
+from bot.coach import NOT_ENROLLED, Coach
 from bot.store import StoreUnavailable
 
 # A trigger_id lives 3 s from the click. A form whose work has not started this long after
@@ -105,18 +105,33 @@ def open_form(
     ids: tuple[str, str],
     view: Callable[[], dict[str, Any]],
     respond: Any = None,
+    *,
+    enrol: bool = False,
+    enrolled_only: str = "",
 ) -> None:
-    """After the ack, on the forms pool: make sure the PM has a profile, open the form `view()`
-    builds on the request's trigger_id (valid for 3 s), then finish a new PM's enrolment (the
-    welcome DM) on the background pool, so it never holds the form up."""
+    """After the ack, on the forms pool: open the form `view()` builds on the request's
+    trigger_id (valid for 3 s), then (on the background pool, so it never holds the form up)
+    finish a new PM's enrolment (the welcome DM), end a back-off, learn a guessed zone.
+
+    Only `enrol` (`/win`, the explicit start) enrols a PM without a profile when the form
+    opens; otherwise (a button on an older message, e.g. after forget-me) what is submitted
+    does (a win) or says the PM must start with a win. With `enrolled_only` (a text), a PM
+    without a profile gets that text privately instead of the form."""
     coach = coach_of(context)
     team_id, user_id = ids
 
     def work() -> None:
         enrolled = ""
         with suppress(*StoreUnavailable):  # the form opens even then
-            enrolled = coach.start_enrolment(team_id, user_id)
+            enrolled = coach.start_enrolment(team_id, user_id, create=enrol)
+        missing = enrolled == NOT_ENROLLED
+        if missing and enrolled_only:
+            if respond is not None:
+                respond(text=enrolled_only, response_type="ephemeral", replace_original=False)
+            return
         client.views_open(trigger_id=trigger_id, view=view())
+        if missing:  # no profile to end a back-off in or keep a zone in
+            return
         if enrolled or not coach.knows_zone(team_id, user_id):  # welcome; learn a guessed zone
             after_ack(context, partial(coach.finish_enrolment, team_id, user_id, enrolled))
 

@@ -239,6 +239,7 @@ def test_acknowledged_work_finishes_at_shutdown_and_late_work_runs_inline(
 def test_reflect_form_failure_is_told_like_the_win_form(
     slack: SlackDriver, fake: FakeSlack
 ) -> None:
+    assert "Logged" in slack.command("/win", "shipped First").text  # /reflect never enrols
     fake.fail("views.open", "expired_trigger_id")
     reply = slack.command("/reflect", "")
     assert reply.status == 200 and reply.body == b""
@@ -270,15 +271,13 @@ def test_a_new_pms_form_opens_before_the_welcome_dm(slack: SlackDriver, fake: Fa
     assert len(fake.messages(NEW)) == 1  # and the welcome still arrives
 
 
-def test_reflect_with_text_as_first_use_does_not_wait_for_the_welcome(
-    slack: SlackDriver, fake: FakeSlack
-) -> None:
+def test_reflect_with_text_as_first_use_enrols_nobody(slack: SlackDriver, fake: FakeSlack) -> None:
+    """Only a win enrols: a newcomer's first /reflect is not saved, its text comes back, and
+    no welcome DM is sent (issue 15, item 19)."""
     fake.add_user(NEW, tz="Europe/Berlin")
-    with held_until_answered(slack, "chat.postMessage") as seen:
-        reply = slack.command("/reflect", "I unblocked the data team", user=NEW)
-    assert texts.REFLECT_SAVED in reply.text
-    assert len(fake.messages(NEW)) == 1
-    assert seen == [0]  # answered while Slack still held the welcome
+    reply = slack.command("/reflect", "I unblocked the data team", user=NEW)
+    assert texts.NOT_SET_UP in reply.text and "I unblocked the data team" in reply.text
+    assert fake.messages(NEW) == [] and slack.store.profile(TEAM, NEW) == {}
 
 
 def test_recap_here_does_not_wait_for_slack(slack: SlackDriver, fake: FakeSlack) -> None:

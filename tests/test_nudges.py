@@ -4,11 +4,13 @@ back-off, inactive PMs — through signed requests, the real tick, real Redis, t
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 
+from bot import texts
 from bot.fakeslack import FakeSlack, payloads
 from bot.nudge_blocks import (
     ACTION_HOME_START,
@@ -43,8 +45,10 @@ def tick(slack: SlackDriver, at: datetime) -> Any:
 def click_dm(
     slack: SlackDriver, message: dict[str, Any], action_id: str, user: str = "U0ALICE"
 ) -> Response:
-    """Click a button on a DM from the app, as Slack sends it (message container)."""
+    """Click a button on a DM from the app, as Slack sends it (message container); the
+    response's `hook` names its response_url for `slack.hook_posts`."""
     element = find_action(message["blocks"], action_id)
+    hook = f"dm-{secrets.token_hex(6)}"
     action = {
         "type": "button",
         "action_id": action_id,
@@ -58,9 +62,11 @@ def click_dm(
         user_id=user,
         channel_id=message["channel"],
         message={k: v for k, v in message.items() if k != "channel"},
-        response_url=slack.fake.response_url("dm"),
+        response_url=slack.fake.response_url(hook),
     )
-    return slack.post(body, content_type)
+    response = slack.post(body, content_type)
+    response.hook = hook
+    return response
 
 
 def test_first_use_enrols_with_one_welcome_dm(
@@ -388,3 +394,50 @@ def test_slack_zone_change_reschedules(slack: SlackDriver) -> None:
     ):
         time.sleep(0.02)
     assert slack.store.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
+
+
+def test_old_nudges_after_forget_me_enrol_nobody(
+    slack: SlackDriver, fake: FakeSlack, rds: redis.Redis
+) -> None:
+    """After forget-me, an old nudge's Snooze, Skip and Reflect, `/reflect` (with text or
+    without) and a reflection form left open answer privately that PM Coach isn't set up:
+    nothing stored, no welcome DM. Its Log a clarity win opens the form, and the win submitted
+    there is an explicit start: enrolled, one welcome."""
+    from tests.test_coach import mentions, welcomes
+
+    enrol(slack, "U0BOB")
+    tick(slack, datetime(2026, 11, 27, 20, 0, tzinfo=UTC))  # Friday 15:00 in New York
+    [nudge] = nudges(fake, "U0BOB")
+    click_dm(slack, nudge, ACTION_NUDGE_REFLECT, user="U0BOB")
+    reflect_form = fake.wait_for("views.open")[-1].args["view"]
+    ask = slack.command("/coach", "forget-me", user="U0BOB")
+    slack.hook_posts(slack.click(ask, "forget_confirm", user="U0BOB"))
+    assert mentions(rds, "U0BOB") == [] and welcomes(fake, "U0BOB") == 1
+    opened = len(fake.calls_to("views.open"))
+
+    for action in (ACTION_NUDGE_SNOOZE, ACTION_NUDGE_SKIP, ACTION_NUDGE_REFLECT):
+        [said] = slack.hook_posts(click_dm(slack, nudge, action, user="U0BOB"))
+        assert said["text"] == texts.NOT_SET_UP and said["response_type"] == "ephemeral", action
+    mine = "A thought worth keeping"
+    reply = slack.command("/reflect", mine, user="U0BOB")
+    assert texts.NOT_SET_UP in reply.text and mine in reply.text  # given back to copy
+    assert texts.NOT_SET_UP in slack.command("/reflect", "", user="U0BOB").text
+    answer = {"answer": {"value": {"type": "plain_text_input", "value": mine}}}
+    refused = slack.submit(reflect_form, answer, user="U0BOB").json
+    assert refused == {"response_action": "errors", "errors": {"answer": texts.NOT_SET_UP}}
+    assert len(fake.calls_to("views.open")) == opened  # no form for a reflection
+    assert mentions(rds, "U0BOB") == [] and welcomes(fake, "U0BOB") == 1
+
+    click_dm(slack, nudge, ACTION_NUDGE_LOG, user="U0BOB")
+    win_form = fake.wait_for("views.open", count=opened + 1)[-1].args["view"]
+    assert mentions(rds, "U0BOB") == []  # opening the form is not a start
+    slack.submit(
+        win_form,
+        {
+            "text": {"value": {"type": "plain_text_input", "value": "Framed Q1 again"}},
+            "lane": {"value": {"type": "radio_buttons", "selected_option": {"value": "clarity"}}},
+        },
+        user="U0BOB",
+    )
+    assert [w.text for w in slack.store.user_wins(TEAM, "U0BOB")] == ["Framed Q1 again"]
+    assert slack.store.profile(TEAM, "U0BOB") and welcomes(fake, "U0BOB") == 2
