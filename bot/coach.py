@@ -657,6 +657,20 @@ class Coach:
         )
         return zone_name
 
+    def set_timezone_from_slack(self, team_id: str, user_id: str) -> str | None:
+        """`/coach timezone auto`, after the answer: follow Slack's zone again, asked of
+        `users.info` with the patient client (nobody waits for it). Returns the zone, or None
+        when Slack cannot say: then nothing changes, the PM keeps the zone they had."""
+        looked = self.lookup_tz(user_id, self.slack)
+        if looked is None:
+            return None
+        self.enrol(team_id, user_id)
+        self.store.set_tz(team_id, user_id, looked, "slack", force=True)
+        self.tz_cache.put(team_id, user_id, looked)
+        self.schedule_next(team_id, user_id)
+        self.log.info("tz_set", team_id=team_id, user_id=user_id, tz=looked, source="slack")
+        return looked
+
     def pause(self, team_id: str, user_id: str, weeks: int) -> tuple[str, str]:
         """Pause this week and the next `weeks - 1`; returns (first, last) paused week."""
         if not 1 <= weeks <= 12:
@@ -807,12 +821,16 @@ class Coach:
 
     # Team roles -------------------------------------------------------------------------------
 
-    def is_admin(self, user_id: str, admin_ids: frozenset[str]) -> bool:
-        """A Slack workspace admin or owner, or a user the operator listed (ADMIN_USER_IDS)."""
+    def is_admin(
+        self, user_id: str, admin_ids: frozenset[str], client: WebClient | None = None
+    ) -> bool:
+        """A Slack workspace admin or owner, or a user the operator listed (ADMIN_USER_IDS).
+        Slack is asked through `client` (by default the short-timeout profile client); no
+        answer means not an admin."""
         if user_id in admin_ids:
             return True
         try:
-            user = self.profile_client.users_info(user=user_id).get("user") or {}
+            user = (client or self.profile_client).users_info(user=user_id).get("user") or {}
         except (SlackApiError, SlackClientError, OSError):
             return False
         return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))

@@ -343,3 +343,13 @@ NOT_SET_UP = (
     "Not saved: PM Coach isn't set up for you (or has forgotten you, as you asked). "
     "Log a win with `/win` to start."
 )
+
+# `/coach recap here|off|<day> <HH:MM>` from someone not in ADMIN_USER_IDS, and `/coach timezone
+# auto`: the answer cannot wait for Slack (users.info), so it says what is happening and the
+# outcome follows privately a moment later.
+RECAP_CHECKING_ADMIN = "🔎 Checking with Slack that you're a workspace admin… one moment."
+TZ_AUTO_ASKING = "🕰️ Asking Slack for your time zone… one moment."
+TZ_AUTO_FAILED = (
+    "⚠️ Slack couldn't tell me your time zone just now, so it stays *{tz}*. "
+    "Try `/coach timezone auto` again in a minute."
+)

@@ -61,6 +61,11 @@ class Ctx:
     def say(self, message: str) -> None:
         self.reply(coach_blocks.simple(message))
 
+    def tell(self, message: str) -> None:
+        """After the answer: tell the PM privately through the response_url (a new message;
+        the answer stays)."""
+        self.respond(**ephemeral(coach_blocks.simple(message)), replace_original=False)
+
 
 def help_(args: str, ctx: Ctx) -> None:
     ctx.reply(coach_blocks.help_reply())
@@ -157,7 +162,17 @@ def timezone(args: str, ctx: Ctx) -> None:
         ctx.say(texts.TZ_SHOW.format(tz=tz, source=source) + texts.TZ_SHOW_AUTO)
         return
     if args.lower() == "auto":
-        ctx.say(texts.TZ_AUTO.format(tz=ctx.coach.set_timezone(ctx.team_id, ctx.user_id, None)))
+        # Slack's zone comes from users.info: asked after the answer, told through respond.
+        ctx.say(texts.TZ_AUTO_ASKING)
+
+        def follow_slack() -> None:
+            tz = ctx.coach.set_timezone_from_slack(ctx.team_id, ctx.user_id)
+            if tz is None:
+                ctx.tell(texts.TZ_AUTO_FAILED.format(tz=ctx.coach.tz_for(ctx.team_id, ctx.user_id)))
+            else:
+                ctx.tell(texts.TZ_AUTO.format(tz=tz))
+
+        ctx.later(follow_slack)
         return
     try:
         tz = ctx.coach.set_timezone(ctx.team_id, ctx.user_id, args)
@@ -267,21 +282,37 @@ def recap(args: str, ctx: Ctx) -> None:
             )
         )
         return
-    if not ctx.coach.is_admin(ctx.user_id, ctx.admin_ids):
+    if ctx.user_id in ctx.admin_ids:  # listed by the operator: Slack need not be asked
+        _change_recap(words, ctx, ctx.say)
+        return
+    # Whether the PM is a workspace admin comes from users.info: asked after the answer.
+    ctx.say(texts.RECAP_CHECKING_ADMIN)
+
+    def check_then_change() -> None:
+        if ctx.coach.is_admin(ctx.user_id, ctx.admin_ids, ctx.coach.slack):
+            _change_recap(words, ctx, ctx.tell)
+            return
         extra = ""
         if ctx.admin_ids:
             people = ", ".join(f"<@{u}>" for u in sorted(ctx.admin_ids)[:10])
             extra = texts.RECAP_ADMINS_EXTRA.format(people=people)
-        ctx.say(texts.RECAP_ADMINS_ONLY.format(extra=extra))
-        return
+        ctx.tell(texts.RECAP_ADMINS_ONLY.format(extra=extra))
+
+    ctx.later(check_then_change)
+
+
+def _change_recap(words: list[str], ctx: Ctx, answer: Callable[[str], None]) -> None:
+    """`/coach recap here|off|<day> <HH:MM> [zone]` from an admin; the outcome goes to
+    `answer` (the ack, or `ctx.tell` once the admin check has run after it)."""
+    recaps = ctx.recaps
     action = words[0].lower()
     tz = ctx.coach.tz_for(ctx.team_id, ctx.user_id)
     if action == "here":
         if not ctx.channel_id.startswith(("C", "G")):
-            ctx.say(texts.RECAP_NOT_A_CHANNEL)
+            answer(texts.RECAP_NOT_A_CHANNEL)
             return
         schedule = recaps.set_channel(ctx.team_id, ctx.channel_id, ctx.user_id, tz)
-        ctx.say(texts.RECAP_HERE.format(schedule=schedule.describe()))
+        answer(texts.RECAP_HERE.format(schedule=schedule.describe()))
 
         def invite_hint() -> None:  # asks Slack: after the answer
             if not ctx.coach.bot_in_channel(ctx.channel_id):
@@ -293,7 +324,7 @@ def recap(args: str, ctx: Ctx) -> None:
         return
     if action == "off" and len(words) == 1:
         recaps.turn_off(ctx.team_id)
-        ctx.say(texts.RECAP_OFF)
+        answer(texts.RECAP_OFF)
         return
     try:
         days = parse_days(words[0])
@@ -302,14 +333,14 @@ def recap(args: str, ctx: Ctx) -> None:
         days, at = (), None
     zone_name = canonical_tz(words[2]) if len(words) > 2 else tz
     if len(days) != 1 or at is None or zone_name is None or len(words) > 3:
-        ctx.say(texts.RECAP_BAD)
+        answer(texts.RECAP_BAD)
         return
     schedule = recaps.set_time(ctx.team_id, days[0], at, zone_name, ctx.user_id)
     if schedule is None:
         described = f"{DAY_NAMES[days[0]].capitalize()} {at.strftime('%H:%M')} ({zone_name})"
-        ctx.say(texts.RECAP_TIME_NO_CHANNEL.format(schedule=described))
+        answer(texts.RECAP_TIME_NO_CHANNEL.format(schedule=described))
     else:
-        ctx.say(texts.RECAP_TIME_SET.format(schedule=schedule.describe()))
+        answer(texts.RECAP_TIME_SET.format(schedule=schedule.describe()))
 
 
 def forget_me(args: str, ctx: Ctx) -> None:

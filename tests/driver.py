@@ -307,3 +307,9 @@ def hook_texts(fake: FakeSlack, reply: Response) -> list[str]:
         for c in fake.calls_to("response_url")
         if c.args.get("_hook") == reply.hook
     ]
+
+
+def told(fake: FakeSlack, reply: Response) -> str:
+    """Everything the PM was told about a request (after settle): the answer, then what the
+    app POSTed to its response_url, one per line."""
+    return "\n".join([reply.text, *hook_texts(fake, reply)])

@@ -37,7 +37,7 @@ from bot.settings import Settings
 from bot.store import connect
 from bot.wins import Lane
 from tests.conftest import TEAM, Clock, serve_app
-from tests.driver import Response, SlackDriver, visible_text
+from tests.driver import Response, SlackDriver, told, visible_text
 from tests.redis_server import free_port
 
 TEAM_B = "T0TEAMB"
@@ -566,7 +566,7 @@ def test_odd_coach_spellings_are_understood(slack: SlackDriver, fake: FakeSlack)
     replies = []
     for raw, expected in cases:
         reply = slack.command("/coach", raw)
-        assert expected in reply.text, (raw, reply.text)
+        assert expected in told(fake, reply), (raw, told(fake, reply))  # tz auto: a follow-up
         replies.append(reply)
     profile = slack.store.profile(TEAM, "U0ALICE")
     assert profile["target"] == "35" and profile["share"] == "0"

@@ -14,7 +14,7 @@ from bot.coach_blocks import ACTION_FORGET, ACTION_HISTORY_MENU
 from bot.fakeslack import FakeSlack
 from bot.wins import Lane
 from tests.conftest import TEAM, Clock
-from tests.driver import Response, SlackDriver, find_action, visible_text
+from tests.driver import Response, SlackDriver, find_action, told, visible_text
 
 
 def log(slack: SlackDriver, text: str, user: str = "U0ALICE") -> None:
@@ -207,8 +207,10 @@ def test_timezone_explicit_and_auto(slack: SlackDriver, fake: FakeSlack, clock: 
     )
     time.sleep(0.2)
     assert slack.store.profile_tz(TEAM, "U0ALICE") == "Asia/Tokyo"
-    # …until the PM says auto.
-    assert "Europe/Berlin" in slack.command("/coach", "timezone auto").text
+    # …until the PM says auto: Slack is asked after the answer, the zone told through respond.
+    auto = slack.command("/coach", "timezone auto")
+    assert texts.TZ_AUTO_ASKING in auto.text and "Europe/Berlin" not in auto.text
+    assert texts.TZ_AUTO.format(tz="Europe/Berlin") in told(fake, auto)
     assert slack.store.profile(TEAM, "U0ALICE")["tz_source"] == "slack"
 
 

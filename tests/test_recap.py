@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
+from bot import texts
 from bot.cli import build_runtime
 from bot.fakeslack import FakeSlack
 from bot.recap import MemberWeek, as_text, build_recap, main_message, thread_reply
@@ -18,7 +19,7 @@ from bot.store import Store, connect
 from bot.streaks import WeekCount
 from bot.wins import Lane, Win
 from tests.conftest import TEAM, Clock
-from tests.driver import SlackDriver, visible_text
+from tests.driver import SlackDriver, hook_texts, told, visible_text
 from tests.test_store import CountingConnection, counting_client
 
 CHANNEL = "C0RECAP"
@@ -35,31 +36,34 @@ def log(slack: SlackDriver, user: str, text: str) -> None:
 
 def configure(slack: SlackDriver) -> None:
     reply = slack.command("/coach", "recap here", user="U0ADMIN", channel=CHANNEL)
-    assert "will be posted here" in reply.text, reply.text
+    assert "will be posted here" in told(slack.fake, reply), told(slack.fake, reply)
 
 
 def test_only_admins_change_recap_settings(
     slack: SlackDriver, fake: FakeSlack, settings: Settings
 ) -> None:
+    """Only workspace admins (users.info, asked after the answer) change the recap; anyone
+    may see it."""
     setup_channel(fake, ["U0ALICE", "U0ADMIN"])
-    refused = slack.command("/coach", "recap here", user="U0ALICE", channel=CHANNEL)
-    assert "Only Slack workspace admins and owners" in refused.text
+    asked = slack.command("/coach", "recap here", user="U0ALICE", channel=CHANNEL)
+    assert texts.RECAP_CHECKING_ADMIN in asked.text and "Only" not in asked.text
+    [refused] = hook_texts(fake, asked)
+    assert "Only Slack workspace admins and owners" in refused
     assert slack.store.team_settings(TEAM).get("recap_channel") is None
     configure(slack)
     settings_now = slack.store.team_settings(TEAM)
     assert settings_now["recap_channel"] == CHANNEL and settings_now["recap_set_by"] == "U0ADMIN"
     assert slack.store.recap_due_at(TEAM) == MON_9  # Monday 09:00 in the admin's zone
     moved = slack.command("/coach", "recap fri 16:30 Europe/Berlin", user="U0ADMIN")
-    assert "Fri 16:30 (Europe/Berlin)" in moved.text
+    assert "Fri 16:30 (Europe/Berlin)" in told(fake, moved)
     assert slack.store.recap_due_at(TEAM) == datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
-    assert (
-        "Try `/coach recap here`" in slack.command("/coach", "recap someday", user="U0ADMIN").text
-    )
+    someday = slack.command("/coach", "recap someday", user="U0ADMIN")
+    assert "Try `/coach recap here`" in told(fake, someday)
     shown = slack.command("/coach", "recap", user="U0ALICE")
     assert f"<#{CHANNEL}>" in shown.text and "Fri 16:30" in shown.text
-    assert "is off" in slack.command("/coach", "recap off", user="U0ADMIN").text
+    assert "is off" in told(fake, slack.command("/coach", "recap off", user="U0ADMIN"))
     assert slack.store.recap_due_at(TEAM) is None
-    assert "DM" not in refused.text
+    assert "DM" not in refused
 
 
 def test_admin_user_ids_setting_grants_access(
@@ -74,8 +78,8 @@ def test_admin_user_ids_setting_grants_access(
             "will be posted here"
             in slack.command("/coach", "recap here", user="U0BOB", channel=CHANNEL).text
         )
-        refused = slack.command("/coach", "recap off", user="U0ALICE")
-        assert "<@U0BOB>" in refused.text and "Only Slack workspace admins" in refused.text
+        [refused] = hook_texts(fake, slack.command("/coach", "recap off", user="U0ALICE"))
+        assert "<@U0BOB>" in refused and "Only Slack workspace admins" in refused
 
 
 def test_bot_not_in_channel_tells_the_admin_how_to_invite(
@@ -83,14 +87,15 @@ def test_bot_not_in_channel_tells_the_admin_how_to_invite(
 ) -> None:
     setup_channel(fake, ["U0ADMIN"], bot_is_member=False)
     reply = slack.command("/coach", "recap here", user="U0ADMIN", channel=CHANNEL)
-    assert "will be posted here" in reply.text and reply.json["response_type"] == "ephemeral"
-    [hint] = slack.hook_posts(reply)  # after the answer: asking Slack never delays it
+    assert reply.json["response_type"] == "ephemeral"
+    # After the answer (asking Slack never delays it): the admin check, then the channel's.
+    saved, hint = slack.hook_posts(reply, count=2)
+    assert "will be posted here" in saved["text"] and saved["response_type"] == "ephemeral"
     assert "/invite @PM Coach" in hint["text"] and hint["response_type"] == "ephemeral"
     # In the channel already: no hint.
     setup_channel(fake, ["U0ADMIN"], bot_is_member=True)
     again = slack.command("/coach", "recap here", user="U0ADMIN", channel=CHANNEL)
-    assert "will be posted here" in again.text
-    assert slack.hook_posts(again, count=0, timeout=0.2) == []
+    assert ["will be posted here" in text for text in hook_texts(fake, again)] == [True]
 
 
 def _week_of_wins(slack: SlackDriver, clock: Clock) -> None:

@@ -13,7 +13,7 @@ from bot.streaks import WeekCount
 from bot.weeks import week_of, weeks_back
 from bot.wins import Lane, Win
 from tests.conftest import TEAM, Clock
-from tests.driver import SlackDriver, visible_text
+from tests.driver import SlackDriver, told, visible_text
 
 CHANNEL = "C0RECAPV"
 WEEK = "2026-W48"
@@ -69,7 +69,7 @@ def test_recap_shows_the_exact_balances_and_a_private_pm_counts_without_a_title(
     fake.add_user("U0CAROL", name="carol", tz="Europe/London")
     fake.add_channel(CHANNEL, name="product", members=IN_CHANNEL)
     reply = slack.command("/coach", "recap here", user="U0ADMIN", channel=CHANNEL)
-    assert "will be posted here" in reply.text, reply.text
+    assert "will be posted here" in told(fake, reply), told(fake, reply)
     for user, back, lane, text in WINS:
         clock.set(W48_WED - timedelta(weeks=back))
         assert "Logged" in slack.command("/win", f"{lane} {text}", user=user).text, text

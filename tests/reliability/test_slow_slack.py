@@ -4,6 +4,8 @@
   with a guess (UTC), and the zone is learnt after the answer, asked of Slack at most once per
   ZONE_RETRY_S, never on every `/win`; the wins logged under the guess then count in their real
   local week, and the welcome DM names the real zone.
+* `/coach recap here|off|<time>` (the admin check) and `/coach timezone auto` (Slack's zone)
+  ask users.info after the answer and tell the outcome through the response_url.
 * Every form open starts at once however slow Slack is with the others, and one that could not
   start while its trigger_id was fresh is not attempted: the PM is told to click again.
 
@@ -169,6 +171,75 @@ def test_a_new_pms_form_opens_without_waiting_for_users_info(
         gate.set()
     slack.settle()
     assert slack.store.profile_zone(TEAM, NEW) == ("Europe/Berlin", "slack")
+
+
+RECAP_CHANNEL = "C0RECAPS"
+
+
+@pytest.mark.parametrize(
+    ("user", "follow_up"),
+    [("U0ADMIN", "will be posted here"), ("U0ALICE", "Only Slack workspace admins")],
+)
+def test_recap_settings_are_answered_while_users_info_is_held(
+    slack: SlackDriver, fake: FakeSlack, user: str, follow_up: str
+) -> None:
+    """`/coach recap here` from someone not in ADMIN_USER_IDS is answered while Slack sits on
+    users.info (the admin check), saying only that it is checking; once Slack answers, an
+    admin's recap is set and told, a non-admin is refused and nothing is stored."""
+    fake.add_channel(RECAP_CHANNEL, members=["U0ADMIN", "U0ALICE"])
+    gate = fake.hold("users.info")
+    try:
+        reply = unsettled(slack).command("/coach", "recap here", user=user, channel=RECAP_CHANNEL)
+        assert reply.status == 200 and texts.RECAP_CHECKING_ADMIN in reply.text
+        assert follow_up not in reply.text
+        assert fake.calls_to("users.info") == []  # not answered: the answer did not wait for it
+        assert slack.store.team_settings(TEAM).get("recap_channel") is None
+    finally:
+        gate.set()
+    slack.settle()
+    told = hook_texts(fake, reply)
+    assert follow_up in told[0], told
+    stored = slack.store.team_settings(TEAM).get("recap_channel")
+    assert stored == (RECAP_CHANNEL if user == "U0ADMIN" else None)
+    assert len(fake.calls_to("users.info")) == 1
+
+
+def test_timezone_auto_is_answered_while_users_info_is_held(
+    slack: SlackDriver, fake: FakeSlack
+) -> None:
+    """`/coach timezone auto` is answered while Slack sits on users.info, without naming a
+    zone; once Slack answers, the PM follows Slack's zone again and is told which."""
+    assert "Logged" in slack.command("/win", "clarity Framed the bet").text
+    assert "now *Asia/Tokyo*" in slack.command("/coach", "timezone Asia/Tokyo").text
+    asked = len(fake.calls_to("users.info"))  # the first win's, learning the zone
+    gate = fake.hold("users.info")
+    try:
+        reply = unsettled(slack).command("/coach", "timezone auto")
+        assert reply.status == 200 and texts.TZ_AUTO_ASKING in reply.text
+        assert "Europe/Berlin" not in reply.text and "Asia/Tokyo" not in reply.text
+        assert len(fake.calls_to("users.info")) == asked  # the answer did not wait for it
+        assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Asia/Tokyo", "explicit")
+    finally:
+        gate.set()
+    slack.settle()
+    [told] = hook_texts(fake, reply)
+    assert texts.TZ_AUTO.format(tz="Europe/Berlin") in told
+    assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Europe/Berlin", "slack")
+
+
+def test_timezone_auto_keeps_the_zone_when_slack_cannot_say(
+    slack: SlackDriver, fake: FakeSlack
+) -> None:
+    """users.info failing after `/coach timezone auto`: the PM keeps the zone they had (not
+    UTC) and is told so."""
+    assert "Logged" in slack.command("/win", "clarity Framed the bet").text
+    assert "now *Asia/Tokyo*" in slack.command("/coach", "timezone Asia/Tokyo").text
+    fake.fail("users.info", "user_not_found", times=None)
+    reply = slack.command("/coach", "timezone auto")
+    assert texts.TZ_AUTO_ASKING in reply.text
+    [told] = hook_texts(fake, reply)
+    assert texts.TZ_AUTO_FAILED.format(tz="Asia/Tokyo") in told
+    assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Asia/Tokyo", "explicit")
 
 
 # Item 6: forms open at once, or not at all -----------------------------------------------------

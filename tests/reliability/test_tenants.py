@@ -18,7 +18,7 @@ from bot.coach_blocks import ACTION_FORGET
 from bot.fakeslack import FakeSlack, payloads
 from bot.nudge_blocks import ACTION_HOME_START, FIELD_ANSWER
 from tests.conftest import TEAM, Clock
-from tests.driver import Response, SlackDriver, find_action, visible_text
+from tests.driver import Response, SlackDriver, find_action, told, visible_text
 from tests.reliability.conftest import TEAM_B, other_team, settle
 from tests.test_adversarial import button_message, form, overflow
 from tests.test_ticker import enrol_pm
@@ -77,10 +77,8 @@ def populate_a(slack: SlackDriver, fake: FakeSlack) -> dict[str, Any]:
     ):
         assert slack.command("/coach", sub).status == 200
     slack.command("/reflect", "A's private reflection")
-    assert (
-        "posted here"
-        in slack.command("/coach", "recap here", user="U0ADMIN", channel=A_CHANNEL).text
-    )
+    recap_here = slack.command("/coach", "recap here", user="U0ADMIN", channel=A_CHANNEL)
+    assert "posted here" in told(fake, recap_here)
     settle()
     win_ids = [w.id for w in slack.store.user_wins(TEAM, "U0ALICE")]
     draft = find_action(question.json["blocks"], ACTION_PICK_CLARITY)["value"]
@@ -218,9 +216,8 @@ def test_recap_of_b_counts_only_b(
     b = other_team(slack)
     b.command("/win", "clarity B's only win")
     b.command("/coach", "share on")
-    assert (
-        "posted here" in b.command("/coach", "recap here", user="U0ADMIN", channel=B_CHANNEL).text
-    )
+    recap_here = b.command("/coach", "recap here", user="U0ADMIN", channel=B_CHANNEL)
+    assert "posted here" in told(fake, recap_here)
     settle()
     built_a = slack.recaps.build(TEAM, "2026-W48", A_CHANNEL)
     built_b = slack.recaps.build(TEAM_B, "2026-W48", B_CHANNEL)
