@@ -8,8 +8,8 @@ the same run, printed as one table.
 
 Benchmarks: 1 slash (the /win path over HTTP), 2 roundtrips (Redis round trips per operation),
 3 fanout (nudges per second; rate-limited, three processes), 4 recap (build time; memory per
-win), 5 scaling (fan-out and recap at growing sizes), 6 edge (/win with 500 slow clients open;
-first-time /win and form opens while Slack is slow).
+win), 5 scaling (fan-out and recap at growing sizes), 6 edge (the HTTP front alone; /win with 500
+slow clients open; first-time /win and form opens while Slack is slow).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import fanout, recap, roundtrips, scaling, slash, slowclients, slowslack
+from bench import fanout, front, recap, roundtrips, scaling, slash, slowclients, slowslack
 from bench.infra import BOT_TOKEN, SIGNING_SECRET, FakeControl, RedisProc
 from bench.report import Figure, machine, machine_lines, table
 from bot.fakeslack import drop_proxies
@@ -205,13 +205,16 @@ def bench_scaling(run: Run) -> None:
 
 def bench_edge(run: Run) -> None:
     fake, redis = run.shared()
+    run.say("edge: the HTTP front alone against the standard library's threading server")
+    alone = front.run(run.plan.quick)
+    run.figures += front.figures(alone)
     run.say("edge: /win acks with slow clients holding connections open")
     clients = slowclients.run(fake, redis.url, run.plan.quick)
     run.figures += slowclients.figures(clients)
     run.say("edge: first-time /win and form opens while Slack is slow")
     slack = slowslack.run(fake, redis.url, run.plan.quick)
     run.figures += slowslack.figures(slack)
-    run.raw["edge"] = {"slow_clients": clients, "slow_slack": slack}
+    run.raw["edge"] = {"front": alone, "slow_clients": clients, "slow_slack": slack}
 
 
 STEPS: dict[str, Callable[[Run], None]] = {

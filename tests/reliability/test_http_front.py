@@ -368,6 +368,20 @@ def test_the_early_check_judges_any_timestamp_without_failing(
     assert unsigned_early("POST", "/slack/events", headers) == status
 
 
+def test_answers_are_not_held_back_by_nagles_algorithm(
+    settings: Settings, rds: redis.Redis, clock: Clock
+) -> None:
+    """Every accepted connection has TCP_NODELAY set (asyncio sets it only on sockets whose
+    proto says TCP; without it an answer's head and body wait for the client's delayed ACK,
+    40 ms per request). The latency itself is in `make bench` (6)."""
+    with front(settings, rds, clock) as served, connect(served.port) as sock:
+        sock.sendall(request("GET", "/healthz"))  # keep-alive: the connection stays open
+        assert read_answer(sock.makefile("rb")) is not None
+        accepted = [c.writer.get_extra_info("socket") for c in list(served.server._connections)]
+        flags = [s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in accepted]
+    assert flags and all(flags), flags
+
+
 def test_a_chunked_body_is_read_no_further_than_the_limit(
     settings: Settings, rds: redis.Redis, clock: Clock
 ) -> None:
