@@ -357,13 +357,21 @@ def _hostile(slack: SlackDriver, fake: FakeSlack) -> Iterator[SlackDriver]:
 
 @pytest.fixture(name="prompt_writers")
 def _prompt_writers(hostile: SlackDriver) -> SlackDriver:
-    """`hostile`, with the prompts tests' PMs enrolled: only a win enrols, and prompts are
-    settings a PM without a profile cannot save."""
+    """`hostile`, with the prompts tests' PMs and the reflecting PMs enrolled: only a win
+    enrols, prompts are settings a PM without a profile cannot save, and a reflection is not
+    saved for one either."""
     for i in range(8):
         for user in (f"U0HPRC{i}", f"U0HPRM{i}"):
             assert "Logged" in hostile.command("/win", "shipped Set up", user=user).text
-    hostile.settle()
+    enrol_reflectors(hostile)
     return hostile
+
+
+def enrol_reflectors(slack: SlackDriver) -> None:
+    """The PMs who reflect log a win first: a reflection never enrols anyone."""
+    for user in (USERS["reflect"], USERS["rmodal"]):
+        assert "Logged" in slack.command("/win", "shipped Set up", user=user).text
+    slack.settle()
 
 
 def form(
@@ -578,6 +586,7 @@ def test_corpus_through_reflect_command_and_form(
     refuse longer ones unsaved, and show them — with a hostile prompt — inertly in history and
     in the export with reflections."""
     slack = hostile
+    enrol_reflectors(slack)
     replies: list[Response] = []
     kept: dict[str, list[str]] = {USERS["reflect"]: [], USERS["rmodal"]: []}
     for i, text in enumerate(CORPUS):
