@@ -209,8 +209,7 @@ def settings_submitted(
         current_tz = coach.store.profile(team_id, user_id)
         if tz_value and canonical_tz(tz_value) != current_tz.get("tz"):
             coach.set_timezone(team_id, user_id, tz_value)
-        elif not tz_value and current_tz.get("tz_source") == "explicit":
-            coach.set_timezone(team_id, user_id, None)
+        follow_slack = not tz_value and current_tz.get("tz_source") == "explicit"
         coach.set_share(team_id, user_id, bool(share_options))
         if pause_value == "0":
             coach.resume(team_id, user_id)
@@ -223,6 +222,8 @@ def settings_submitted(
     ack()
 
     def work() -> None:
+        if follow_slack:  # asks users.info: after the answer (the zone stays if Slack can't say)
+            coach.set_timezone_from_slack(team_id, user_id)
         publish_home(client, coach, team_id, user_id, context["log"])
 
     after_ack(context, work)

@@ -242,6 +242,37 @@ def test_timezone_auto_keeps_the_zone_when_slack_cannot_say(
     assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Asia/Tokyo", "explicit")
 
 
+def test_clearing_the_zone_in_the_home_settings_does_not_wait_for_slack(
+    slack: SlackDriver, fake: FakeSlack
+) -> None:
+    """Emptying the zone field of the Home's settings form (follow Slack's zone again) is
+    answered while Slack sits on users.info; the zone follows Slack's once it answers."""
+    from bot import home
+    from tests.test_home import open_home
+
+    assert "Logged" in slack.command("/win", "clarity Framed the bet").text
+    assert "now *Asia/Tokyo*" in slack.command("/coach", "timezone Asia/Tokyo").text
+    opened = slack.click_in_view(open_home(slack, fake), home.ACTION_HOME_SETTINGS)
+    assert opened.status == 200
+    view = fake.wait_for("views.open")[-1].args["view"]
+    values = {
+        "target": {"value": {"type": "static_select", "selected_option": {"value": "50"}}},
+        "tz": {"value": {"type": "plain_text_input", "value": ""}},
+        "pause": {"value": {"type": "static_select", "selected_option": {"value": "0"}}},
+    }
+    asked = len(fake.calls_to("users.info"))
+    gate = fake.hold("users.info")
+    try:
+        reply = unsettled(slack).submit(view, values)
+        assert reply.status == 200 and "errors" not in (reply.json if reply.body else {})
+        assert len(fake.calls_to("users.info")) == asked  # the answer did not wait for it
+        assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Asia/Tokyo", "explicit")
+    finally:
+        gate.set()
+    slack.settle()
+    assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Europe/Berlin", "slack")
+
+
 # Item 6: forms open at once, or not at all -----------------------------------------------------
 
 
