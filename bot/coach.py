@@ -23,7 +23,7 @@ from bot.export import ExportRange, Reflection, brag_document, export_filename, 
 from bot.numbers import is_number
 from bot.prompts import pick_prompt
 from bot.schedule import NudgeSchedule, next_nudge, schedule_from_profile
-from bot.store import PMState, Snapshot, Store, StoreUnavailable
+from bot.store import LogOutcome, OutcomeUnknown, PMState, Snapshot, Store, StoreUnavailable
 from bot.streaks import Balance, Streak, balance, streak
 from bot.weeks import (
     canonical_tz,
@@ -330,7 +330,9 @@ class Coach:
         draft_id: str | None = None,
     ) -> Logged:
         """Validate and store a win once per `source`. Raises WinInputError for bad input and
-        the store's unavailability errors when Redis is down (nothing is saved then)."""
+        the store's unavailability errors when Redis is down (nothing is saved then), except
+        OutcomeUnknown: the write was sent, its answer lost, and a check could not find the
+        win (it may be stored, or land late)."""
         text = validate_text(text)
         if link is not None or beneficiary is not None:  # the form's optional fields
             link, beneficiary = validate_link(link), validate_beneficiary(beneficiary)
@@ -355,13 +357,16 @@ class Coach:
                 link=link,
                 beneficiary=beneficiary,
             )
-            outcome = self.store.log_win(
-                win,
-                tz=tz,
-                now=now,
-                draft_id=draft_id,
-                tz_source=tz_source,
-            )
+            try:
+                outcome = self.store.log_win(
+                    win,
+                    tz=tz,
+                    now=now,
+                    draft_id=draft_id,
+                    tz_source=tz_source,
+                )
+            except OutcomeUnknown as lost:
+                win, outcome = self._stored_after_all(win, now, lost)
             if outcome.status != "stale_tz":
                 break
             self.log.info("tz_changed_elsewhere", team_id=team_id, user_id=user_id)
@@ -396,6 +401,24 @@ class Coach:
             enrolled=outcome.enrolled,
             removed=removed,
         )
+
+    def _stored_after_all(
+        self, win: Win, now: datetime, lost: OutcomeUnknown
+    ) -> tuple[Win, LogOutcome]:
+        """The answer to storing `win` was lost (Redis slow or cut off after we sent it): ask
+        once whether it is stored. Re-raises `lost` when that cannot be confirmed (not found,
+        or the check failed too): the win may still land, so the PM must not hear "not
+        saved"."""
+        try:
+            found = self.store.stored_win(win, now=now)
+        except StoreUnavailable:
+            found = None
+        ids = {"team_id": win.team_id, "user_id": win.user_id, "win_id": win.id}
+        if found is None:
+            self.log.warning("win_unconfirmed", **ids)
+            raise lost
+        self.log.info("win_confirmed_after_lost_answer", **ids)
+        return found
 
     def undo(self, team_id: str, user_id: str, win_id_: str) -> Undone:
         outcome = self.store.delete_win(team_id, user_id, win_id_)
@@ -589,18 +612,23 @@ class Coach:
             raise WinInputError("reflect_too_long")
         enrolled = self._enrolled_only(team_id, user_id)
         now = self.clock()
-        self.store.add_reflection(
-            team_id,
-            user_id,
-            {
-                "id": secrets.token_hex(6),
-                "at": now.isoformat(),
-                "prompt_id": prompt_id,
-                "prompt": prompt,
-                "text": text,
-            },
-            now,
-        )
+        reflection = {
+            "id": secrets.token_hex(6),
+            "at": now.isoformat(),
+            "prompt_id": prompt_id,
+            "prompt": prompt,
+            "text": text,
+        }
+        try:
+            self.store.add_reflection(team_id, user_id, reflection, now)
+        except OutcomeUnknown:  # the answer was lost: ask once whether it is stored
+            try:
+                stored = self.store.has_reflection(team_id, user_id, reflection)
+            except StoreUnavailable:
+                stored = False
+            if not stored:
+                self.log.warning("reflection_unconfirmed", team_id=team_id, user_id=user_id)
+                raise
         self.log.info("reflection_saved", team_id=team_id, user_id=user_id)
         return enrolled
 

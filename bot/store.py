@@ -64,7 +64,6 @@ import json
 import os
 import re
 import secrets
-import time
 import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -93,7 +92,9 @@ RECENT_MAX = 100  # wins `/coach undo` can take back, newest first
 UNDONE_TTL_S = 3 * 24 * 3600  # how long a redelivery of an undone win's delivery is recognised
 DRAFT_TTL_S = 24 * 3600
 EVENT_TTL_S = 3600
-READY_CHECK_S = 0.1  # a connection idle this long is checked before `_exchange` uses it
+# Connect, and each read, of a check after a lost answer (`Store._check`): the PM is waiting,
+# and Slack gives the answer 3 s.
+CHECK_TIMEOUT_S = 0.5
 
 # Errors that mean "Redis will not store this right now": it refuses writes (maxmemory reached
 # with noeviction: OOM; a read-only replica: READONLY; a Redis Cluster node that holds other
@@ -107,8 +108,22 @@ StoreRefused = (
     redis.exceptions.ClusterDownError,
 )
 # Errors that mean "Redis is not there right now" (unreachable, too slow) or refuses to store
-# what we send: handlers turn them all into "not saved" and give the PM's text back.
+# what we send: handlers turn them all into "not saved" and give the PM's text back, except
+# OutcomeUnknown (one of them), which only says "could not confirm".
 StoreUnavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, *StoreRefused)
+
+
+class OutcomeUnknown(redis.exceptions.ConnectionError):
+    """`_exchange` sent its commands and their answer was lost (a timeout, a connection cut
+    while reading): Redis may have run them, late. Never tell a PM "not saved" for this; a
+    refusal Redis answered (OOM, READONLY, MOVED, LOADING...) or a connection that failed
+    before anything was sent is raised as itself. The original error is its `__cause__`."""
+
+
+# Errors of a batch sent whose answer did not come: OutcomeUnknown. Except these, raised
+# although Redis answered (nothing ran).
+_LOST = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+_ANSWERED = (redis.exceptions.BusyLoadingError, redis.exceptions.AuthenticationError)
 
 # Why Redis does not store our writes (`Store.health`, `pm-coach check`, /healthz), for operators.
 CAUSES = {
@@ -769,9 +784,8 @@ class Store:
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
         self._loaded: set[str] = set()
-        self._spare: deque[tuple[Any, float]] = deque()  # `_exchange`'s idle connections
+        self._spare: deque[Any] = deque()  # `_exchange`'s idle connections
         self._spare_pid = os.getpid()
-        self._suspect_at = 0.0  # when a connection last failed: the others may be dead too
 
     # Health -----------------------------------------------------------------------------------
 
@@ -893,6 +907,29 @@ class Store:
             str(stored_tz),
             str(enrolled),
         )
+
+    def stored_win(self, win: Win, *, now: datetime) -> tuple[Win, LogOutcome] | None:
+        """After a `log_win(win, now=now)` whose answer was lost (OutcomeUnknown): the win
+        stored under `win.id` and a ``logged`` outcome (``enrolled`` "new" when that call
+        created the profile: its `enrolled_at` is `now`), or None when it is not stored. None
+        is no proof that it never will be: a late run may still store it. One round trip."""
+        t, u = win.team_id, win.user_id
+        profile, wins, _, weeks, paused, _ = _win_keys(t, u)
+        raw, weeks_flat, paused_members, (target, tz, enrolled_at) = self._check(
+            [
+                ("HGET", wins, win.id),
+                ("HGETALL", weeks),
+                ("SMEMBERS", paused),
+                ("HMGET", profile, "target", "tz", "enrolled_at"),
+            ]
+        )
+        if raw is None:
+            return None
+        enrolled = "new" if enrolled_at == now.isoformat() else ""
+        outcome = LogOutcome(
+            "logged", win.id, _state(weeks_flat, paused_members, target), str(tz or ""), enrolled
+        )
+        return Win.from_json_dict(json.loads(raw)), outcome
 
     def delete_win(self, team_id: str, user_id: str, win_id: str) -> DeleteOutcome:
         """Remove exactly one win and what it counted for. Idempotent."""
@@ -1319,8 +1356,18 @@ class Store:
     def add_reflection(
         self, team_id: str, user_id: str, reflection: Mapping[str, Any], at: datetime
     ) -> None:
-        member = json.dumps(dict(reflection), ensure_ascii=False, sort_keys=True)
-        self.redis.zadd(Keys.reflections(team_id, user_id), {member: _ms(at)})
+        """Store a reflection (never sent twice: a lost answer is OutcomeUnknown, and
+        `has_reflection` tells whether it was stored)."""
+        member = _reflection_member(reflection)
+        reply = self._exchange([("ZADD", Keys.reflections(team_id, user_id), _ms(at), member)])[0]
+        if isinstance(reply, Exception):
+            raise reply
+
+    def has_reflection(self, team_id: str, user_id: str, reflection: Mapping[str, Any]) -> bool:
+        """Whether `reflection` (as given to `add_reflection`) is stored: a `_check`."""
+        member = _reflection_member(reflection)
+        key = Keys.reflections(team_id, user_id)
+        return self._check([("ZSCORE", key, member)])[0] is not None
 
     def reflections(
         self,
@@ -1546,37 +1593,64 @@ class Store:
         returned as its exception.
 
         These connections are the store's own (made with the client's settings), kept in a
-        stack that needs no lock. A connection idle for `READY_CHECK_S`, or last used before
-        any connection failed, is first checked for a close by the server (restart, idle
-        timeout) and opened again; one in steady use skips the check. A batch is never sent
-        twice after a failure: Redis may have run it and only the answer was lost. The failure
-        reaches the caller (StoreUnavailable), and the connection is closed before it is used
-        again, so a half-read answer never reaches the next caller.
+        stack that needs no lock. Each is checked for a close by the server (restart, crash,
+        idle timeout) before it is used, and opened again (a poll: about 2 µs): a failure to
+        reach Redis is then known to have sent nothing (StoreUnavailable, "not saved"). Once
+        the batch is sent, a lost answer is OutcomeUnknown: Redis may have run it, so it is
+        never sent twice. The connection is closed after any failure, so a half-read answer
+        never reaches the next caller.
         """
         if self._spare_pid != os.getpid():  # a forked child never uses its parent's sockets
             self._spare, self._spare_pid = deque(), os.getpid()
         try:
-            conn, last_used = self._spare.pop()
+            conn = self._spare.pop()
         except IndexError:
             pool = self.redis.connection_pool
-            conn, last_used = pool.connection_class(**pool.connection_kwargs), 0.0
+            conn = pool.connection_class(**pool.connection_kwargs)
+        sending = False
         try:
-            if last_used <= self._suspect_at or time.monotonic() - last_used >= READY_CHECK_S:
-                _make_ready(conn)
+            _make_ready(conn)
+            sending = True
             return _send_and_read(conn, commands)
         except BaseException as exc:
             conn.disconnect()
-            if isinstance(exc, StoreUnavailable):
-                self._suspect_at = time.monotonic()
+            lost = isinstance(exc, _LOST) and not isinstance(exc, _ANSWERED)
+            if sending and lost and not isinstance(exc, OutcomeUnknown):
+                raise OutcomeUnknown(str(exc)) from exc
             raise
         finally:
-            self._spare.append((conn, time.monotonic()))
+            self._spare.append(conn)
+
+    def _check(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Read `commands` (one round trip) after a lost answer, on a connection of their own
+        with CHECK_TIMEOUT_S and no retry, closed afterwards: a PM is waiting for it. A new
+        connection is also read by Redis after the one that lost its answer, so a write that
+        was on its way is found. Raises StoreUnavailable, or the first error reply."""
+        pool = self.redis.connection_pool
+        options = {
+            **pool.connection_kwargs,
+            "socket_timeout": CHECK_TIMEOUT_S,
+            "socket_connect_timeout": CHECK_TIMEOUT_S,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        conn = pool.connection_class(**options)
+        try:
+            replies = _send_and_read(conn, commands)
+        finally:
+            conn.disconnect()
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
     def close(self) -> None:
         """Close the store's own connections (the client's pool is closed with the client)."""
         while self._spare:
-            conn, _ = self._spare.pop()
-            conn.disconnect()
+            self._spare.pop().disconnect()
+
+
+def _reflection_member(reflection: Mapping[str, Any]) -> str:
+    return json.dumps(dict(reflection), ensure_ascii=False, sort_keys=True)
 
 
 def _any_instance(values: Sequence[Any], kind: type) -> bool:

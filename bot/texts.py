@@ -58,6 +58,20 @@ NOT_SAVED = (
     "⚠️ Your win was *not saved*: my storage is unavailable right now. "
     "Please try again in a minute. Here is your text so nothing is lost:"
 )
+# The write was sent and its answer lost (Redis slow or cut off), and a check could not find
+# it: it may be stored, or still land. Never "not saved" then (a retyped /win is a new win).
+WIN_UNCONFIRMED = (
+    "⚠️ I couldn't confirm your win was saved: my storage did not answer in time. "
+    "Check `/coach history` before logging it again (`/coach undo` removes the latest). "
+    "Here is your text:"
+)
+WIN_UNCONFIRMED_CLICK = (
+    "⚠️ I couldn't confirm your win was saved: my storage did not answer in time. "
+    "Click the lane again: the same win is never logged twice."
+)
+WIN_UNCONFIRMED_SHORT = (
+    "Not confirmed: storage did not answer in time. Submit again: this form never logs a win twice."
+)
 NOT_DONE = "⚠️ That did *not* go through: my storage is unavailable right now. Please try again."
 WIN_TOO_LONG_BACK = "Here is your text to shorten and send again:"
 REFLECT_TOO_LONG_BACK = "Here is your text to shorten and send again:"
@@ -277,6 +291,14 @@ REFLECT_TOO_LONG = "Keep a reflection under 3,000 characters. Nothing was saved.
 REFLECTION_NOT_SAVED = (
     "⚠️ Your reflection was *not saved*: my storage is unavailable right now. "
     "Please try again in a minute. Here is your text so nothing is lost:"
+)
+REFLECTION_UNCONFIRMED = (
+    "⚠️ I couldn't confirm your reflection was saved: my storage did not answer in time. "
+    "Check `/coach history` (it lists your latest reflections) before saving it again. "
+    "Here is your text:"
+)
+REFLECTION_UNCONFIRMED_SHORT = (
+    "Not confirmed: storage did not answer in time. It may be saved: check /coach history first."
 )
 REFLECTIONS_TITLE = "Your latest reflections (only you see these)"
 

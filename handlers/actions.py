@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import blocks, coach_blocks, home, texts
-from bot.store import StoreUnavailable
+from bot.store import OutcomeUnknown, StoreUnavailable
 from bot.weeks import local_date
 from bot.wins import Lane, WinInputError
 from handlers.coach_commands import HISTORY_DEFAULT
@@ -73,6 +73,14 @@ def _pick(lane: Lane) -> Any:
             coach = coach_of(context)
             try:
                 logged = coach.log_draft(team_id, user_id, str(action.get("value") or ""), lane)
+            except OutcomeUnknown:  # a second click has the same draft: never logged twice
+                context["log"].error("store_outcome_unknown", surface="lane_pick")
+                respond(
+                    text=texts.WIN_UNCONFIRMED_CLICK,
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+                return
             except StoreUnavailable:
                 context["log"].error("store_unavailable", surface="lane_pick")
                 respond(text=texts.NOT_DONE, response_type="ephemeral", replace_original=False)

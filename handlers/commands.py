@@ -9,7 +9,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import blocks, coach_blocks, texts
-from bot.store import StoreUnavailable
+from bot.store import OutcomeUnknown, StoreUnavailable
 from bot.texts import BLANK_WITH_LANE_EXAMPLES
 from bot.wins import WinInputError, parse_win_command
 from handlers.coach_commands import Ctx, dispatch
@@ -71,6 +71,10 @@ def win(
         )
     except WinInputError as exc:
         ack(**ephemeral(refused(exc, raw)))
+        return
+    except OutcomeUnknown:  # sent, answer lost, not found since: it may be stored
+        context["log"].error("store_outcome_unknown", surface="/win")
+        ack(**ephemeral(blocks.text_back(texts.WIN_UNCONFIRMED, raw)))
         return
     except StoreUnavailable:
         context["log"].error("store_unavailable", surface="/win")

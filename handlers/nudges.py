@@ -15,7 +15,7 @@ from bot import blocks, nudge_blocks, texts
 from bot.coach import Coach, NotEnrolled
 from bot.numbers import is_number
 from bot.prompts import library
-from bot.store import StoreUnavailable
+from bot.store import OutcomeUnknown, StoreUnavailable
 from bot.wins import MAX_TEXT, Lane, WinInputError, has_visible_text
 from handlers.replies import after_ack, coach_of, ephemeral, ids_of, open_form
 
@@ -209,6 +209,11 @@ def reflect_submitted(
     except NotEnrolled:  # a form left open across forget-me
         ack(response_action="errors", errors={nudge_blocks.FIELD_ANSWER: texts.NOT_SET_UP})
         return
+    except OutcomeUnknown:  # sent, answer lost, not found since: it may be stored
+        context["log"].error("store_outcome_unknown", surface="reflect_modal")
+        errors = {nudge_blocks.FIELD_ANSWER: texts.REFLECTION_UNCONFIRMED_SHORT}
+        ack(response_action="errors", errors=errors)
+        return
     except StoreUnavailable:
         context["log"].error("store_unavailable", surface="reflect_modal")
         ack(response_action="errors", errors={nudge_blocks.FIELD_ANSWER: texts.NOT_SAVED_SHORT})
@@ -259,6 +264,10 @@ def reflect_command(
         return
     except NotEnrolled:  # nothing saved: the text comes back to copy
         ack(**ephemeral(blocks.text_back(texts.NOT_SET_UP, text)))
+        return
+    except OutcomeUnknown:  # sent, answer lost, not found since: it may be stored
+        context["log"].error("store_outcome_unknown", surface="/reflect")
+        ack(**ephemeral(blocks.text_back(texts.REFLECTION_UNCONFIRMED, text)))
         return
     except StoreUnavailable:
         context["log"].error("store_unavailable", surface="/reflect")

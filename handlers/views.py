@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from bot import blocks, coach_blocks, texts
-from bot.store import StoreUnavailable
+from bot.store import OutcomeUnknown, StoreUnavailable
 from bot.wins import Lane, WinInputError
 from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
@@ -101,6 +101,10 @@ def win_submitted(
         )
     except WinInputError as exc:
         refuse(ack, exc)
+        return
+    except OutcomeUnknown:  # a resubmit has the same view id: the win is never doubled
+        context["log"].error("store_outcome_unknown", surface="win_modal")
+        ack(response_action="errors", errors={blocks.FIELD_TEXT: texts.WIN_UNCONFIRMED_SHORT})
         return
     except StoreUnavailable:
         not_saved(ack, context, "win_modal")

@@ -24,6 +24,7 @@ import pytest
 import redis
 import structlog
 
+import bot.store as store_module
 from bot import jobs
 from bot.fakeslack import FakeSlack
 from bot.settings import Settings
@@ -160,7 +161,7 @@ def fill(admin: redis.Redis) -> None:
         admin.set("one:more", "x")
 
 
-def submit_form(slack: SlackDriver) -> Response:
+def submit_form(slack: SlackDriver, view_id: str | None = None) -> Response:
     return slack.submit(
         {"type": "modal", "callback_id": "win_modal", "blocks": []},
         {
@@ -168,6 +169,7 @@ def submit_form(slack: SlackDriver) -> Response:
             "lane": {"value": {"type": "radio_buttons", "selected_option": {"value": "clarity"}}},
             "date": {"value": {"type": "datepicker", "selected_date": "2026-11-25"}},
         },
+        view_id=view_id,
     )
 
 
@@ -220,6 +222,8 @@ def test_redis_at_maxmemory_means_not_saved_and_unhealthy(app_on: Any, fake: Fak
         assert "Logged" in slack.command("/win", "shipped before it filled up").text
         fill(redis_.admin)
         assert_refused_everywhere(slack, fake, redis_.url, "oom", "out of memory")
+        assert "*not saved*" in slack.command("/reflect", "Framed it").text  # refused: known
+        assert not slack.store.reflections(TEAM, "U0ALICE")
         redis_.admin.config_set("maxmemory", "0")
         assert slack.get("/healthz").status == 200
         assert "Logged" in slack.command("/win", TYPED).text
@@ -281,3 +285,114 @@ def test_a_win_refused_as_too_long_comes_back_to_copy(slack: SlackDriver) -> Non
         assert echoed == escaped
     assert not slack.store.user_wins(TEAM, "U0ALICE")
     assert not slack.store.reflections(TEAM, "U0ALICE")
+
+
+# An answer that comes too late is not a refusal ------------------------------------------
+
+
+def _stored_texts(slack: SlackDriver) -> list[str]:
+    wins = [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")]
+    reflections = [str(r["text"]) for r in slack.store.reflections(TEAM, "U0ALICE")]
+    return wins + reflections
+
+
+@pytest.mark.parametrize(
+    ("surface", "busy_s"),
+    [("/win", 1.3), ("form", 1.3), ("/win", 2.6), ("form", 2.6)],
+)
+def test_a_win_whose_answer_comes_late_is_never_told_not_saved(
+    app_on: Any, surface: str, busy_s: float
+) -> None:
+    """Redis is busy past the client's timeout (1 s) when a win arrives: the win is written
+    late, after the client gave up. The reply agrees with what is stored: "Logged" when one
+    check finds the win (busy 1.3 s), "couldn't confirm" when the check is too late as well
+    (2.6 s: the win lands afterwards); never "not saved" (the PM's retry would double it)."""
+    text = "the pricing page" if surface == "/win" else "Wrote the why"
+    with private_redis() as redis_, app_on(redis_.url) as slack:
+        assert "Logged" in slack.command("/win", "shipped warm-up").text  # enrolled, zone known
+        sleeper = busy_for(redis_.url, busy_s)
+        if surface == "/win":
+            reply = slack.command("/win", f"shipped {text}")
+            answer = reply.text
+        else:
+            form = submit_form(slack, "V0LATE")
+            answer = str(form.json)
+        sleeper.join()
+        wait_until(lambda: text in _stored_texts(slack), "the late write to land")
+        assert "not saved" not in answer.lower()
+        if busy_s < 2:
+            assert "Logged" in answer
+        elif surface == "/win":
+            assert "couldn't confirm" in reply.text and "/coach history" in reply.text
+            assert f"```shipped {text}```" in str(reply.json["blocks"])  # back to copy
+        else:
+            assert form.json["response_action"] == "errors"
+            assert "Not confirmed" in form.json["errors"]["text"]
+        assert _stored_texts(slack).count(text) == 1
+        if surface == "form" and busy_s > 2:  # the form kept open, submitted again: once
+            again = submit_form(slack, "V0LATE").json
+            assert "already in your log" in str(again)
+            assert _stored_texts(slack).count(text) == 1
+
+
+def _lose_answers(monkeypatch: pytest.MonkeyPatch, *, ran: str = "", unsent: str = "") -> None:
+    """The answer to the first batch starting with command `ran` is lost after Redis ran it;
+    to the first starting with `unsent` before it reached Redis: a connection cut after
+    sending."""
+    real = store_module._send_and_read
+    pending = {ran, unsent} - {""}
+
+    def lossy(conn: Any, commands: Any) -> list[Any]:
+        first = commands[0][0]
+        if first in pending:
+            pending.discard(first)
+            if first == ran:
+                real(conn, commands)
+            raise redis.exceptions.ConnectionError("Connection reset by peer")
+        return real(conn, commands)
+
+    monkeypatch.setattr(store_module, "_send_and_read", lossy)
+
+
+@pytest.mark.parametrize("ran", [True, False])
+def test_a_reflection_whose_answer_is_lost_is_checked_not_refused(
+    slack: SlackDriver, monkeypatch: pytest.MonkeyPatch, ran: bool
+) -> None:
+    """/reflect's write is sent and its answer lost: one check tells. Stored: "Saved" (once);
+    not found: "couldn't confirm" with the text back, never "not saved"."""
+    assert "Logged" in slack.command("/win", "shipped warm-up").text
+    _lose_answers(monkeypatch, **({"ran": "ZADD"} if ran else {"unsent": "ZADD"}))
+    reply = slack.command("/reflect", "Framed the bet")
+    stored = [str(r["text"]) for r in slack.store.reflections(TEAM, "U0ALICE")]
+    assert "not saved" not in reply.text.lower()
+    if ran:
+        assert "Saved privately" in reply.text and stored == ["Framed the bet"]
+    else:
+        assert "couldn't confirm your reflection" in reply.text and stored == []
+        assert "```Framed the bet```" in str(reply.json["blocks"])
+
+
+def test_a_first_win_whose_answer_is_lost_still_enrols_the_pm(
+    slack: SlackDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new PM's first win is stored, its answer lost: the check finds it, the PM hears
+    "Logged" and is enrolled as after any first win (listed in the team, welcomed)."""
+    _lose_answers(monkeypatch, ran="EVALSHA")
+    reply = slack.command("/win", "clarity Framed the bet")
+    assert "Logged" in reply.text
+    assert [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")] == ["Framed the bet"]
+    assert "U0ALICE" in slack.store.team_users(TEAM)
+    assert slack.fake.calls_to("chat.postMessage")  # the welcome DM
+
+
+def test_a_win_whose_answer_and_check_are_lost_is_unconfirmed(
+    slack: SlackDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The win was written, its answer lost and the check failed too (Redis gone): the PM is
+    told it could not be confirmed, with the text back; never "not saved"."""
+    assert "Logged" in slack.command("/win", "shipped warm-up").text
+    _lose_answers(monkeypatch, ran="EVALSHA", unsent="HGET")
+    reply = slack.command("/win", "clarity Framed the bet")
+    assert "couldn't confirm your win" in reply.text and "not saved" not in reply.text
+    assert "```clarity Framed the bet```" in str(reply.json["blocks"])  # as typed
+    assert "Framed the bet" in [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")]
