@@ -375,3 +375,8 @@ TZ_AUTO_FAILED = (
     "⚠️ Slack couldn't tell me your time zone just now, so it stays *{tz}*. "
     "Try `/coach timezone auto` again in a minute."
 )
+# `/coach nudges` from someone without a profile: no nudge comes before a first win.
+NUDGES_NOT_YET = (
+    "🔔 No reflection nudges yet: they start with your first win (`/win clarity …` or "
+    "`/win shipped …`), every Friday at 15:00 in your Slack time zone unless you change it."
+)

@@ -396,6 +396,9 @@ def dispatch(text: str, ctx: Ctx) -> None:
         # Settings belong to an enrolled PM: nothing is written before their first win.
         ctx.say(texts.NOT_PAUSED if handler is resume else texts.SETTING_BEFORE_FIRST_WIN)
         return
+    if enrolled == NOT_ENROLLED and handler is nudges:
+        ctx.say(texts.NUDGES_NOT_YET)  # the default schedule would promise a nudge that won't come
+        return
     try:
         handler(args.strip(), ctx)
     finally:

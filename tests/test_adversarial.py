@@ -879,7 +879,7 @@ def test_commands_from_a_user_who_never_used_the_app(
         "resume": "weren't paused",
         # Not enrolled, so Slack is never asked: the zone stays a guess, and says so.
         "timezone": texts.TZ_SOURCE_GUESS,
-        "nudges": "Reflection nudges:",
+        "nudges": texts.NUDGES_NOT_YET,
         "help": "/coach stats",
         "": "/coach stats",
     }

@@ -188,6 +188,21 @@ def test_a_newcomers_setting_is_not_saved_until_their_first_win(
     assert slack.store.profile(TEAM, "U0ALICE")["target"] == "40"
 
 
+def test_a_newcomers_nudge_schedule_promises_nothing_before_their_first_win(
+    slack: SlackDriver, fake: FakeSlack, rds: redis.Redis
+) -> None:
+    """`/coach nudges` before a first win says nudges start with it (the default schedule
+    would promise a Friday nudge that never comes) and stores nothing; after `/win` it shows
+    the PM's schedule."""
+    before = slack.command("/coach", "nudges")
+    assert texts.NUDGES_NOT_YET in before.text
+    slack.settle()
+    assert mentions(rds, "U0ALICE") == []
+    log(slack, "clarity Framed the bet")
+    after = slack.command("/coach", "nudges").text
+    assert texts.NUDGES_NOT_YET not in after and "Fri" in after
+
+
 def test_timezone_explicit_and_auto(slack: SlackDriver, fake: FakeSlack, clock: Clock) -> None:
     """An explicit zone wins over Slack's until `auto`; wins keep the week they were logged in."""
     log(slack, "clarity In Berlin")

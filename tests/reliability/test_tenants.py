@@ -118,7 +118,7 @@ def test_team_b_never_reads_or_changes_team_a(
     # Not A's Tokyo: a guess, said to be one (Slack is not asked while it waits for the answer).
     shown = cmd("/coach", "timezone").text
     assert "Asia/Tokyo" not in shown and "*UTC* (a guess" in shown
-    assert "Fri at 15:00" in cmd("/coach", "nudges").text  # the default, not A's schedule
+    assert "Friday at 15:00" in cmd("/coach", "nudges").text  # the default, not A's schedule
     assert "recap is off" in cmd("/coach", "recap").text  # A has one; B has none
     export = cmd("/coach", "export this year")
     assert "0 wins" in b.hook_posts(export)[0]["text"]
