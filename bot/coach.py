@@ -476,10 +476,9 @@ class Coach:
         touched (a back-off ends): a PM without a profile — never enrolled, or forgotten at
         their request — stays so, and NOT_ENROLLED is returned with nothing written. Only a
         win (or the Home's Get started) enrols, as the forget-me answer promises."""
-        if not create and not self.store.profile_zone(team_id, user_id)[0]:
-            # Every profile holds a zone. (A forget-me landing between this read and the
-            # enrol below would leave a fresh profile: the store has no "enrol only if
-            # present" script yet.)
+        if not create and not self.is_enrolled(team_id, user_id):
+            # (A forget-me landing between this read and the enrol below would leave a fresh
+            # profile: the store has no "enrol only if present" script yet.)
             return NOT_ENROLLED
         tz = self.tz_for(team_id, user_id)
         return self.store.enrol(
