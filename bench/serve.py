@@ -81,7 +81,8 @@ def main() -> int:
     from bot.cli import build_runtime, form_executor, healthy, utc_now
     from bot.logs import SERVER_FLUSH_S, configure_logging
     from bot.scheduler import build_scheduler
-    from bot.server import make_server, unsigned_early, wsgi_app
+    from bot.server import make_server
+    from bot.slackwsgi import unsigned_early, wsgi_app
 
     # INFO, as in production; BENCH_LOG_LEVEL lets `bench.ab` compare another level.
     level = os.environ.get("BENCH_LOG_LEVEL", "INFO")

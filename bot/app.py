@@ -235,7 +235,7 @@ def create_app(
     uploads. Whoever owns the executors shuts them down after the server: acknowledged work
     finishes before the process exits.
 
-    `verified_upstream`: every HTTP request reaches Bolt through `bot.server.wsgi_app` with the
+    `verified_upstream`: every HTTP request reaches Bolt through `bot.slackwsgi.wsgi_app` with the
     signing secret, which has already checked Slack's signature on the raw bytes; Bolt's own
     second check is then skipped. Leave it False for any other way of serving the app.
     """

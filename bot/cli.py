@@ -31,9 +31,10 @@ from bot.logs import SERVER_FLUSH_S, configure_logging, flush_logs, get_logger
 from bot.recap import as_text
 from bot.recaps import Recaps
 from bot.scheduler import build_scheduler
-from bot.server import make_server, raise_fd_limit, unsigned_early, wsgi_app
+from bot.server import make_server, raise_fd_limit
 from bot.settings import Settings, describe_error
 from bot.slackhttp import KeepAliveWebClient
+from bot.slackwsgi import unsigned_early, wsgi_app
 from bot.store import CAUSES, Store, connect, unavailable_cause
 from bot.ticker import Ticker
 from bot.weeks import parse_week, shift_week, week_of
