@@ -30,7 +30,7 @@ from bench import fanout, front, recap, roundtrips, scaling, slash, slowclients,
 from bench.infra import BOT_TOKEN, SIGNING_SECRET, FakeControl, RedisProc
 from bench.report import Figure, machine, machine_lines, table
 from bot.fakeslack import drop_proxies
-from bot.logs import configure_logging
+from bot.runtime.logs import configure_logging
 
 NAMES = ("slash", "roundtrips", "fanout", "recap", "scaling", "edge")
 ALIASES = {str(i + 1): name for i, name in enumerate(NAMES)}

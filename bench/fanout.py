@@ -22,12 +22,12 @@ from bench.infra import (
 )
 from bench.populate import FRI_15_BERLIN, enrol_due
 from bench.report import Figure, verdict
-from bot.app import nudge_client
-from bot.logs import get_logger
-from bot.nudge_blocks import nudge_message
+from bot.domain.streaks import WeekCount
+from bot.runtime.app import nudge_client
+from bot.runtime.logs import get_logger
+from bot.scheduled.ticker import Ticker
 from bot.store import Store, connect
-from bot.streaks import WeekCount
-from bot.ticker import Ticker
+from bot.surfaces.nudge_blocks import nudge_message
 
 WORKERS = 8  # Ticker's default
 PREFIX = "U"

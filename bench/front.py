@@ -1,5 +1,5 @@
 """Benchmark: the HTTP front on its own. The same small WSGI app (reads the body, answers 300
-bytes of JSON, as a /win reply does) served by `bot.server` and by the standard library's
+bytes of JSON, as a /win reply does) served by `bot.runtime.server` and by the standard library's
 threading WSGI server, one request at a time over a kept-alive connection, the servers taking
 turns. The figure: the front's median latency against the standard library's.
 
@@ -21,7 +21,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from bench.report import Figure, verdict
-from bot.server import make_server as make_front
+from bot.runtime.server import make_server as make_front
 
 REQUESTS = {False: 2_000, True: 300}  # per server, by `quick`
 ROUNDS = 5
@@ -116,7 +116,7 @@ def figures(out: dict[str, Any]) -> list[Figure]:
     return [
         Figure(
             "6",
-            "HTTP front alone: median latency, one kept-alive client (bot.server)",
+            "HTTP front alone: median latency, one kept-alive client (bot.runtime.server)",
             mine["median_ms"],
             "ms",
             base["median_ms"],

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import redis
 
 from bot.fakeslack import PROXY_VARS
-from bot.settings import Settings
+from bot.runtime.settings import Settings
 from bot.store import connect
 from tests.redis_server import RedisServer, find_redis_server, free_port
 from tests.test_store import CountingConnection

@@ -13,9 +13,9 @@ from typing import Any
 
 import redis
 
+from bot.domain.weeks import shift_week, week_of
+from bot.domain.wins import Lane, Win, win_id
 from bot.store import LOG_WIN, Keys, Store, due_shard
-from bot.weeks import shift_week, week_of
-from bot.wins import Lane, Win, win_id
 
 # Friday 27 Nov 2026, 15:00 in Berlin: every benchmark PM's default nudge time.
 FRI_15_BERLIN = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)

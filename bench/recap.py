@@ -20,12 +20,12 @@ from bench.infra import TEAM, RedisProc, ServerCounters, user_id
 from bench.populate import FRI_15_BERLIN, log_wins_pipelined, recap_team, win_for_log
 from bench.report import Figure, verdict
 from bench.roundtrips import RECAP_CHANNEL, RECAP_WEEK, MembersStub
-from bot.logs import get_logger
-from bot.prompts import prompt_of_the_week
-from bot.recap import MAX_HIGHLIGHTS, build_recap
-from bot.recaps import Recaps, member_weeks
+from bot.domain.prompts import prompt_of_the_week
+from bot.domain.recap import MAX_HIGHLIGHTS, build_recap
+from bot.domain.weeks import week_span_ms
+from bot.runtime.logs import get_logger
+from bot.scheduled.recaps import Recaps, member_weeks
 from bot.store import Keys, Store, connect, week_candidates
-from bot.weeks import week_span_ms
 
 BATCH = 500  # Store.recap_members' batch
 BOT = "U0FAKEBOT01"

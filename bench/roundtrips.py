@@ -19,10 +19,12 @@ from bench.infra import (
 )
 from bench.populate import FRI_15_BERLIN, enrol_due, recap_team
 from bench.report import Figure, verdict
-from bot.app import nudge_client
-from bot.cli import build_runtime
-from bot.logs import get_logger
-from bot.recaps import Recaps
+from bot.domain.wins import Lane
+from bot.runtime.app import nudge_client
+from bot.runtime.cli import build_runtime
+from bot.runtime.logs import get_logger
+from bot.scheduled.recaps import Recaps
+from bot.scheduled.ticker import Ticker
 from bot.store import (
     CLAIM,
     COMPLETE,
@@ -33,8 +35,6 @@ from bot.store import (
     Store,
     connect,
 )
-from bot.ticker import Ticker
-from bot.wins import Lane
 from handlers.home import home_for
 from tests.test_store import CountingConnection
 

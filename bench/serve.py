@@ -1,7 +1,7 @@
 """`python -m bench.serve prod|bare_default|bare_pbr --port N --redis URL --fake URL`: one server
 under test, in a process of its own (so the load generator does not share its GIL).
 
-All three are served the same way: `bot.server.make_server(wsgi_app(app, ...))` (the asyncio
+All three are served the same way: `bot.runtime.server.make_server(wsgi_app(app, ...))` (the asyncio
 front, the same worker thread count) on 127.0.0.1, with a listener executor of the same size.
 
 * `prod`: the production app exactly as `pm-coach run` wires it — `build_runtime(settings)`,
@@ -76,13 +76,13 @@ def main() -> int:
     parser.add_argument("--log", default="", help="log file (default: discard)")
     args = parser.parse_args()
 
-    from bot import jobs
-    from bot.app import create_app
-    from bot.cli import build_runtime, form_executor, healthy, utc_now
-    from bot.logs import SERVER_FLUSH_S, configure_logging
-    from bot.scheduler import build_scheduler
-    from bot.server import make_server
-    from bot.slackwsgi import unsigned_early, wsgi_app
+    from bot.runtime.app import create_app
+    from bot.runtime.cli import build_runtime, form_executor, healthy, utc_now
+    from bot.runtime.logs import SERVER_FLUSH_S, configure_logging
+    from bot.runtime.server import make_server
+    from bot.runtime.slackwsgi import unsigned_early, wsgi_app
+    from bot.scheduled import jobs
+    from bot.scheduled.scheduler import build_scheduler
 
     # INFO, as in production; BENCH_LOG_LEVEL lets `bench.ab` compare another level.
     level = os.environ.get("BENCH_LOG_LEVEL", "INFO")

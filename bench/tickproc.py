@@ -30,8 +30,8 @@ MAX_S = 600.0
 
 
 def run_ticker(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.cli import build_runtime
-    from bot.logs import configure_logging
+    from bot.runtime.cli import build_runtime
+    from bot.runtime.logs import configure_logging
 
     settings = settings_for(args.fake, args.redis, rate=args.rate, burst=args.burst)
     configure_logging("ERROR", "json", settings.secret_values())
@@ -68,8 +68,8 @@ def run_plain(args: argparse.Namespace) -> dict[str, Any]:
     from slack_sdk.errors import SlackApiError
     from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-    from bot.nudge_blocks import nudge_message
-    from bot.streaks import WeekCount
+    from bot.domain.streaks import WeekCount
+    from bot.surfaces.nudge_blocks import nudge_message
 
     client = WebClient(token=BOT_TOKEN, base_url=args.fake, timeout=10)
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=args.retries))

@@ -9,10 +9,10 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import blocks, coach_blocks, home, texts
+from bot.domain.weeks import local_date
+from bot.domain.wins import Lane, WinInputError
 from bot.store import OutcomeUnknown, StoreUnavailable
-from bot.weeks import local_date
-from bot.wins import Lane, WinInputError
+from bot.surfaces import blocks, coach_blocks, home, texts
 from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
 from handlers.home import publish_home

@@ -16,12 +16,11 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import blocks, coach_blocks, nudge_blocks, texts
 from bot.coach import NOT_ENROLLED, Coach
-from bot.export import ExportRangeError
-from bot.numbers import is_number
-from bot.prompts import MAX_CUSTOM_PROMPTS, THEMES, library, validate_custom_prompt
-from bot.schedule import (
+from bot.domain.export import ExportRangeError
+from bot.domain.numbers import is_number
+from bot.domain.prompts import MAX_CUSTOM_PROMPTS, THEMES, library, validate_custom_prompt
+from bot.domain.schedule import (
     DAY_NAMES,
     NudgeSchedule,
     ScheduleError,
@@ -30,7 +29,8 @@ from bot.schedule import (
     parse_time,
     schedule_from_profile,
 )
-from bot.weeks import canonical_tz, zone
+from bot.domain.weeks import canonical_tz, zone
+from bot.surfaces import blocks, coach_blocks, nudge_blocks, texts
 from handlers.replies import after_ack, ephemeral
 
 HISTORY_DEFAULT = 10

@@ -8,10 +8,10 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import blocks, coach_blocks, texts
+from bot.domain.wins import WinInputError, parse_win_command
 from bot.store import OutcomeUnknown, StoreUnavailable
-from bot.texts import BLANK_WITH_LANE_EXAMPLES
-from bot.wins import WinInputError, parse_win_command
+from bot.surfaces import blocks, coach_blocks, texts
+from bot.surfaces.texts import BLANK_WITH_LANE_EXAMPLES
 from handlers.coach_commands import Ctx, dispatch
 from handlers.replies import after_ack, coach_of, ephemeral, open_form
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.weeks import is_valid_tz
+from bot.domain.weeks import is_valid_tz
 from handlers.replies import coach_of
 
 
@@ -26,7 +26,7 @@ def user_changed(event: dict[str, Any], body: dict[str, Any], context: Any) -> N
 def tokens_revoked(event: dict[str, Any], body: dict[str, Any], context: Any) -> None:
     """Tokens were revoked: the team is gone for the app only if its bot token was (the
     event's `tokens.bot`, bot user ids; `tokens.oauth` lists user tokens, which the app
-    does not use). Its shape was checked in `bot.wellformed`."""
+    does not use). Its shape was checked in `bot.runtime.wellformed`."""
     if (event.get("tokens") or {}).get("bot"):
         uninstalled(event, body, context)
     else:

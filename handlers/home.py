@@ -8,14 +8,14 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import home, nudge_blocks, texts
-from bot.blocks import win_modal
 from bot.coach import NOT_ENROLLED, Coach
-from bot.numbers import is_number
-from bot.prompts import MAX_CUSTOM_PROMPTS, library, validate_custom_prompt
-from bot.schedule import NudgeSchedule, parse_time
+from bot.domain.numbers import is_number
+from bot.domain.prompts import MAX_CUSTOM_PROMPTS, library, validate_custom_prompt
+from bot.domain.schedule import NudgeSchedule, parse_time
+from bot.domain.weeks import canonical_tz
 from bot.store import StoreUnavailable
-from bot.weeks import canonical_tz
+from bot.surfaces import home, nudge_blocks, texts
+from bot.surfaces.blocks import win_modal
 from handlers.replies import after_ack, coach_of, ids_of, open_form
 
 

@@ -11,12 +11,12 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, nudge_blocks, texts
 from bot.coach import Coach, NotEnrolled
-from bot.numbers import is_number
-from bot.prompts import library
+from bot.domain.numbers import is_number
+from bot.domain.prompts import library
+from bot.domain.wins import MAX_TEXT, Lane, WinInputError, has_visible_text
 from bot.store import OutcomeUnknown, StoreUnavailable
-from bot.wins import MAX_TEXT, Lane, WinInputError, has_visible_text
+from bot.surfaces import blocks, nudge_blocks, texts
 from handlers.replies import after_ack, coach_of, ephemeral, ids_of, open_form
 
 

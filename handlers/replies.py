@@ -8,10 +8,10 @@ from contextlib import suppress
 from functools import partial
 from typing import Any
 
-from bot import texts
-from bot.blocks import Reply
 from bot.coach import NOT_ENROLLED, Coach
 from bot.store import StoreUnavailable
+from bot.surfaces import texts
+from bot.surfaces.blocks import Reply
 
 # A trigger_id lives 3 s from the click. A form whose work has not started this long after
 # the request arrived is not attempted (Slack would refuse it, or the form would open just

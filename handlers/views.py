@@ -10,9 +10,9 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot import blocks, coach_blocks, texts
+from bot.domain.wins import Lane, WinInputError
 from bot.store import OutcomeUnknown, StoreUnavailable
-from bot.wins import Lane, WinInputError
+from bot.surfaces import blocks, coach_blocks, texts
 from handlers.coach_commands import HISTORY_DEFAULT
 from handlers.commands import input_error
 from handlers.home import publish_home

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import redis
 
-from bot.app import create_app
-from bot.cli import FORM_THREADS, build_runtime, healthy
 from bot.fakeslack import FakeSlack, drop_proxies
-from bot.logs import configure_logging
-from bot.server import make_server
-from bot.settings import Settings
-from bot.slackwsgi import wsgi_app
+from bot.runtime.app import create_app
+from bot.runtime.cli import FORM_THREADS, build_runtime, healthy
+from bot.runtime.logs import configure_logging
+from bot.runtime.server import make_server
+from bot.runtime.settings import Settings
+from bot.runtime.slackwsgi import wsgi_app
 from tests.driver import SlackDriver
 from tests.redis_server import RedisServer, find_redis_server
 

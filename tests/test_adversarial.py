@@ -14,8 +14,12 @@ from typing import Any
 import pytest
 import redis
 
-from bot import texts
-from bot.blocks import (
+from bot.domain.wins import Lane
+from bot.fakeslack import FakeSlack, payloads, validate_blocks, validate_view
+from bot.runtime.settings import Settings
+from bot.store import connect
+from bot.surfaces import texts
+from bot.surfaces.blocks import (
     ACTION_PICK_CLARITY,
     ACTION_PICK_SHIPPED,
     ACTION_UNDO,
@@ -25,17 +29,13 @@ from bot.blocks import (
     FIELD_LINK,
     FIELD_TEXT,
 )
-from bot.coach_blocks import ACTION_FORGET, ACTION_HISTORY_MENU
-from bot.fakeslack import FakeSlack, payloads, validate_blocks, validate_view
-from bot.home import (
+from bot.surfaces.coach_blocks import ACTION_FORGET, ACTION_HISTORY_MENU
+from bot.surfaces.home import (
     ACTION_HOME_LOG,
     ACTION_HOME_PROMPTS,
     ACTION_HOME_SETTINGS,
     ACTION_PROMPT_REMOVE,
 )
-from bot.settings import Settings
-from bot.store import connect
-from bot.wins import Lane
 from tests.conftest import TEAM, Clock, serve_app
 from tests.driver import Response, SlackDriver, told, visible_text
 from tests.redis_server import free_port

@@ -17,15 +17,16 @@ from typing import Any
 import pytest
 import redis
 
-from bot import logs, texts
-from bot.app import create_app
-from bot.blocks import ACTION_PICK_CLARITY
-from bot.cli import build_runtime
-from bot.coach_blocks import ACTION_FORGET
 from bot.fakeslack import FakeSlack, payloads
-from bot.nudge_blocks import ACTION_NUDGE_SNOOZE
-from bot.settings import Settings
+from bot.runtime import logs
+from bot.runtime.app import create_app
+from bot.runtime.cli import build_runtime
+from bot.runtime.settings import Settings
 from bot.store import connect
+from bot.surfaces import texts
+from bot.surfaces.blocks import ACTION_PICK_CLARITY
+from bot.surfaces.coach_blocks import ACTION_FORGET
+from bot.surfaces.nudge_blocks import ACTION_NUDGE_SNOOZE
 from tests.conftest import SIGNING_SECRET, TEAM, Clock, TrackedExecutor, serve_app, start_http
 from tests.driver import (
     Response,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def test_not_saved_hands_back_the_whole_text() -> None:
     """Even a 3,000-character win with characters that grow when escaped comes back whole."""
-    from bot.blocks import not_saved
+    from bot.surfaces.blocks import not_saved
 
     text = "&<>" * 1000
     _, blocks = not_saved(text)
@@ -15,7 +15,7 @@ def test_not_saved_hands_back_the_whole_text() -> None:
 
 
 def test_quoted_win_fits_its_budget_after_escaping() -> None:
-    from bot.blocks import quoted_win
+    from bot.surfaces.blocks import quoted_win
 
     for text in ["&" * 3000, "a b " * 750, "<@U1> " * 500, "x" * 3000]:
         quoted = quoted_win(text, 2500)

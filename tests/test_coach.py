@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import redis
 
-from bot import texts
-from bot.coach_blocks import ACTION_FORGET, ACTION_HISTORY_MENU
+from bot.domain.wins import Lane
 from bot.fakeslack import FakeSlack
-from bot.wins import Lane
+from bot.surfaces import texts
+from bot.surfaces.coach_blocks import ACTION_FORGET, ACTION_HISTORY_MENU
 from tests.conftest import TEAM, Clock
 from tests.driver import Response, SlackDriver, find_action, told, visible_text
 

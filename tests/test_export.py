@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.export import (
+from bot.domain.export import (
     ExportRange,
     ExportRangeError,
     Reflection,
@@ -20,7 +20,7 @@ from bot.export import (
     markdown_url,
     parse_export_range,
 )
-from bot.wins import Lane, Win
+from bot.domain.wins import Lane, Win
 
 TODAY = date(2026, 11, 16)
 GENERATED = datetime(2026, 11, 16, 13, 5, tzinfo=UTC)

@@ -8,13 +8,13 @@ from typing import Any
 import redis
 
 from bot.fakeslack import FakeSlack
-from bot.home import (
+from bot.runtime.settings import Settings
+from bot.surfaces.home import (
     ACTION_HOME_LOG,
     ACTION_HOME_PROMPTS,
     ACTION_HOME_SETTINGS,
     ACTION_PROMPT_REMOVE,
 )
-from bot.settings import Settings
 from tests.conftest import TEAM, Clock, serve_app
 from tests.driver import SlackDriver, visible_text
 from tests.test_store import CountingConnection, counting_client

@@ -18,7 +18,7 @@ import pytest
 import structlog
 from structlog._config import BoundLoggerLazyProxy
 
-from bot.logs import (
+from bot.runtime.logs import (
     MAX_PENDING_LINES,
     Redactor,
     _Sink,
@@ -26,7 +26,7 @@ from bot.logs import (
     flush_logs,
     get_logger,
 )
-from bot.settings import Settings, describe_error
+from bot.runtime.settings import Settings, describe_error
 
 
 @pytest.fixture(autouse=True)
@@ -334,7 +334,7 @@ def test_waiting_lines_are_written_when_the_process_exits() -> None:
     root = Path(__file__).resolve().parent.parent
     code = (
         "import logging, sys\n"
-        "from bot.logs import configure_logging, get_logger\n"
+        "from bot.runtime.logs import configure_logging, get_logger\n"
         "configure_logging('INFO', 'json', [], stream=sys.stdout, flush_interval=60)\n"
         "get_logger('t').info('before exit')\n"
         "logging.getLogger('slack_bolt').info('library before exit')\n"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.nudges import plan_nudge
+from bot.domain.nudges import plan_nudge
 
 FRI_15_BERLIN = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)  # Friday 15:00 CET
 BASE = {"tz": "Europe/Berlin"}

@@ -10,9 +10,9 @@ from typing import Any
 
 import redis
 
-from bot import texts
 from bot.fakeslack import FakeSlack, payloads
-from bot.nudge_blocks import (
+from bot.surfaces import texts
+from bot.surfaces.nudge_blocks import (
     ACTION_HOME_START,
     ACTION_NUDGE_LOG,
     ACTION_NUDGE_REFLECT,
@@ -343,7 +343,7 @@ def test_forget_me_removes_the_schedule(
 
 def test_nudge_schedule_from_the_home_settings(slack: SlackDriver, fake: FakeSlack) -> None:
     """The settings modal on the Home sets nudge days and time; no days switches them off."""
-    from bot.home import ACTION_HOME_SETTINGS
+    from bot.surfaces.home import ACTION_HOME_SETTINGS
 
     enrol(slack)
     slack.event({"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "event_ts": "1"})

@@ -10,7 +10,7 @@ from itertools import pairwise
 
 import pytest
 
-from bot.prompts import (
+from bot.domain.prompts import (
     KINDS,
     MAX_CUSTOM_PROMPT_LEN,
     PREFERRED_THEMES,
@@ -29,8 +29,8 @@ from bot.prompts import (
     situation,
     validate_custom_prompt,
 )
-from bot.streaks import WeekCount
-from bot.weeks import shift_week
+from bot.domain.streaks import WeekCount
+from bot.domain.weeks import shift_week
 
 TARGET = 0.5
 # One window per situation, at the default 50% target.

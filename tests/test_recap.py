@@ -10,14 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from bot import texts
-from bot.cli import build_runtime
+from bot.domain.recap import MemberWeek, build_recap
+from bot.domain.streaks import WeekCount
+from bot.domain.wins import Lane, Win
 from bot.fakeslack import FakeSlack
-from bot.recap import MemberWeek, as_text, build_recap, main_message, thread_reply
-from bot.settings import Settings
+from bot.runtime.cli import build_runtime
+from bot.runtime.settings import Settings
 from bot.store import Store, connect
-from bot.streaks import WeekCount
-from bot.wins import Lane, Win
+from bot.surfaces import texts
+from bot.surfaces.recap import as_text, main_message, thread_reply
 from tests.conftest import TEAM, Clock
 from tests.driver import SlackDriver, hook_texts, told, visible_text
 from tests.test_store import CountingConnection, counting_client

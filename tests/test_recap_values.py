@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from bot.domain.recap import MemberWeek, build_recap
+from bot.domain.streaks import WeekCount
+from bot.domain.weeks import week_of, weeks_back
+from bot.domain.wins import Lane, Win
 from bot.fakeslack import FakeSlack
-from bot.recap import MemberWeek, build_recap, main_message, thread_reply
-from bot.streaks import WeekCount
-from bot.weeks import week_of, weeks_back
-from bot.wins import Lane, Win
+from bot.surfaces.recap import main_message, thread_reply
 from tests.conftest import TEAM, Clock
 from tests.driver import SlackDriver, told, visible_text
 

@@ -13,7 +13,7 @@ import fakeredis
 import pytest
 import redis
 
-from bot.sandbox import Sandbox
+from bot.sandbox.session import Sandbox
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,9 +8,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import blocks, coach_blocks, home, nudge_blocks, recap
-from bot.recap import MemberWeek, build_recap
-from bot.sandbox_render import (
+from bot.domain.recap import MemberWeek, build_recap
+from bot.domain.schedule import NudgeSchedule
+from bot.domain.streaks import Balance, Streak, WeekCount
+from bot.domain.wins import Lane, LaneSuggestion, Win
+from bot.sandbox.render import (
     Numbering,
     display_width,
     element_options,
@@ -22,9 +24,7 @@ from bot.sandbox_render import (
     render_view,
     strip_ansi,
 )
-from bot.schedule import NudgeSchedule
-from bot.streaks import Balance, Streak, WeekCount
-from bot.wins import Lane, LaneSuggestion, Win
+from bot.surfaces import blocks, coach_blocks, home, nudge_blocks, recap
 
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 USERS = {"U1": "alice", "U2": "bob"}

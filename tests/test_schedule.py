@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from bot.schedule import NudgeSchedule, ScheduleError, next_nudge, parse_schedule
+from bot.domain.schedule import NudgeSchedule, ScheduleError, next_nudge, parse_schedule
 
 
 @pytest.mark.parametrize(

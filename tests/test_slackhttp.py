@@ -33,11 +33,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot import slackhttp
-from bot.cli import build_runtime
 from bot.fakeslack import FakeSlack
-from bot.settings import Settings
-from bot.slackhttp import KeepAliveWebClient, _content_type, _parse_header_lines
+from bot.runtime import slackhttp
+from bot.runtime.cli import build_runtime
+from bot.runtime.settings import Settings
+from bot.runtime.slackhttp import KeepAliveWebClient, _content_type, _parse_header_lines
 from tests.conftest import BOT_TOKEN, TEAM
 from tests.redis_server import free_port
 

@@ -11,12 +11,12 @@ import pytest
 import redis
 
 import bot.store as store_module
-from bot.blocks import ACTION_PICK_CLARITY
+from bot.domain.streaks import WeekCount
+from bot.domain.wins import Lane, Win
 from bot.fakeslack import FakeSlack
-from bot.settings import Settings
+from bot.runtime.settings import Settings
 from bot.store import UNDONE_TTL_S, Keys, Store, connect
-from bot.streaks import WeekCount
-from bot.wins import Lane, Win
+from bot.surfaces.blocks import ACTION_PICK_CLARITY
 from tests.conftest import TEAM, Clock, serve_app
 from tests.redis_server import RedisServer, free_port
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.streaks import Streak, WeekCount, balance, counts_from_fields, streak
+from bot.domain.streaks import Streak, WeekCount, balance, counts_from_fields, streak
 
 C = WeekCount(clarity=1)
 S = WeekCount(shipped=2)
@@ -12,7 +12,7 @@ S = WeekCount(shipped=2)
 
 def weeks(spec: str, last: str = "2026-W48") -> dict[str, WeekCount]:
     """'cs.c' → per-week counts ending at `last`: c = clarity, s = shipped only, . = nothing."""
-    from bot.weeks import shift_week
+    from bot.domain.weeks import shift_week
 
     out = {}
     for offset, char in enumerate(reversed(spec)):

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from bot.app import nudge_client
-from bot.cli import build_runtime
+from bot.domain.schedule import parse_schedule
 from bot.fakeslack import FakeSlack
-from bot.logs import get_logger
-from bot.schedule import parse_schedule
-from bot.settings import Settings
+from bot.runtime.app import nudge_client
+from bot.runtime.cli import build_runtime
+from bot.runtime.logs import get_logger
+from bot.runtime.settings import Settings
+from bot.scheduled.ticker import Ticker
 from bot.store import Store, connect
-from bot.ticker import Ticker
 from tests.conftest import TEAM, Clock
 from tests.test_store import CountingConnection, counting_client
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.weeks import local_noon, parse_week, shift_week, week_of, weeks_back, weeks_between
+from bot.domain.weeks import local_noon, parse_week, shift_week, week_of, weeks_back, weeks_between
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,9 @@ from datetime import date
 
 import redis
 
-from bot.blocks import (
+from bot.domain.wins import Lane
+from bot.fakeslack import FakeSlack
+from bot.surfaces.blocks import (
     ACTION_PICK_CLARITY,
     ACTION_PICK_SHIPPED,
     ACTION_UNDO,
@@ -17,8 +19,6 @@ from bot.blocks import (
     FIELD_LINK,
     FIELD_TEXT,
 )
-from bot.fakeslack import FakeSlack
-from bot.wins import Lane
 from tests.conftest import TEAM, Clock
 from tests.driver import SlackDriver, visible_text
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.wins import (
+from bot.domain.wins import (
     Lane,
     WinCommand,
     WinInputError,

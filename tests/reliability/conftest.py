@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import structlog
 
-from bot.logs import configure_logging
+from bot.runtime.logs import configure_logging
 from tests.conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 from tests.driver import SlackDriver
 
@@ -97,8 +97,8 @@ class LogCapture:
 def capture_json_logs(
     level: str = "INFO", secrets: Iterable[str] | None = None
 ) -> Iterator[LogCapture]:
-    """Route all logging through `bot.logs.configure_logging` (JSON + redactor) into a buffer,
-    then put the previous logging set-up back."""
+    """Route all logging through `bot.runtime.logs.configure_logging` (JSON + redactor) into a
+    buffer, then put the previous logging set-up back."""
     root = logging.getLogger()
     handlers, root_level = list(root.handlers), root.level
     chatty = {n: logging.getLogger(n).level for n in ("apscheduler", "urllib3", "cheroot")}

@@ -19,16 +19,16 @@ from typing import Any
 import pytest
 import redis
 
-from bot import texts
-from bot.coach_blocks import ACTION_HISTORY_MENU
+from bot.domain.prompts import library
+from bot.domain.wins import MAX_TEXT
 from bot.fakeslack import FakeSlack, payloads
 from bot.fakeslack.blockkit import validate_blocks
-from bot.home import FIELD_PROMPT, VIEW_PROMPTS, prompts_modal
-from bot.nudge_blocks import ACTION_NUDGE_LOG, ACTION_NUDGE_REFLECT, ACTION_NUDGE_SNOOZE
-from bot.prompts import library
-from bot.settings import Settings
+from bot.runtime.settings import Settings
 from bot.store import Keys
-from bot.wins import MAX_TEXT
+from bot.surfaces import texts
+from bot.surfaces.coach_blocks import ACTION_HISTORY_MENU
+from bot.surfaces.home import FIELD_PROMPT, VIEW_PROMPTS, prompts_modal
+from bot.surfaces.nudge_blocks import ACTION_NUDGE_LOG, ACTION_NUDGE_REFLECT, ACTION_NUDGE_SNOOZE
 from tests.conftest import BOT_TOKEN, TEAM, Clock, serve_app
 from tests.driver import Response, SlackDriver, visible_text
 from tests.redis_server import free_port

@@ -25,10 +25,10 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from bot.blocks import FIELD_BENEFICIARY, FIELD_DATE, FIELD_LANE, FIELD_LINK, FIELD_TEXT
 from bot.fakeslack import FakeSlack, payloads
-from bot.nudge_blocks import ACTION_HOME_START
-from bot.settings import Settings
+from bot.runtime.settings import Settings
+from bot.surfaces.blocks import FIELD_BENEFICIARY, FIELD_DATE, FIELD_LANE, FIELD_LINK, FIELD_TEXT
+from bot.surfaces.nudge_blocks import ACTION_HOME_START
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEAM, Clock, make_redis, serve_app
 from tests.driver import SlackDriver
 from tests.reliability.conftest import settle

@@ -27,7 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.blocks import (
+from bot.fakeslack import FakeSlack, payloads
+from bot.surfaces.blocks import (
     ACTION_PICK_CLARITY,
     ACTION_PICK_SHIPPED,
     ACTION_UNDO,
@@ -37,10 +38,9 @@ from bot.blocks import (
     FIELD_LINK,
     FIELD_TEXT,
 )
-from bot.coach_blocks import ACTION_HISTORY_MENU
-from bot.fakeslack import FakeSlack, payloads
-from bot.home import FIELD_PROMPT
-from bot.nudge_blocks import FIELD_ANSWER
+from bot.surfaces.coach_blocks import ACTION_HISTORY_MENU
+from bot.surfaces.home import FIELD_PROMPT
+from bot.surfaces.nudge_blocks import FIELD_ANSWER
 from tests.conftest import TEAM
 from tests.driver import Response, SlackDriver, find_action, visible_text
 from tests.reliability.conftest import LogCapture, live_mentions, settle

@@ -19,12 +19,12 @@ from typing import Any, BinaryIO
 import pytest
 import redis
 
-from bot.app import create_app
-from bot.cli import build_runtime, healthy
 from bot.fakeslack import FakeSlack, payloads, signed_headers
-from bot.server import Server, make_server
-from bot.settings import Settings
-from bot.slackwsgi import unsigned_early, wsgi_app
+from bot.runtime.app import create_app
+from bot.runtime.cli import build_runtime, healthy
+from bot.runtime.server import Server, make_server
+from bot.runtime.settings import Settings
+from bot.runtime.slackwsgi import unsigned_early, wsgi_app
 from tests.conftest import SIGNING_SECRET, TEAM, Clock
 from tests.redis_server import free_port
 from tests.test_cli import Process, cli_env

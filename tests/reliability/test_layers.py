@@ -5,7 +5,7 @@ defence off and shows that the other layer alone still holds.
   per-day send guard (`pending:<token>` → `sent:<ts>`).
 - Recaps: the lease on the recaps index and the per-team, per-week claim key.
 - Privacy of the recap: the sharing filter where the recap picks its highlight candidates
-  (`Recaps.build`) and the one where it builds the recap (`bot.recap.build_recap`).
+  (`Recaps.build`) and the one where it builds the recap (`bot.domain.recap.build_recap`).
 
 A layer is switched off by replacing one of our own functions (never Redis, never Slack's
 wire). "In flight" is made exact rather than timed: one process's first `chat.postMessage`
@@ -27,17 +27,18 @@ import pytest
 import redis
 from slack_sdk import WebClient
 
-from bot import recap as recap_domain
-from bot.app import nudge_client
-from bot.cli import Runtime, build_runtime
+from bot.domain import recap as recap_domain
+from bot.domain.prompts import prompt_of_the_week
+from bot.domain.wins import Lane, Win
 from bot.fakeslack import FakeSlack
-from bot.logs import get_logger
-from bot.prompts import prompt_of_the_week
-from bot.recaps import Recaps, member_weeks
-from bot.settings import Settings
+from bot.runtime.app import nudge_client
+from bot.runtime.cli import Runtime, build_runtime
+from bot.runtime.logs import get_logger
+from bot.runtime.settings import Settings
+from bot.scheduled.recaps import Recaps, member_weeks
+from bot.scheduled.ticker import Ticker
 from bot.store import Keys, Store, connect, week_candidates
-from bot.ticker import Ticker
-from bot.wins import Lane, Win
+from bot.surfaces import recap as recap_surface
 from tests.conftest import TEAM, Clock
 from tests.driver import visible_text
 from tests.test_ticker import FRI_15_BERLIN, enrol_pm, sent_slots
@@ -335,9 +336,9 @@ def test_the_build_filter_alone_keeps_a_private_pms_win_out(
         WEEK, member_weeks(rows, WEEK), wins, prompt_of_the_week(WEEK).text
     )
     assert [w.text for w in recap.highlights] == ["Aligned sales on the Q1 bet"]
-    reply = recap_domain.thread_reply(recap)
+    reply = recap_surface.thread_reply(recap)
     assert reply is not None and PRIVATE_TITLE not in visible_text(reply)
-    assert PRIVATE_TITLE not in visible_text(recap_domain.main_message(recap))
+    assert PRIVATE_TITLE not in visible_text(recap_surface.main_message(recap))
 
 
 def test_two_processes_finishing_a_posted_recap_post_one_thread_reply(

@@ -13,10 +13,10 @@ import logging
 
 import redis
 
-from bot.blocks import ACTION_PICK_CLARITY
 from bot.fakeslack import FakeSlack
-from bot.logs import REDACTED, Redactor, library_message
-from bot.settings import Settings
+from bot.runtime.logs import REDACTED, Redactor, library_message
+from bot.runtime.settings import Settings
+from bot.surfaces.blocks import ACTION_PICK_CLARITY
 from tests.conftest import Clock, serve_app
 from tests.reliability.conftest import capture_json_logs
 from tests.reliability.test_secrets import FRI_15_BERLIN

@@ -21,15 +21,15 @@ import pytest
 import redis
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot import wellformed
-from bot.app import create_app
-from bot.blocks import ACTION_PICK_CLARITY, FIELD_LANE, FIELD_TEXT, VIEW_WIN
-from bot.cli import build_runtime
 from bot.fakeslack import FakeSlack, payloads
-from bot.home import FIELD_NUDGE_DAYS, FIELD_PAUSE, FIELD_TARGET, VIEW_SETTINGS
-from bot.ids import is_event_id, is_slack_id, response_url_allowed
-from bot.nudge_blocks import ACTION_HOME_START, FIELD_ANSWER, VIEW_REFLECT
-from bot.settings import Settings
+from bot.runtime import wellformed
+from bot.runtime.app import create_app
+from bot.runtime.cli import build_runtime
+from bot.runtime.ids import is_event_id, is_slack_id, response_url_allowed
+from bot.runtime.settings import Settings
+from bot.surfaces.blocks import ACTION_PICK_CLARITY, FIELD_LANE, FIELD_TEXT, VIEW_WIN
+from bot.surfaces.home import FIELD_NUDGE_DAYS, FIELD_PAUSE, FIELD_TARGET, VIEW_SETTINGS
+from bot.surfaces.nudge_blocks import ACTION_HOME_START, FIELD_ANSWER, VIEW_REFLECT
 from tests.conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM, Clock, make_redis, serve_app
 from tests.driver import SlackDriver
 from tests.reliability.conftest import LogCapture

@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from bot.cli import build_runtime
+from bot.domain.schedule import parse_schedule
+from bot.domain.weeks import week_of
 from bot.fakeslack import FakeSlack
-from bot.schedule import parse_schedule
-from bot.settings import Settings
+from bot.runtime.cli import build_runtime
+from bot.runtime.settings import Settings
 from bot.store import Store
-from bot.weeks import week_of
 from tests.conftest import TEAM, Clock
 from tests.test_cli import ROOT, cli_env
 from tests.test_ticker import sent_slots

@@ -18,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from bot import jobs
-from bot.blocks import ACTION_PICK_CLARITY
-from bot.cli import build_runtime
+from bot.domain.schedule import parse_schedule
 from bot.fakeslack import FakeSlack
-from bot.logs import get_logger
-from bot.schedule import parse_schedule
-from bot.settings import Settings
+from bot.runtime.cli import build_runtime
+from bot.runtime.logs import get_logger
+from bot.runtime.settings import Settings
+from bot.scheduled import jobs
 from bot.store import Store, StoreUnavailable, connect
+from bot.surfaces.blocks import ACTION_PICK_CLARITY
 from tests.conftest import TEAM, Clock, serve_app
 from tests.driver import SlackDriver
 from tests.redis_server import RedisServer

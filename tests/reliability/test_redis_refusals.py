@@ -25,9 +25,9 @@ import redis
 import structlog
 
 import bot.store as store_module
-from bot import jobs
 from bot.fakeslack import FakeSlack
-from bot.settings import Settings
+from bot.runtime.settings import Settings
+from bot.scheduled import jobs
 from bot.store import Keys, Store, connect
 from tests.conftest import TEAM, Clock, serve_app
 from tests.driver import Response, SlackDriver

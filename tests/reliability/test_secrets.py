@@ -2,9 +2,9 @@
 
 Known token and secret values are used for representative traffic — commands, clicks, a modal,
 the Home, a tick, a recap, Slack errors, a Redis outage, forged requests — in process with the
-JSON log stream captured at DEBUG (`bot.logs.configure_logging(..., stream=io.StringIO())`: the
-level at which slack-sdk writes request headers), and in real `pm-coach run` processes at
-DEBUG (HTTP and Socket Mode) whose whole output is kept.
+JSON log stream captured at DEBUG (`bot.runtime.logs.configure_logging(..., stream=...)`: the
+level at which slack-sdk writes request headers), and in real `pm-coach run` processes at DEBUG
+(HTTP and Socket Mode) whose whole output is kept.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from bot.app import nudge_client, web_client
-from bot.blocks import ACTION_PICK_CLARITY, ACTION_UNDO
 from bot.fakeslack import FakeSlack, payloads
-from bot.settings import Settings
+from bot.runtime.app import nudge_client, web_client
+from bot.runtime.settings import Settings
 from bot.store import connect
+from bot.surfaces.blocks import ACTION_PICK_CLARITY, ACTION_UNDO
 from tests.conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM, Clock, serve_app
 from tests.driver import SlackDriver
 from tests.redis_server import RedisServer, free_port

@@ -17,9 +17,9 @@ import pytest
 import redis
 
 from bot.fakeslack import FakeSlack
-from bot.logs import get_logger
-from bot.recaps import Recaps
-from bot.settings import Settings
+from bot.runtime.logs import get_logger
+from bot.runtime.settings import Settings
+from bot.scheduled.recaps import Recaps
 from bot.store import Store
 from tests.conftest import TEAM, Clock
 from tests.driver import SlackDriver, told

@@ -25,11 +25,11 @@ import pytest
 import redis
 
 from bot import coach as coach_module
-from bot import texts
-from bot.app import create_app
-from bot.cli import build_runtime
 from bot.fakeslack import FakeSlack
-from bot.settings import Settings
+from bot.runtime.app import create_app
+from bot.runtime.cli import build_runtime
+from bot.runtime.settings import Settings
+from bot.surfaces import texts
 from handlers import replies
 from tests.conftest import SIGNING_SECRET, TEAM, Clock, TrackedExecutor, settle_all, start_http
 from tests.driver import Response, SlackDriver, hook_texts, unsettled
@@ -247,7 +247,7 @@ def test_clearing_the_zone_in_the_home_settings_does_not_wait_for_slack(
 ) -> None:
     """Emptying the zone field of the Home's settings form (follow Slack's zone again) is
     answered while Slack sits on users.info; the zone follows Slack's once it answers."""
-    from bot import home
+    from bot.surfaces import home
     from tests.test_home import open_home
 
     assert "Logged" in slack.command("/win", "clarity Framed the bet").text
@@ -382,7 +382,7 @@ def test_a_form_that_could_not_start_in_time_is_not_opened_and_the_pm_is_told(
 def test_the_forms_pool_of_pm_coach_run_starts_each_open_at_once() -> None:
     """`pm-coach run` hands forms to `form_executor()`: as many opens run at once as the bound
     allows, each on its own thread."""
-    from bot.cli import FORM_THREADS, form_executor
+    from bot.runtime.cli import FORM_THREADS, form_executor
 
     pool = form_executor()
     started = threading.Barrier(16 + 1)

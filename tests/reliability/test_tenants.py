@@ -13,10 +13,10 @@ from typing import Any
 
 import redis
 
-from bot.blocks import ACTION_PICK_CLARITY, ACTION_UNDO
-from bot.coach_blocks import ACTION_FORGET
 from bot.fakeslack import FakeSlack, payloads
-from bot.nudge_blocks import ACTION_HOME_START, FIELD_ANSWER
+from bot.surfaces.blocks import ACTION_PICK_CLARITY, ACTION_UNDO
+from bot.surfaces.coach_blocks import ACTION_FORGET
+from bot.surfaces.nudge_blocks import ACTION_HOME_START, FIELD_ANSWER
 from tests.conftest import TEAM, Clock
 from tests.driver import Response, SlackDriver, find_action, told, visible_text
 from tests.reliability.conftest import TEAM_B, other_team, settle

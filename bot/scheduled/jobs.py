@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot.recaps import Recaps
+from bot.scheduled.recaps import Recaps
+from bot.scheduled.ticker import Ticker
 from bot.store import Store, StoreUnavailable, unavailable_cause
-from bot.ticker import Ticker
 
 
 def heartbeat(store: Store, process_id: str, clock: Callable[[], datetime], log: Any) -> None:

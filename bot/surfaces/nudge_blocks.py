@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot import texts
-from bot.blocks import Block, button, context, escape, plain, quoted_win, section
-from bot.schedule import DAY_NAMES, NudgeSchedule
-from bot.streaks import WeekCount
-from bot.weeks import zone
+from bot.domain.schedule import DAY_NAMES, NudgeSchedule
+from bot.domain.streaks import WeekCount
+from bot.domain.weeks import zone
+from bot.surfaces import texts
+from bot.surfaces.blocks import Block, button, context, escape, plain, quoted_win, section
 
 ACTION_NUDGE_LOG = "nudge_log_clarity"
 ACTION_NUDGE_REFLECT = "nudge_reflect"

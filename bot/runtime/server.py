@@ -1,4 +1,4 @@
-"""HTTP mode's front: serves a WSGI app (`bot.slackwsgi.wsgi_app`: /slack/events, /healthz).
+"""HTTP mode's front: serves a WSGI app (`bot.runtime.slackwsgi.wsgi_app`: /slack/events, /healthz).
 
 The front is one asyncio event loop (epoll on Linux: open connections are not bounded by
 `select()`) that parses HTTP/1.1 with h11 and hands a request to a bounded pool of worker
@@ -46,7 +46,7 @@ from urllib.parse import unquote_to_bytes
 
 import h11
 
-from bot.logs import get_logger
+from bot.runtime.logs import get_logger
 
 # Slack's payloads are a few KiB; a modal submission with every field filled stays far below.
 MAX_BODY_BYTES = 1024 * 1024

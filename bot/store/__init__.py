@@ -82,10 +82,10 @@ try:  # redis-py packs commands with hiredis when it is installed (pyproject ask
 except ImportError:  # pragma: no cover - redis-py's own packer then
     _pack = None  # type: ignore[assignment]
 
-from bot.numbers import is_number
-from bot.streaks import WeekCount, counts_from_items
-from bot.weeks import week_span_ms
-from bot.wins import Lane, Win
+from bot.domain.numbers import is_number
+from bot.domain.streaks import WeekCount, counts_from_items
+from bot.domain.weeks import week_span_ms
+from bot.domain.wins import Lane, Win
 
 PREFIX = "pmc:v1"
 RECENT_MAX = 100  # wins `/coach undo` can take back, newest first
@@ -285,7 +285,7 @@ def _win_keys(t: str, u: str) -> tuple[str, ...]:
 
 # KEYS: profile, wins, timeline, weeks, paused, recent, undone, [draft]
 # ARGV: win id, win JSON, at ms, week, lane letter, tz, now iso, RECENT_MAX, tz source
-# A win id derives from its Slack delivery (bot.wins.win_id): a win already stored, or undone
+# A win id derives from its Slack delivery (bot.domain.wins.win_id): a win already stored, or undone
 # within UNDONE_TTL_S, is a redelivery ("duplicate"), and nothing is written.
 # Returns {status, win id, weeks HGETALL, paused SMEMBERS, profile target or "", tz, enrolled}
 # enrolled: "new" (profile created), "reactivated" (was inactive) or ""
@@ -872,7 +872,7 @@ class Store:
         tz_source: str = "slack",
     ) -> LogOutcome:
         """Store `win` once, in one round trip. Its id derives from the Slack delivery that
-        carried it (`bot.wins.win_id`), so a redelivery or a second click is a ``duplicate``
+        carried it (`bot.domain.wins.win_id`), so a redelivery or a second click is a ``duplicate``
         that writes nothing: while the win is stored, and for UNDONE_TTL_S after it was undone.
 
         `tz` is the zone the caller computed `win.week` with; if the PM's stored zone differs,

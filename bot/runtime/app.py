@@ -18,13 +18,14 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot import texts, wellformed
 from bot.coach import Coach
-from bot.ids import response_url_allowed
-from bot.logs import get_logger
-from bot.settings import Settings
-from bot.slackhttp import KeepAliveWebClient
+from bot.runtime import wellformed
+from bot.runtime.ids import response_url_allowed
+from bot.runtime.logs import get_logger
+from bot.runtime.settings import Settings
+from bot.runtime.slackhttp import KeepAliveWebClient
 from bot.store import StoreUnavailable
+from bot.surfaces import texts
 from handlers import register_all
 
 
@@ -35,7 +36,7 @@ class Deps:
     coach: Coach
     client: WebClient
     log: Any
-    recaps: Any = None  # bot.recaps.Recaps
+    recaps: Any = None  # bot.scheduled.recaps.Recaps
     admin_ids: frozenset[str] = frozenset()
 
 
@@ -85,7 +86,7 @@ def nudge_client(
     """The client scheduled posts use: a 429 (never accepted by Slack) is retried by
     slack-sdk's handler after Retry-After, pushing the shared budget back first; connection
     errors are NOT retried, since the post may have reached Slack."""
-    from bot.ticker import SharedRateLimitHandler
+    from bot.scheduled.ticker import SharedRateLimitHandler
 
     return KeepAliveWebClient(
         token=settings.slack_bot_token.get_secret_value(),
@@ -235,9 +236,9 @@ def create_app(
     uploads. Whoever owns the executors shuts them down after the server: acknowledged work
     finishes before the process exits.
 
-    `verified_upstream`: every HTTP request reaches Bolt through `bot.slackwsgi.wsgi_app` with the
-    signing secret, which has already checked Slack's signature on the raw bytes; Bolt's own
-    second check is then skipped. Leave it False for any other way of serving the app.
+    `verified_upstream`: every HTTP request reaches Bolt through `bot.runtime.slackwsgi.wsgi_app`
+    with the signing secret, which has already checked Slack's signature on the raw bytes; Bolt's
+    own second check is then skipped. Leave it False for any other way of serving the app.
     """
     signing_secret = (
         settings.slack_signing_secret.get_secret_value()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot import texts
-from bot.blocks import Block, button, context, escape, plain, section
-from bot.coach_blocks import chart_text, forget_confirm_button, history_entry, plural
-from bot.nudge_blocks import reflections_blocks
-from bot.schedule import DAY_NAMES, NudgeSchedule
-from bot.streaks import Balance, Streak, WeekCount
-from bot.weeks import zone
-from bot.wins import Win
+from bot.domain.schedule import DAY_NAMES, NudgeSchedule
+from bot.domain.streaks import Balance, Streak, WeekCount
+from bot.domain.weeks import zone
+from bot.domain.wins import Win
+from bot.surfaces import texts
+from bot.surfaces.blocks import Block, button, context, escape, plain, section
+from bot.surfaces.coach_blocks import chart_text, forget_confirm_button, history_entry, plural
+from bot.surfaces.nudge_blocks import reflections_blocks
 
 ACTION_HOME_LOG = "home_log_win"
 ACTION_HOME_SETTINGS = "home_settings"

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.numbers import is_number
+from bot.domain.numbers import is_number
 
 DEFAULT_TZ = "UTC"
 

@@ -1,6 +1,6 @@
 """Reflection prompts: the built-in library, a PM's own prompts, and which one to show. Pure.
 
-The library is data (``bot/prompts.toml``), loaded lazily on first use and validated. Every
+The library is data (``bot/domain/prompts.toml``), loaded lazily on first use and validated. Every
 choice here is a function of its inputs: no clock, no global random state, no hash
 randomisation (``sha256``, not ``hash()``), so every process picks the same prompt for the same
 PM and week.
@@ -32,9 +32,9 @@ from importlib.resources import files
 from itertools import zip_longest
 from typing import Final, Literal
 
-from bot.streaks import WeekCount
-from bot.weeks import week_monday
-from bot.wins import has_visible_text
+from bot.domain.streaks import WeekCount
+from bot.domain.weeks import week_monday
+from bot.domain.wins import has_visible_text
 
 Situation = Literal["nothing_logged", "all_shipped", "low_clarity", "balanced"]
 
@@ -167,9 +167,9 @@ def _parse_entry(entry: object, where: str) -> Prompt:
 
 @cache
 def library() -> tuple[Prompt, ...]:
-    """The built-in prompts from ``bot/prompts.toml``, loaded and validated on first use."""
-    text = (files("bot") / "prompts.toml").read_text(encoding="utf-8")
-    return load_library(text, source="bot/prompts.toml")
+    """The built-in prompts from ``bot/domain/prompts.toml``, loaded and validated on first use."""
+    text = (files("bot.domain") / "prompts.toml").read_text(encoding="utf-8")
+    return load_library(text, source="bot/domain/prompts.toml")
 
 
 # Custom prompts --------------------------------------------------------------------------------

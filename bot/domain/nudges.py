@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.numbers import is_number
-from bot.schedule import next_nudge, schedule_from_profile
-from bot.weeks import local_date, week_monday, week_of, zone
+from bot.domain.numbers import is_number
+from bot.domain.schedule import next_nudge, schedule_from_profile
+from bot.domain.weeks import local_date, week_monday, week_of, zone
 
 GRACE = timedelta(hours=6)  # a nudge missed while every process was down goes out this late
 ON_TIME = timedelta(minutes=15)  # later than this counts as late

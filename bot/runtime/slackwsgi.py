@@ -1,6 +1,6 @@
 """The Slack side of HTTP mode: the WSGI app that serves POST /slack/events (signature checked
 on the raw bytes before Bolt parses anything) and GET /healthz, and the look at a request's
-head that refuses an unsigned one before its body is read. `bot.server` is the HTTP front
+head that refuses an unsigned one before its body is read. `bot.runtime.server` is the HTTP front
 that serves it.
 """
 
@@ -16,8 +16,8 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.logs import get_logger
-from bot.server import WSGIApp
+from bot.runtime.logs import get_logger
+from bot.runtime.server import WSGIApp
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"

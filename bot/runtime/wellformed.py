@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.ids import is_bot_id, is_channel_id, is_event_id, is_team_id, is_user_id
+from bot.runtime.ids import is_bot_id, is_channel_id, is_event_id, is_team_id, is_user_id
 
 MAX_ID_LEN = 255  # action_id, block_id, callback_id
 

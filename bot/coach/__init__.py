@@ -18,14 +18,18 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import nudge_blocks, texts
-from bot.export import ExportRange, Reflection, brag_document, export_filename, parse_export_range
-from bot.numbers import is_number
-from bot.prompts import pick_prompt
-from bot.schedule import NudgeSchedule, next_nudge, schedule_from_profile
-from bot.store import LogOutcome, OutcomeUnknown, PMState, Snapshot, Store, StoreUnavailable
-from bot.streaks import Balance, Streak, balance, streak
-from bot.weeks import (
+from bot.domain.export import (
+    ExportRange,
+    Reflection,
+    brag_document,
+    export_filename,
+    parse_export_range,
+)
+from bot.domain.numbers import is_number
+from bot.domain.prompts import pick_prompt
+from bot.domain.schedule import NudgeSchedule, next_nudge, schedule_from_profile
+from bot.domain.streaks import Balance, Streak, balance, streak
+from bot.domain.weeks import (
     canonical_tz,
     is_valid_tz,
     local_date,
@@ -35,7 +39,7 @@ from bot.weeks import (
     week_of,
     week_of_date,
 )
-from bot.wins import (
+from bot.domain.wins import (
     MAX_TEXT,
     Lane,
     LaneSuggestion,
@@ -49,6 +53,8 @@ from bot.wins import (
     validate_text,
     win_id,
 )
+from bot.store import LogOutcome, OutcomeUnknown, PMState, Snapshot, Store, StoreUnavailable
+from bot.surfaces import nudge_blocks, texts
 
 Clock = Callable[[], datetime]
 FALLBACK_TZ = "UTC"

@@ -1,8 +1,8 @@
 """What a Slack client may send us and we accept: well-formed ids and response URLs. Pure.
 
 Everything in a payload apart from the signature is the client's to choose: these checks run
-where ids and URLs enter (the request middleware in `bot.app`, and the few places that read an
-id or a URL back from text or from `private_metadata`).
+where ids and URLs enter (the request middleware in `bot.runtime.app`, and the few places that
+read an id or a URL back from text or from `private_metadata`).
 """
 
 from __future__ import annotations

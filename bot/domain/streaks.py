@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from bot.weeks import shift_week, weeks_back, weeks_between
+from bot.domain.weeks import shift_week, weeks_back, weeks_between
 
 BALANCE_WEEKS = 4
 

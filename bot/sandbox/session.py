@@ -24,20 +24,20 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 from slack_bolt import App, BoltRequest
 
-from bot.app import create_app
-from bot.cli import Runtime, build_runtime
+from bot.domain.schedule import DAY_NAMES, parse_time
+from bot.domain.weeks import zone
+from bot.domain.wins import Lane
 from bot.fakeslack import FakeSlack, drop_proxies, payloads, signed_headers
-from bot.sandbox_render import (
+from bot.runtime.app import create_app
+from bot.runtime.cli import Runtime, build_runtime
+from bot.runtime.settings import Settings
+from bot.sandbox.render import (
     Interactive,
     Numbering,
     mrkdwn_to_text,
     render_message,
     render_view,
 )
-from bot.schedule import DAY_NAMES, parse_time
-from bot.settings import Settings
-from bot.weeks import zone
-from bot.wins import Lane
 
 TEAM = "T0SANDBOX"
 # Not secrets: the sandbox's fake Slack accepts exactly these made-up tokens.

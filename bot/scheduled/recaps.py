@@ -22,14 +22,15 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import recap as recap_domain
-from bot import texts
-from bot.prompts import prompt_of_the_week
-from bot.recap import MemberWeek, Recap
-from bot.schedule import DAY_NAMES, NudgeSchedule, next_nudge
+from bot.domain import recap as recap_domain
+from bot.domain.prompts import prompt_of_the_week
+from bot.domain.recap import MemberWeek, Recap
+from bot.domain.schedule import DAY_NAMES, NudgeSchedule, next_nudge
+from bot.domain.streaks import counts_from_fields, counts_in_weeks
+from bot.domain.weeks import shift_week, week_of, weeks_back
 from bot.store import RecapMember, Store, week_candidates
-from bot.streaks import counts_from_fields, counts_in_weeks
-from bot.weeks import shift_week, week_of, weeks_back
+from bot.surfaces import recap as recap_surface
+from bot.surfaces import texts
 
 LEASE_S = 300.0
 GRACE = timedelta(hours=48)  # a recap that fell due while every process was down
@@ -201,7 +202,7 @@ class Recaps:
         self._pace(team_id)
         try:
             response = client.chat_postMessage(
-                channel=schedule.channel, **recap_domain.main_message(recap)
+                channel=schedule.channel, **recap_surface.main_message(recap)
             )
         except SlackApiError as exc:
             return self._refused(team_id, week, schedule, token, exc)
@@ -239,7 +240,7 @@ class Recaps:
         channel = claim.removeprefix("posted:").partition(":")[0] if claim else schedule.channel
         try:
             recap = recap or self.build(team_id, week, channel)
-            reply = recap_domain.thread_reply(recap)
+            reply = recap_surface.thread_reply(recap)
         except (SlackApiError, SlackClientError, OSError) as exc:
             self.store.release_recap_thread(team_id, week, token)
             self.log.warning("recap_thread_build_failed", team_id=team_id, error=type(exc).__name__)

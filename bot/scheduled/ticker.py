@@ -28,12 +28,12 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from bot.nudge_blocks import METADATA_EVENT, nudge_message
-from bot.nudges import Plan, plan_nudge
-from bot.prompts import custom_prompt, pick_prompt
+from bot.domain.nudges import Plan, plan_nudge
+from bot.domain.prompts import custom_prompt, pick_prompt
+from bot.domain.streaks import WeekCount, balance
+from bot.domain.weeks import week_of
 from bot.store import Claim, Completion, NudgeState, SentNudge, Store, StoreUnavailable
-from bot.streaks import WeekCount, balance
-from bot.weeks import week_of
+from bot.surfaces.nudge_blocks import METADATA_EVENT, nudge_message
 
 LEASE_S = 300.0
 BATCH = 100

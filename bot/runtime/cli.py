@@ -24,20 +24,20 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import jobs
-from bot.app import Deps, create_app, nudge_client, post_client, web_client
 from bot.coach import Coach
-from bot.logs import SERVER_FLUSH_S, configure_logging, flush_logs, get_logger
-from bot.recap import as_text
-from bot.recaps import Recaps
-from bot.scheduler import build_scheduler
-from bot.server import make_server, raise_fd_limit
-from bot.settings import Settings, describe_error
-from bot.slackhttp import KeepAliveWebClient
-from bot.slackwsgi import unsigned_early, wsgi_app
+from bot.domain.weeks import parse_week, shift_week, week_of
+from bot.runtime.app import Deps, create_app, nudge_client, post_client, web_client
+from bot.runtime.logs import SERVER_FLUSH_S, configure_logging, flush_logs, get_logger
+from bot.runtime.server import make_server, raise_fd_limit
+from bot.runtime.settings import Settings, describe_error
+from bot.runtime.slackhttp import KeepAliveWebClient
+from bot.runtime.slackwsgi import unsigned_early, wsgi_app
+from bot.scheduled import jobs
+from bot.scheduled.recaps import Recaps
+from bot.scheduled.scheduler import build_scheduler
+from bot.scheduled.ticker import Ticker
 from bot.store import CAUSES, Store, connect, unavailable_cause
-from bot.ticker import Ticker
-from bot.weeks import parse_week, shift_week, week_of
+from bot.surfaces.recap import as_text
 
 EXIT_CONFIG = 2
 TICK_SECONDS = 60.0

@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
-from bot.weeks import zone
-from bot.wins import Lane, Win
+from bot.domain.weeks import zone
+from bot.domain.wins import Lane, Win
 
 MAX_RANGE_YEARS = 3
 FILENAME_PREFIX = "pm-coach-brag"

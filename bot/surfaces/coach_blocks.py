@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
 
-from bot import texts
-from bot.blocks import (
+from bot.domain.streaks import Balance, Streak, WeekCount
+from bot.domain.weeks import week_monday, weeks_back, zone
+from bot.domain.wins import Win
+from bot.surfaces import texts
+from bot.surfaces.blocks import (
     Block,
     Reply,
     balance_line,
@@ -18,9 +21,6 @@ from bot.blocks import (
     section,
     streak_line,
 )
-from bot.streaks import Balance, Streak, WeekCount
-from bot.weeks import week_monday, weeks_back, zone
-from bot.wins import Win
 
 ACTION_HISTORY_MENU = "history_menu"
 ACTION_FORGET = "forget_confirm"

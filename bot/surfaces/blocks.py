@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot import texts
-from bot.streaks import Balance, Streak
-from bot.wins import MAX_BENEFICIARY, MAX_TEXT, Lane, LaneSuggestion, Win
+from bot.domain.streaks import Balance, Streak
+from bot.domain.wins import MAX_BENEFICIARY, MAX_TEXT, Lane, LaneSuggestion, Win
+from bot.surfaces import texts
 
 Block = dict[str, Any]
 Reply = tuple[str, list[Block]]  # (plain-text fallback, blocks)
