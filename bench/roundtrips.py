@@ -21,7 +21,7 @@ from bench.populate import FRI_15_BERLIN, enrol_due, recap_team
 from bench.report import Figure, verdict
 from bot.domain.wins import Lane
 from bot.runtime.app import nudge_client
-from bot.runtime.cli import build_runtime
+from bot.runtime.compose import build_runtime
 from bot.runtime.logs import get_logger
 from bot.scheduled.recaps import Recaps
 from bot.scheduled.ticker import Ticker

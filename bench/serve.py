@@ -77,7 +77,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from bot.runtime.app import create_app
-    from bot.runtime.cli import build_runtime, form_executor, healthy, utc_now
+    from bot.runtime.compose import build_runtime, form_executor, healthy, utc_now
     from bot.runtime.logs import SERVER_FLUSH_S, configure_logging
     from bot.runtime.server import make_server
     from bot.runtime.slackwsgi import unsigned_early, wsgi_app

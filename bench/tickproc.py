@@ -30,7 +30,7 @@ MAX_S = 600.0
 
 
 def run_ticker(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.runtime.cli import build_runtime
+    from bot.runtime.compose import build_runtime
     from bot.runtime.logs import configure_logging
 
     settings = settings_for(args.fake, args.redis, rate=args.rate, burst=args.burst)

@@ -19,7 +19,7 @@ import redis
 
 from bot.fakeslack import FakeSlack, drop_proxies
 from bot.runtime.app import create_app
-from bot.runtime.cli import FORM_THREADS, build_runtime, healthy
+from bot.runtime.compose import FORM_THREADS, build_runtime, healthy
 from bot.runtime.logs import configure_logging
 from bot.runtime.server import make_server
 from bot.runtime.settings import Settings

@@ -20,7 +20,7 @@ import redis
 from bot.fakeslack import FakeSlack, payloads
 from bot.runtime import logs
 from bot.runtime.app import create_app
-from bot.runtime.cli import build_runtime
+from bot.runtime.compose import build_runtime
 from bot.runtime.settings import Settings
 from bot.store import connect
 from bot.surfaces import texts

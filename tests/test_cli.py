@@ -316,9 +316,9 @@ def test_import_has_no_side_effects() -> None:
     """Importing every module needs no environment, network or Redis."""
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
     code = (
-        "import bot.runtime.app, bot.runtime.cli, bot.store, bot.coach, bot.surfaces.blocks, "
-        "bot.runtime.server, bot.scheduled.scheduler, bot.scheduled.jobs, bot.runtime.settings, "
-        "bot.runtime.logs, handlers, bot.fakeslack, bot.sandbox"
+        "import bot.runtime.app, bot.runtime.cli, bot.runtime.compose, bot.store, bot.coach, "
+        "bot.surfaces.blocks, bot.runtime.server, bot.scheduled.scheduler, bot.scheduled.jobs, "
+        "bot.runtime.settings, bot.runtime.logs, handlers, bot.fakeslack, bot.sandbox"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],

@@ -14,7 +14,7 @@ from bot.domain.recap import MemberWeek, build_recap
 from bot.domain.streaks import WeekCount
 from bot.domain.wins import Lane, Win
 from bot.fakeslack import FakeSlack
-from bot.runtime.cli import build_runtime
+from bot.runtime.compose import build_runtime
 from bot.runtime.settings import Settings
 from bot.store import Store, connect
 from bot.surfaces import texts

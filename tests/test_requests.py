@@ -195,7 +195,7 @@ def test_bolt_checks_signatures_itself_unless_told_the_server_did(
     from slack_bolt.request import BoltRequest
 
     from bot.runtime.app import create_app
-    from bot.runtime.cli import build_runtime
+    from bot.runtime.compose import build_runtime
 
     body, content_type = _win_body("clarity forged straight to Bolt")
     headers = {

@@ -35,7 +35,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.fakeslack import FakeSlack
 from bot.runtime import slackhttp
-from bot.runtime.cli import build_runtime
+from bot.runtime.compose import build_runtime
 from bot.runtime.settings import Settings
 from bot.runtime.slackhttp import KeepAliveWebClient, _content_type, _parse_header_lines
 from tests.conftest import BOT_TOKEN, TEAM

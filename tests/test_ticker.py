@@ -15,7 +15,7 @@ import redis
 from bot.domain.schedule import parse_schedule
 from bot.fakeslack import FakeSlack
 from bot.runtime.app import nudge_client
-from bot.runtime.cli import build_runtime
+from bot.runtime.compose import build_runtime
 from bot.runtime.logs import get_logger
 from bot.runtime.settings import Settings
 from bot.scheduled.ticker import Ticker

@@ -1,6 +1,7 @@
-"""`pm-coach`: the composition root. The only place that reads Settings(), builds clients and
-starts threads. `main()` reads like a table of contents:
-settings → logging → Redis → deps → app → scheduler → serve.
+"""`pm-coach`: the command line — `run`, `check`, `tick`, `recap` and `sandbox`. The only place
+that reads Settings() from the environment and starts threads; the runtime it serves is built
+by `bot.runtime.compose`. `cmd_run` reads like a table of contents:
+settings → logging → runtime → app → scheduler → serve.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -21,40 +21,22 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from slack_bolt import App
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.coach import Coach
 from bot.domain.weeks import parse_week, shift_week, week_of
-from bot.runtime.app import Deps, create_app, nudge_client, post_client, web_client
+from bot.runtime.app import create_app
+from bot.runtime.compose import build_runtime, form_executor, healthy, utc_now
 from bot.runtime.logs import SERVER_FLUSH_S, configure_logging, flush_logs, get_logger
 from bot.runtime.server import make_server, raise_fd_limit
 from bot.runtime.settings import Settings, describe_error
-from bot.runtime.slackhttp import KeepAliveWebClient
 from bot.runtime.slackwsgi import unsigned_early, wsgi_app
 from bot.scheduled import jobs
-from bot.scheduled.recaps import Recaps
 from bot.scheduled.scheduler import build_scheduler
-from bot.scheduled.ticker import Ticker
-from bot.store import CAUSES, Store, connect, unavailable_cause
+from bot.store import CAUSES, Store, unavailable_cause
 from bot.surfaces.recap import as_text
 
 EXIT_CONFIG = 2
 TICK_SECONDS = 60.0
-# Opening a form is one Web API call that must start within its trigger_id's 3 s however slow
-# Slack answers the others: each open gets a thread of its own at once, up to this many at a
-# time (the pool starts threads only as opens need them). Past it, an open waits, and one that
-# waited too long is dropped with a word to the PM (handlers.replies.TRIGGER_BUDGET_S).
-FORM_THREADS = 32
-
-
-def form_executor() -> ThreadPoolExecutor:
-    """The pool forms open on (`create_app(forms=...)`)."""
-    return ThreadPoolExecutor(max_workers=FORM_THREADS, thread_name_prefix="forms")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def load_settings() -> Settings:
@@ -74,73 +56,6 @@ def safe_url(url: str) -> str:
         netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
         return urlunsplit(parts._replace(netloc=netloc))
     return url
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    redis: redis.Redis
-    store: Store
-    client: WebClient
-    deps: Deps
-    ticker: Ticker
-    recaps: Recaps
-
-    def close(self) -> None:
-        """Close every Redis connection (the store's own, then the client's pool) and every
-        kept-alive connection to Slack."""
-        self.store.close()
-        self.redis.close()
-        coach = self.deps.coach
-        clients = [self.client, coach.slack, coach.poster, coach.profile_client]
-        for client in {id(c): c for c in [*clients, *self.ticker.clients()]}.values():
-            if isinstance(client, KeepAliveWebClient):
-                client.close()
-
-
-def build_runtime(
-    settings: Settings, redis_client: redis.Redis | None = None, clock: Any = utc_now
-) -> Runtime:
-    log = get_logger("pm_coach")
-    redis_client = redis_client if redis_client is not None else connect(settings.redis_url)
-    store = Store(redis_client)
-    client = web_client(settings)
-    coach = Coach(
-        store,
-        client,
-        clock,
-        settings.balance_target,
-        log,
-        profile_client=web_client(settings, timeout=1.5, retries=False),
-        post_client=post_client(settings),
-    )
-    ticker = Ticker(
-        store,
-        lambda team_id, on_429: nudge_client(settings, on_429),
-        default_target=settings.balance_target,
-        rate_per_s=settings.slack_post_rate,
-        burst=settings.slack_post_burst,
-        log=log,
-    )
-    recaps = Recaps(
-        store,
-        ticker.client,
-        clock=clock,
-        log=log,
-        rate_per_s=settings.slack_post_rate,
-        burst=settings.slack_post_burst,
-    )
-    deps = Deps(coach=coach, client=client, log=log, recaps=recaps, admin_ids=settings.admin_ids)
-    return Runtime(settings, redis_client, store, client, deps, ticker, recaps)
-
-
-def healthy(store: Store) -> dict[str, Any]:
-    """/healthz: ok only while Redis takes writes (one probe write); otherwise names why not
-    ("unreachable", "oom", "read_only_replica", "cluster_redirect", ...)."""
-    cause = store.health()
-    if cause == "ok":
-        return {"ok": True, "redis": "ok"}
-    return {"ok": False, "redis": cause, "detail": CAUSES.get(cause, cause)}
 
 
 # Commands -------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from bot.domain.weeks import zone
 from bot.domain.wins import Lane
 from bot.fakeslack import FakeSlack, drop_proxies, payloads, signed_headers
 from bot.runtime.app import create_app
-from bot.runtime.cli import Runtime, build_runtime
+from bot.runtime.compose import Runtime, build_runtime
 from bot.runtime.settings import Settings
 from bot.sandbox.render import (
     Interactive,

@@ -21,7 +21,7 @@ import redis
 
 from bot.fakeslack import FakeSlack, payloads, signed_headers
 from bot.runtime.app import create_app
-from bot.runtime.cli import build_runtime, healthy
+from bot.runtime.compose import build_runtime, healthy
 from bot.runtime.server import Server, make_server
 from bot.runtime.settings import Settings
 from bot.runtime.slackwsgi import unsigned_early, wsgi_app

@@ -32,7 +32,7 @@ from bot.domain.prompts import prompt_of_the_week
 from bot.domain.wins import Lane, Win
 from bot.fakeslack import FakeSlack
 from bot.runtime.app import nudge_client
-from bot.runtime.cli import Runtime, build_runtime
+from bot.runtime.compose import Runtime, build_runtime
 from bot.runtime.logs import get_logger
 from bot.runtime.settings import Settings
 from bot.scheduled.recaps import Recaps, member_weeks

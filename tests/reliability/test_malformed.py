@@ -24,7 +24,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.fakeslack import FakeSlack, payloads
 from bot.runtime import wellformed
 from bot.runtime.app import create_app
-from bot.runtime.cli import build_runtime
+from bot.runtime.compose import build_runtime
 from bot.runtime.ids import is_event_id, is_slack_id, response_url_allowed
 from bot.runtime.settings import Settings
 from bot.surfaces.blocks import ACTION_PICK_CLARITY, FIELD_LANE, FIELD_TEXT, VIEW_WIN

@@ -20,7 +20,7 @@ import redis
 from bot.domain.schedule import parse_schedule
 from bot.domain.weeks import week_of
 from bot.fakeslack import FakeSlack
-from bot.runtime.cli import build_runtime
+from bot.runtime.compose import build_runtime
 from bot.runtime.settings import Settings
 from bot.store import Store
 from tests.conftest import TEAM, Clock

@@ -27,7 +27,7 @@ import redis
 from bot import coach as coach_module
 from bot.fakeslack import FakeSlack
 from bot.runtime.app import create_app
-from bot.runtime.cli import build_runtime
+from bot.runtime.compose import build_runtime
 from bot.runtime.settings import Settings
 from bot.surfaces import texts
 from handlers import replies
@@ -382,7 +382,7 @@ def test_a_form_that_could_not_start_in_time_is_not_opened_and_the_pm_is_told(
 def test_the_forms_pool_of_pm_coach_run_starts_each_open_at_once() -> None:
     """`pm-coach run` hands forms to `form_executor()`: as many opens run at once as the bound
     allows, each on its own thread."""
-    from bot.runtime.cli import FORM_THREADS, form_executor
+    from bot.runtime.compose import FORM_THREADS, form_executor
 
     pool = form_executor()
     started = threading.Barrier(16 + 1)
