@@ -17,7 +17,6 @@ from bot.surfaces.blocks import Reply
 # the request arrived is not attempted (Slack would refuse it, or the form would open just
 # as the PM gives up): the PM is told privately to click again.
 TRIGGER_BUDGET_S = 2.5
-_monotonic = time.monotonic  # tests replace it to age a form's trigger without waiting
 
 
 def coach_of(context: Any) -> Coach:
@@ -56,12 +55,15 @@ def after_ack(
 
     `form`: the work opens a form with the request's trigger_id (valid for 3 s): it goes to a
     pool of its own, so slow work cannot make the trigger expire while it waits, and it is
-    dropped, with a word to the PM, if it could not start within TRIGGER_BUDGET_S.
+    dropped, with a word to the PM, if it could not start within TRIGGER_BUDGET_S. Its age is
+    measured by `context["monotonic"]` (`create_app(monotonic=...)`), else `time.monotonic`.
     """
     job = partial(_guarded, context, work, respond)
+    has_get = hasattr(context, "get")
     if form:
-        job = partial(_while_fresh, context, job, respond, _monotonic())
-    later = context.get("later_form" if form else "later") if hasattr(context, "get") else None
+        clock = (context.get("monotonic") if has_get else None) or time.monotonic
+        job = partial(_while_fresh, context, job, respond, clock, clock())
+    later = context.get("later_form" if form else "later") if has_get else None
     if later is None:
         job()
         return
@@ -71,9 +73,15 @@ def after_ack(
         job()
 
 
-def _while_fresh(context: Any, job: Callable[[], None], respond: Any, handed_at: float) -> None:
+def _while_fresh(
+    context: Any,
+    job: Callable[[], None],
+    respond: Any,
+    clock: Callable[[], float],
+    handed_at: float,
+) -> None:
     """Run a form's `job` only while its trigger_id can still open a form."""
-    waited = _monotonic() - handed_at
+    waited = clock() - handed_at
     if waited <= TRIGGER_BUDGET_S:
         job()
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -162,11 +163,18 @@ class _Attach(Middleware):
     again. A `Middleware` subclass, not a function: Bolt builds no injected arguments for it
     (which costs a function middleware a noticeable share of a /win request)."""
 
-    def __init__(self, deps: Deps, background: Executor | None, forms: Executor | None) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        background: Executor | None,
+        forms: Executor | None,
+        monotonic: Callable[[], float],
+    ) -> None:
         self.deps = deps
         self.later = background.submit if background is not None else None
         forms = forms if forms is not None else background
         self.later_form = forms.submit if forms is not None else None
+        self.monotonic = monotonic
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
@@ -180,6 +188,7 @@ class _Attach(Middleware):
         context["admin_ids"] = deps.admin_ids
         context["later"] = self.later  # handlers.replies.after_ack: work after Slack's answer
         context["later_form"] = self.later_form  # ... and views.open on a 3-second trigger_id
+        context["monotonic"] = self.monotonic  # ... which measures how old that trigger_id is
         # Bolt's thread pool does not copy contextvars: pass a bound logger through context.
         log = _RequestLog(deps.log, context.team_id, context.user_id)
         context["log"] = log
@@ -224,6 +233,7 @@ def create_app(
     background: Executor | None = None,
     forms: Executor | None = None,
     verified_upstream: bool = False,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> App:
     """The Bolt app with every listener registered. Never reads the environment.
 
@@ -234,7 +244,9 @@ def create_app(
     scripts). Opening a form (a trigger_id expires 3 s after the click) goes to `forms` instead
     (default: `background`), so it never queues behind slow work such as Home publishes or
     uploads. Whoever owns the executors shuts them down after the server: acknowledged work
-    finishes before the process exits.
+    finishes before the process exits. `monotonic` is the clock a form's wait is measured by
+    (a form that could not start within `handlers.replies.TRIGGER_BUDGET_S` is not attempted);
+    a test passes one it moves.
 
     `verified_upstream`: every HTTP request reaches Bolt through `bot.runtime.slackwsgi.wsgi_app`
     with the signing secret, which has already checked Slack's signature on the raw bytes; Bolt's
@@ -258,7 +270,7 @@ def create_app(
         # Before Bolt's own authorization middleware, which already reads the body.
         before_authorize=_WellFormed(deps.log, settings.slack_api_base_url),
     )
-    app.use(_Attach(deps, background, forms))
+    app.use(_Attach(deps, background, forms, monotonic))
     app.error(_error_handler)
     register_all(app)
     return app

@@ -16,7 +16,7 @@ no timing thresholds.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import redis
 
-from bot import coach as coach_module
+from bot.coach import enrolment as coach_module
 from bot.fakeslack import FakeSlack
 from bot.runtime.app import create_app
 from bot.runtime.compose import build_runtime
@@ -309,7 +309,7 @@ def test_every_form_open_starts_while_the_others_are_held(
 
 
 class _Clock:
-    """A monotonic clock the test moves (what `handlers.replies` measures a trigger's age by)."""
+    """A monotonic clock the test moves (`create_app(monotonic=...)`: a form's wait)."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -320,14 +320,24 @@ class _Clock:
 
 @contextmanager
 def one_form_thread(
-    settings: Settings, rds: redis.Redis, fake: FakeSlack, clock: Clock
+    settings: Settings,
+    rds: redis.Redis,
+    fake: FakeSlack,
+    clock: Clock,
+    monotonic: Callable[[], float],
 ) -> Iterator[SlackDriver]:
-    """The app with a single thread to open forms: a second click waits for the first."""
+    """The app with a single thread to open forms: a second click waits for the first;
+    `monotonic` measures how long a form waited."""
     runtime = build_runtime(settings, redis_client=rds, clock=clock)
     background = TrackedExecutor(max_workers=4, thread_name_prefix="after-ack")
     forms = TrackedExecutor(max_workers=1, thread_name_prefix="forms")
     app = create_app(
-        settings, runtime.deps, background=background, forms=forms, verified_upstream=True
+        settings,
+        runtime.deps,
+        background=background,
+        forms=forms,
+        verified_upstream=True,
+        monotonic=monotonic,
     )
     server, thread = start_http(app, runtime.store)
     try:
@@ -352,14 +362,12 @@ def test_a_form_that_could_not_start_in_time_is_not_opened_and_the_pm_is_told(
     rds: redis.Redis,
     fake: FakeSlack,
     clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A click whose open waited past TRIGGER_BUDGET_S (its trigger_id about dead) is not
     sent to Slack; the PM hears privately that they should click again. The open before it,
     started in time, goes through."""
     ticking = _Clock()
-    monkeypatch.setattr(replies, "_monotonic", ticking)
-    with one_form_thread(settings, rds, fake, clock) as slack:
+    with one_form_thread(settings, rds, fake, clock, ticking) as slack:
         slack.command("/win", "clarity Warm-up")  # an enrolled PM: the forms do only views.open
         driver = unsettled(slack)
         gate = fake.hold("views.open")
