@@ -37,7 +37,7 @@ from bot.fakeslack import FakeSlack
 from bot.runtime import slackhttp
 from bot.runtime.compose import build_runtime
 from bot.runtime.settings import Settings
-from bot.runtime.slackhttp import KeepAliveWebClient, _content_type, _parse_header_lines
+from bot.runtime.slackhttp import KeepAliveWebClient, content_type, parse_header_lines
 from tests.conftest import BOT_TOKEN, TEAM
 from tests.redis_server import free_port
 
@@ -177,9 +177,8 @@ def test_a_request_not_sent_on_a_kept_alive_connection_goes_once_on_a_new_one(
     post(client, "first")
     opened = fake.connections_opened
     monkeypatch.setattr(slackhttp, "CHECK_AFTER_S", 3600.0)  # the race: reused unchecked
-    [(conn, _)] = client._local.conns.values()
-    assert conn.sock is not None
-    conn.sock.shutdown(socket.SHUT_WR)  # writing on it now fails, as on a reset connection
+    [sock] = client.kept_sockets()
+    sock.shutdown(socket.SHUT_WR)  # writing on it now fails, as on a reset connection
     post(client, "second")
     assert fake.connections_opened == opened + 1
     assert [m["text"] for m in fake.messages(USER)] == ["first", "second"]
@@ -234,17 +233,16 @@ def test_a_kept_alive_connection_past_fd_1024_is_still_reused(
     and every connection then counted as closed: keep-alive silently off)."""
     client = client_for(fake, retry_handlers=[])
     post(client, "first")
-    [(conn, _)] = client._local.conns.values()
-    assert conn.sock is not None and conn.sock.fileno() >= 1024
+    [sock] = client.kept_sockets()
+    assert sock.fileno() >= 1024
     opened = fake.connections_opened
     monkeypatch.setattr(slackhttp, "CHECK_AFTER_S", 0.0)  # every reuse is checked
     for i in range(3):
         post(client, f"again {i}")
     assert fake.connections_opened == opened  # the same connection, checked and reused
-    fake._server.close_connections()  # type: ignore[union-attr]
-    [(conn, _)] = client._local.conns.values()
-    assert conn.sock is not None
-    wait_readable(conn.sock)
+    fake.close_connections()
+    [sock] = client.kept_sockets()
+    wait_readable(sock)
     post(client, "after the server closed it")
     assert fake.connections_opened == opened + 1  # ... and a closed one is still seen as closed
     client.close()
@@ -277,8 +275,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(
     client = client_for(fake, retry_handlers=[])
     post(client, "first")
     opened = fake.connections_opened
-    assert fake._server is not None
-    fake._server.close_connections()  # Slack's load balancer ends an idle connection
+    fake.close_connections()  # Slack's load balancer ends an idle connection
     time.sleep(0.1)
     monkeypatch.setattr(slackhttp, "CHECK_AFTER_S", 0.05)
     post(client, "second")
@@ -296,16 +293,15 @@ def test_a_connection_idle_too_long_is_not_reused(
     assert fake.connections_opened == opened + 1
 
 
-def test_a_connection_close_answer_is_not_reused(
-    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_connection_close_answer_is_not_reused() -> None:
     """An HTTP/1.0 server (or `Connection: close`) ends the connection after its answer."""
-    client = client_for(fake)
-    monkeypatch.setattr("bot.fakeslack.server._Handler.protocol_version", "HTTP/1.0")
-    post(client)
-    post(client)
-    assert client.open_connections() == 0
-    assert len(fake.messages(USER)) == 2
+    with FakeSlack(bot_token=BOT_TOKEN, http_version="HTTP/1.0") as fake:
+        fake.add_user(USER, name="alice")
+        client = client_for(fake)
+        post(client)
+        post(client)
+        assert client.open_connections() == 0
+        assert len(fake.messages(USER)) == 2
 
 
 def test_with_a_proxy_the_client_falls_back_to_urllib(fake: FakeSlack) -> None:
@@ -352,7 +348,7 @@ def stdlib_headers(block: str) -> list[tuple[str, str]]:
 
 def ours(block: str) -> list[tuple[str, str]]:
     lines = io.BytesIO(block.encode("iso-8859-1")).readlines()
-    return list(_parse_header_lines(lines).items())
+    return list(parse_header_lines(lines).items())
 
 
 @pytest.mark.parametrize("block", HEADER_BLOCKS)
@@ -396,7 +392,7 @@ def test_content_type_reads_as_the_email_package_reads_it(value: str) -> None:
     msg = email.message.Message()
     if value:
         msg["Content-Type"] = value
-    media, charset = _content_type(value)
+    media, charset = content_type(value)
     expected_media = msg.get_content_type() if value else "text/plain"
     assert (media or "text/plain") == expected_media
     assert (charset or None) == msg.get_content_charset()
@@ -404,7 +400,7 @@ def test_content_type_reads_as_the_email_package_reads_it(value: str) -> None:
 
 def test_a_full_response_head_parses_like_http_client(fake: FakeSlack) -> None:
     """Status, headers, length and keep-alive through the real socket, both parsers."""
-    for response_class in (http.client.HTTPResponse, slackhttp._Response):
+    for response_class in (http.client.HTTPResponse, slackhttp.LineParsedResponse):
         conn = http.client.HTTPConnection("127.0.0.1", fake.port, timeout=5)
         conn.response_class = response_class
         conn.request(
@@ -429,8 +425,7 @@ def test_the_fake_closes_kept_alive_connections_when_it_stops() -> None:
     started = time.monotonic()
     fake.stop()
     assert time.monotonic() - started < 2.0  # the idle connection's thread did not hold it
-    sock = next(iter(client._local.conns.values()))[0].sock
-    assert sock is not None
+    [sock] = client.kept_sockets()
     sock.settimeout(1.0)
     assert sock.recv(1) == b""  # closed by the server
     with pytest.raises(OSError):

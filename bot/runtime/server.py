@@ -142,6 +142,13 @@ class Server:
         self._connections: set[_Connection] = set()
         self._pool: ThreadPoolExecutor | None = None
 
+    @property
+    def accepted_sockets(self) -> list[Any]:
+        """The sockets of the connections open now (asyncio's read-only socket views), for a
+        look at their options from outside the event loop."""
+        sockets = (c.writer.get_extra_info("socket") for c in list(self._connections))
+        return [sock for sock in sockets if sock is not None]
+
     # Lifecycle --------------------------------------------------------------------------------
 
     def prepare(self) -> None:

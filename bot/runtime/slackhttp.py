@@ -85,6 +85,11 @@ class KeepAliveWebClient(WebClient):
         with self._open_lock:
             return len(self._open)
 
+    def kept_sockets(self) -> list[socket.socket]:
+        """The sockets of the connections the calling thread keeps for its next calls: what a
+        test ends or watches to play the server's side of a kept-alive connection."""
+        return [conn.sock for conn, _ in self._local.conns.values() if conn.sock is not None]
+
     # slack-sdk's hook: everything around it (retries, parsing, errors) stays slack-sdk's.
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         parts = urlsplit(url)
@@ -123,7 +128,7 @@ class KeepAliveWebClient(WebClient):
 
     def _result(self, resp: HTTPResponse, body: bytes) -> dict[str, Any]:
         debug = self._logger.level <= logging.DEBUG
-        ctype, charset = _content_type(resp.headers.get("Content-Type") or "")
+        ctype, charset = content_type(resp.headers.get("Content-Type") or "")
         if ctype == "application/gzip":  # admin.analytics.getFile
             if debug:
                 self._logger.debug(
@@ -163,7 +168,7 @@ class KeepAliveWebClient(WebClient):
             new = HTTPSConnection(host, port, timeout=self.timeout, context=self._tls)
         else:
             new = HTTPConnection(host, port, timeout=self.timeout)
-        new.response_class = _Response
+        new.response_class = LineParsedResponse
         with self._open_lock:
             self._open.add(new)
         return new, False
@@ -204,7 +209,7 @@ def _readable(sock: socket.socket) -> bool:
 _HAS_POLL = hasattr(select, "poll")
 
 
-def _content_type(value: str) -> tuple[str, str]:
+def content_type(value: str) -> tuple[str, str]:
     """The media type (lower case) and charset of a Content-Type value; what the email
     package's `get_content_type()` and `get_content_charset()` give for well-formed values."""
     media, _, params = value.partition(";")
@@ -220,7 +225,7 @@ MAX_HEADER_LINE = 65536
 MAX_HEADERS = 100
 
 
-class _Response(HTTPResponse):
+class LineParsedResponse(HTTPResponse):
     """http.client's response, with the header block parsed line by line into the same
     `HTTPMessage` (`set_raw`, as the email package's parser stores them) instead of through
     the email package's feed parser, which costs more than the rest of a post. The rest is
@@ -242,7 +247,7 @@ class _Response(HTTPResponse):
             self.version = 11
         else:
             raise UnknownProtocol(version)
-        self.headers = self.msg = _parse_header_lines(_read_header_lines(self.fp))
+        self.headers = self.msg = parse_header_lines(_read_header_lines(self.fp))
         te = self.headers.get("transfer-encoding")
         self.chunked = bool(te) and te.lower() == "chunked"
         self.chunk_left = None
@@ -276,7 +281,7 @@ def _read_header_lines(fp: Any) -> list[bytes]:
             raise HTTPException(f"got more than {MAX_HEADERS} headers")
 
 
-def _parse_header_lines(lines: list[bytes]) -> HTTPMessage:
+def parse_header_lines(lines: list[bytes]) -> HTTPMessage:
     """Name and value of each header as the email package's compat32 parser stores them: the
     value without leading blanks or the line break; continuation lines joined on."""
     msg = HTTPMessage()

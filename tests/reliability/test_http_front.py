@@ -378,7 +378,7 @@ def test_answers_are_not_held_back_by_nagles_algorithm(
     with front(settings, rds, clock) as served, connect(served.port) as sock:
         sock.sendall(request("GET", "/healthz"))  # keep-alive: the connection stays open
         assert read_answer(sock.makefile("rb")) is not None
-        accepted = [c.writer.get_extra_info("socket") for c in list(served.server._connections)]
+        accepted = served.server.accepted_sockets
         flags = [s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in accepted]
     assert flags and all(flags), flags
 
