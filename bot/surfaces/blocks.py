@@ -308,15 +308,3 @@ def result_modal(blocks: list[Block], title: str = texts.MODAL_DONE_TITLE) -> di
         "close": plain(texts.MODAL_CLOSE, 24),
         "blocks": blocks,
     }
-
-
-def home_intro() -> dict[str, Any]:
-    """The App Home for a PM: what PM Coach does and how to start."""
-    return {
-        "type": "home",
-        "blocks": [
-            {"type": "header", "text": plain("PM Coach", 150)},
-            section(texts.HOME_INTRO),
-            context("Your wins are private. Use `/coach help` for everything else."),
-        ],
-    }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-APP_NAME = "PM Coach"
-
 WIN_LOGGED = {
     "shipped": "🚀 Logged a *shipped* win: {text}",
     "clarity": "🧭 Logged a *clarity* win: {text}",
@@ -316,7 +314,6 @@ HOME_ONBOARDING = (
 )
 SETTINGS_NUDGE_DAYS = "Reflection nudge days"
 SETTINGS_NUDGE_TIME = "Nudge time (your time zone)"
-SETTINGS_NUDGES_OFF = "No nudges"
 SETTINGS_NUDGES_HINT = "Tick none to switch reflection nudges off."
 
 # Team recap ----------------------------------------------------------------------------------
