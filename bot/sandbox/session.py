@@ -1,10 +1,12 @@
-"""`pm-coach sandbox`: the real app in a terminal, with no Slack workspace and no Redis.
+"""`pm-coach sandbox`: the terminal loop and its commands.
 
-The same app factory, handlers, store code and tick run against the loopback fake Slack (the
-one the tests use) and an embedded store (fakeredis in this process; REDIS_URL is ignored).
-Requests reach the app exactly as Slack sends them — signed bodies through Bolt — and whatever
-the app sends back to "Slack" (replies, DMs, modals, the Home, the channel recap) is read from
-the fake's journal and drawn as text. A simulated clock lets scheduled work happen on demand.
+`Sandbox` runs the real app — the same composition, app factory, handlers, store code and tick —
+against the loopback fake Slack (the one the tests use) and an embedded store (fakeredis in
+this process; REDIS_URL is ignored), and carries out the person's lines: slash commands and
+clicks reach the app exactly as Slack sends them — signed bodies through Bolt —, `:set` and
+`:submit` fill and send the open form, and `:advance` moves the simulated clock, running the
+scheduled work due on the way. Whatever the app sends back to "Slack" is drawn by
+`bot.sandbox.screen`. `main` runs it on a terminal, or over a script's lines or stdin.
 """
 
 from __future__ import annotations
@@ -14,11 +16,8 @@ import os
 import re
 import secrets
 import sys
-import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from random import Random
 from typing import Any, TextIO
 
 from pydantic import SecretStr
@@ -26,70 +25,25 @@ from slack_bolt import App, BoltRequest
 
 from bot.domain.schedule import DAY_NAMES, parse_time
 from bot.domain.weeks import zone
-from bot.domain.wins import Lane
 from bot.fakeslack import FakeSlack, drop_proxies, payloads, signed_headers
 from bot.runtime.app import create_app
 from bot.runtime.compose import Runtime, build_runtime
 from bot.runtime.settings import Settings
-from bot.sandbox.render import (
-    Interactive,
-    Numbering,
-    mrkdwn_to_text,
-    render_message,
-    render_view,
+from bot.sandbox.forms import SandboxError, field_state, state_values
+from bot.sandbox.render import Numbering, mrkdwn_to_text
+from bot.sandbox.screen import Screen, Target
+from bot.sandbox.workspace import (
+    CHANNEL,
+    CHANNEL_NAME,
+    PEOPLE,
+    SANDBOX_APP_TOKEN,
+    SANDBOX_BOT_TOKEN,
+    TEAM,
+    SimClock,
+    seed_history,
 )
 
-TEAM = "T0SANDBOX"
-# Not secrets: the sandbox's fake Slack accepts exactly these made-up tokens.
-SANDBOX_BOT_TOKEN = "xoxb-sandbox-0000"  # noqa: S105
-SANDBOX_APP_TOKEN = "xapp-sandbox"  # noqa: S105
-CHANNEL = "C0PRODUCT"
-CHANNEL_NAME = "product"
-
-
-@dataclass(frozen=True)
-class Person:
-    user_id: str
-    name: str
-    tz: str
-    admin: bool = False
-
-
-PEOPLE = (
-    Person("U0ALICE", "alice", "Europe/Berlin"),
-    Person("U0BOB", "bob", "America/New_York"),
-    Person("U0SAM", "sam", "Europe/London", admin=True),
-)
-
-
-class SimClock:
-    """The sandbox's clock: it only moves when the person says so."""
-
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def set(self, now: datetime) -> None:
-        with self._lock:
-            self._now = now
-
-
-@dataclass
-class Target:
-    """Where an interactive element lives, so a click can be sent as Slack would."""
-
-    kind: str  # "ephemeral" | "dm" | "channel" | "home" | "modal"
-    message: dict[str, Any] = field(default_factory=dict)
-    channel: str = ""
-    view: dict[str, Any] = field(default_factory=dict)
-
-
-class SandboxError(Exception):
-    """A line the sandbox could not carry out (shown, and counted as a failed line)."""
+__all__ = ["HELP", "Sandbox", "SandboxError", "main"]
 
 
 HELP = """\
@@ -118,7 +72,6 @@ class Sandbox:
     ) -> None:
         drop_proxies()  # slack-sdk would send loopback calls through a proxy
         self.out = out
-        self.color = color
         self.store_label = store_label
         start = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
         self.clock = SimClock(start)
@@ -131,6 +84,7 @@ class Sandbox:
                 person.user_id, name=person.name, tz=person.tz, is_admin=person.admin
             )
         self.fake.add_channel(CHANNEL, name=CHANNEL_NAME, members=[p.user_id for p in PEOPLE])
+        self.screen = Screen(self.fake, out, color=color)
         self.secret = secrets.token_hex(16)
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -144,11 +98,6 @@ class Sandbox:
         self.runtime: Runtime = build_runtime(settings, redis_client=redis_client, clock=self.clock)
         self.app: App = create_app(settings, self.runtime.deps)
         self.me = PEOPLE[0]
-        self.seen = 0  # journal position already shown
-        self.targets: dict[int, tuple[Interactive, Target]] = {}
-        self.modal: dict[str, Any] | None = None
-        self.modal_values: dict[str, Any] = {}
-        self.modal_errors: dict[str, str] = {}
         self.failed = 0
 
     # Setting up -----------------------------------------------------------------------------
@@ -162,7 +111,7 @@ class Sandbox:
         recaps.set_channel(TEAM, CHANNEL, admin.user_id, admin.tz)
         if demo:
             seed_history(self.runtime, self.clock)
-        self.seen = len(self.fake.calls)
+        self.screen.skip_journal()
 
     def close(self) -> None:
         self.fake.stop()
@@ -262,14 +211,13 @@ class Sandbox:
             response_url=self.fake.response_url(hook),
         )
         answer = self._dispatch(body, content_type)
-        numbering = Numbering()
-        self.targets = {}
+        numbering = self.screen.fresh()
         if answer.get("text") or answer.get("blocks"):
-            self._show_message(answer, Target("ephemeral"), numbering, ephemeral=True)
+            self.screen.show_message(answer, Target("ephemeral"), numbering, ephemeral=True)
         self._show_new(numbering)
 
     def click(self, number: int) -> None:
-        found = self.targets.get(number)
+        found = self.screen.targets.get(number)
         if found is None:
             raise SandboxError(f"there is no [{number}] on screen")
         item, target = found
@@ -325,120 +273,62 @@ class Sandbox:
                 response_url=self.fake.response_url(hook),
             )
         self._dispatch(body, content_type)
-        numbering = Numbering()
-        self.targets = {}
-        if target.kind == "modal" and self.modal is not None:
-            self._show_modal(numbering, refresh_only=True)
+        numbering = self.screen.fresh()
+        if target.kind == "modal" and self.screen.modal is not None:
+            self.screen.show_modal(numbering, refresh_only=True)
         self._show_new(numbering)
 
     # Forms ------------------------------------------------------------------------------------
 
     def set_field(self, rest: str) -> None:
-        if self.modal is None:
+        if self.screen.modal is None:
             raise SandboxError("no form is open")
         number_text, _, value = rest.partition(" ")
-        item = self.targets.get(self._number(number_text))
+        item = self.screen.targets.get(self._number(number_text))
         if item is None or item[0].kind != "input":
             raise SandboxError(f"[{number_text}] is not a field of the open form")
         field_item = item[0]
-        element = field_item.element
-        kind = element.get("type")
-        state: dict[str, Any] = {"type": kind}
-        if kind in ("radio_buttons", "static_select", "checkboxes"):
-            options = element.get("options") or []
-            chosen = (
-                [self._option(options, part) for part in re.split(r"[,\s]+", value.strip()) if part]
-                if kind == "checkboxes"
-                else [self._option(options, value.strip())]
-            )
-            if kind == "checkboxes":
-                state["selected_options"] = chosen
-            else:
-                state["selected_option"] = chosen[0]
-        elif kind == "datepicker":
-            state["selected_date"] = value.strip() or None
-        elif kind == "timepicker":
-            state["selected_time"] = value.strip() or None
-        else:
-            state["value"] = value
-        self.modal_values[field_item.block_id] = {field_item.action_id: state}
-        self.modal_errors.pop(field_item.block_id, None)
-        numbering = Numbering()
-        self.targets = {}
-        self._show_modal(numbering)
-
-    @staticmethod
-    def _option(options: list[dict[str, Any]], choice: str) -> dict[str, Any]:
-        choice = choice.strip().lower()
-        if len(choice) == 1 and choice.isalpha() and ord(choice) - ord("a") < len(options):
-            return options[ord(choice) - ord("a")]
-        if choice.isdigit() and 1 <= int(choice) <= len(options):
-            return options[int(choice) - 1]
-        for option in options:
-            if option.get("value", "").lower() == choice:
-                return option
-        last = chr(ord("a") + len(options) - 1)
-        raise SandboxError(f"no option {choice!r}; pick a letter a–{last}")
-
-    def _state_values(self) -> dict[str, Any]:
-        """What Slack would send as view.state.values: typed values over the defaults."""
-        assert self.modal is not None
-        values: dict[str, Any] = {}
-        for block in self.modal.get("blocks", []):
-            if block.get("type") != "input":
-                continue
-            element = block.get("element") or {}
-            block_id, action_id = block.get("block_id", ""), element.get("action_id", "value")
-            state: dict[str, Any] = {"type": element.get("type")}
-            if "initial_value" in element:
-                state["value"] = element["initial_value"]
-            if "initial_option" in element:
-                state["selected_option"] = element["initial_option"]
-            if "initial_options" in element:
-                state["selected_options"] = element["initial_options"]
-            if "initial_date" in element:
-                state["selected_date"] = element["initial_date"]
-            if "initial_time" in element:
-                state["selected_time"] = element["initial_time"]
-            values[block_id] = {action_id: state}
-        values.update(self.modal_values)
-        return values
+        state = field_state(field_item.element, value)
+        self.screen.modal_values[field_item.block_id] = {field_item.action_id: state}
+        self.screen.modal_errors.pop(field_item.block_id, None)
+        numbering = self.screen.fresh()
+        self.screen.show_modal(numbering)
 
     def submit(self) -> None:
-        if self.modal is None:
+        screen, modal = self.screen, self.screen.modal
+        if modal is None:
             raise SandboxError("no form is open")
         body, content_type = payloads.view_submission(
-            self.modal,
-            self._state_values(),
+            modal,
+            state_values(modal, screen.modal_values),
             team_id=TEAM,
             user_id=self.me.user_id,
-            view_id=self.modal.get("id"),
-            view_hash=self.modal.get("hash"),
+            view_id=modal.get("id"),
+            view_hash=modal.get("hash"),
         )
         answer = self._dispatch(body, content_type)
-        numbering = Numbering()
-        self.targets = {}
+        numbering = screen.fresh()
         action = answer.get("response_action")
         if action == "errors":
-            self.modal_errors = {str(k): str(v) for k, v in (answer.get("errors") or {}).items()}
-            self._show_modal(numbering)
+            screen.modal_errors = {str(k): str(v) for k, v in (answer.get("errors") or {}).items()}
+            screen.show_modal(numbering)
             return
         if action == "update":
-            self.modal = dict(
-                answer.get("view") or {}, id=self.modal.get("id"), hash=self.modal.get("hash")
+            screen.modal = dict(
+                answer.get("view") or {}, id=modal.get("id"), hash=modal.get("hash")
             )
-            self.modal_values, self.modal_errors = {}, {}
-            self._show_modal(numbering)
+            screen.modal_values, screen.modal_errors = {}, {}
+            screen.show_modal(numbering)
         else:
-            self.modal = None
+            screen.modal = None
             self.say("(form closed)")
         self._show_new(numbering)
 
     def cancel(self) -> None:
-        if self.modal is None:
+        if self.screen.modal is None:
             raise SandboxError("no form is open")
-        self.fake.close_view(str(self.modal.get("id")))
-        self.modal = None
+        self.fake.close_view(str(self.screen.modal.get("id")))
+        self.screen.modal = None
         self.say("(form closed)")
 
     # Looking around ---------------------------------------------------------------------------
@@ -455,18 +345,16 @@ class Sandbox:
             team_id=TEAM,
         )
         self._dispatch(body, content_type)
-        numbering = Numbering()
-        self.targets = {}
+        numbering = self.screen.fresh()
         self._show_new(numbering, force_home=True)
 
     def show_dms(self) -> None:
-        numbering = Numbering()
-        self.targets = {}
+        numbering = self.screen.fresh()
         messages = self.fake.messages(self.me.user_id)
         if not messages:
             self.say("(no DMs from PM Coach yet)")
         for message in messages[-5:]:
-            self._show_message(
+            self.screen.show_message(
                 message,
                 Target("dm", message, channel=message["channel"]),
                 numbering,
@@ -474,15 +362,14 @@ class Sandbox:
             )
 
     def show_channel(self) -> None:
-        numbering = Numbering()
-        self.targets = {}
+        numbering = self.screen.fresh()
         messages = self.fake.messages(CHANNEL)
         if not messages:
             self.say(f"(nothing in #{CHANNEL_NAME} yet — the team recap is posted there)")
         for message in messages[-6:]:
             indent = "    " if message.get("thread_ts") else ""
             title = f"thread reply in #{CHANNEL_NAME}" if indent else f"#{CHANNEL_NAME}"
-            self._show_message(
+            self.screen.show_message(
                 message,
                 Target("channel", message, channel=CHANNEL),
                 numbering,
@@ -495,8 +382,8 @@ class Sandbox:
         if person is None:
             raise SandboxError(f"no sample PM {name!r}; try alice, bob or sam")
         self.me = person
-        self.modal = None
-        self.targets = {}
+        self.screen.modal = None
+        self.screen.targets = {}
         self.say(f"You are now @{person.name} ({person.tz}); it is {self._now_text()}.")
 
     # The clock --------------------------------------------------------------------------------
@@ -505,8 +392,7 @@ class Sandbox:
         target = self._target_time(rest)
         if target <= self.clock():
             raise SandboxError("the clock only moves forward")
-        numbering = Numbering()
-        self.targets = {}
+        numbering = self.screen.fresh()
         runs = 0
         while runs < 500:
             due = self.runtime.store.earliest_due()
@@ -550,157 +436,6 @@ class Sandbox:
 
     # Drawing ----------------------------------------------------------------------------------
 
-    def _show_new(
-        self, numbering: Numbering, *, force_home: bool = False, at: bool = False
-    ) -> None:
-        """Everything the app sent to "Slack" since the last look, as the person would see it."""
-        calls = self.fake.calls[self.seen :]
-        self.seen = len(self.fake.calls)
-        when = f" · {self._now_text()}" if at else ""
-        for call in calls:
-            if call.response.get("ok") is False and call.method != "response_url":
-                self.failed += 1
-                self.say(f"✗ Slack refused {call.method}: {call.response.get('error')}")
-                continue
-            args = call.args
-            if call.method == "response_url":
-                message = {k: v for k, v in args.items() if not k.startswith("_")}
-                self._show_message(message, Target("ephemeral", message), numbering, ephemeral=True)
-            elif call.method == "chat.postMessage":
-                channel = str(call.response.get("channel") or args.get("channel"))
-                message = dict(
-                    call.response.get("message") or args,
-                    channel=channel,
-                    ts=call.response.get("ts"),
-                )
-                if channel == CHANNEL:
-                    thread = bool(args.get("thread_ts"))
-                    indent = "    " if thread else ""
-                    title = (
-                        f"thread reply in #{CHANNEL_NAME}{when}"
-                        if thread
-                        else f"#{CHANNEL_NAME}{when}"
-                    )
-                    self._show_message(
-                        message,
-                        Target("channel", message, channel=channel),
-                        numbering,
-                        title=title,
-                        indent=indent,
-                    )
-                elif args.get("channel") == self.me.user_id or channel == self.fake.dm_channel(
-                    self.me.user_id
-                ):
-                    self._show_message(
-                        message,
-                        Target("dm", message, channel=channel),
-                        numbering,
-                        title=f"DM from PM Coach{when}",
-                    )
-                else:
-                    who = next(
-                        (p.name for p in PEOPLE if p.user_id == args.get("channel")),
-                        args.get("channel"),
-                    )
-                    self.say(f"(PM Coach sent @{who} a DM{when})")
-            elif call.method == "chat.update":
-                channel = str(args.get("channel"))
-                updated = next(
-                    (m for m in self.fake.messages(channel) if m.get("ts") == args.get("ts")), args
-                )
-                self._show_message(
-                    updated,
-                    Target("dm", updated, channel=channel),
-                    numbering,
-                    title="PM Coach updated its message",
-                )
-            elif call.method in ("views.open", "views.push", "views.update"):
-                view = call.response.get("view") or args.get("view") or {}
-                if view.get("type") == "modal":
-                    self.modal = view
-                    self.modal_values, self.modal_errors = {}, {}
-                    self._show_modal(numbering)
-            elif call.method == "views.publish" and args.get("user_id") == self.me.user_id:
-                if force_home:
-                    view = call.response.get("view") or args.get("view") or {}
-                    self._show_view(view, Target("home", view=view), numbering)
-                else:
-                    self.say("(your App Home was refreshed — :home to look)")
-            elif call.method == "files.completeUploadExternal":
-                for upload in self.fake.files(self.me.user_id)[-1:]:
-                    content = upload["content"].decode("utf-8", "replace")
-                    self.say(f"── 📄 {upload.get('filename')} (sent to your DM) ──")
-                    self.say(content.rstrip())
-
-    def _show_message(
-        self,
-        message: dict[str, Any],
-        target: Target,
-        numbering: Numbering,
-        *,
-        ephemeral: bool = False,
-        title: str = "",
-        indent: str = "",
-    ) -> None:
-        before = len(numbering.items)
-        self.say(
-            render_message(
-                message,
-                numbering,
-                title=title,
-                ephemeral=ephemeral,
-                users=self._users(),
-                channels={CHANNEL: CHANNEL_NAME},
-                color=self.color,
-                indent=indent,
-            )
-        )
-        for item in numbering.items[before:]:
-            self.targets[item.number] = (item, target)
-
-    def _show_view(self, view: dict[str, Any], target: Target, numbering: Numbering) -> None:
-        before = len(numbering.items)
-        self.say(
-            render_view(
-                view,
-                numbering,
-                users=self._users(),
-                channels={CHANNEL: CHANNEL_NAME},
-                color=self.color,
-                values=self._display_values(),
-                errors=self.modal_errors,
-            )
-        )
-        for item in numbering.items[before:]:
-            self.targets[item.number] = (item, target)
-
-    def _show_modal(self, numbering: Numbering, refresh_only: bool = False) -> None:
-        if self.modal is None:
-            return
-        live = self.fake.open_views().get(str(self.modal.get("id")))
-        if live is not None and refresh_only:
-            self.modal = live
-        self._show_view(self.modal, Target("modal", view=self.modal), numbering)
-
-    def _display_values(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {}
-        for block_id, by_action in self.modal_values.items():
-            for state in by_action.values():
-                if "value" in state:
-                    shown[block_id] = state["value"]
-                elif state.get("selected_option"):
-                    shown[block_id] = state["selected_option"]["text"]["text"]
-                elif "selected_options" in state:
-                    shown[block_id] = ", ".join(
-                        o["text"]["text"] for o in state["selected_options"]
-                    )
-                else:
-                    shown[block_id] = state.get("selected_date") or state.get("selected_time")
-        return shown
-
-    def _users(self) -> dict[str, str]:
-        return {p.user_id: p.name for p in PEOPLE}
-
     def _now_text(self) -> str:
         local = self.clock().astimezone(zone(self.me.tz))
         return local.strftime("%a %d %b %Y, %H:%M") + f" ({self.me.tz})"
@@ -712,70 +447,15 @@ class Sandbox:
         return int(text.strip())
 
     def say(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
+        self.screen.say(text)
 
-
-# Demo history ---------------------------------------------------------------------------------
-
-_CLARITY = [
-    "Framed the pricing question as three options for the exec review",
-    "Got design and eng to agree on the v2 scope",
-    "Wrote the why behind the onboarding bet",
-    "Cut the reporting epic in half after customer interviews",
-    "Unblocked the data team by deciding on one metrics definition",
-    "Aligned sales and support on the escalation path",
-    "Turned twelve feature requests into one problem statement",
-    "Said no to the partner integration, with a one-pager on why",
-]
-_SHIPPED = [
-    "Launched the new onboarding flow",
-    "Released 2.4 with SSO",
-    "Fixed the CSV export timeout",
-    "Shipped dark mode",
-    "Rolled out usage-based billing to 10% of accounts",
-    "Closed the accessibility bugs from the audit",
-    "Delivered the Q3 roadmap deck",
-    "Migrated search to the new index",
-]
-
-
-def seed_history(runtime: Runtime, clock: SimClock, weeks: int = 12, seed: int = 7) -> None:
-    """Twelve weeks of plausible wins for the sample PMs, logged through the real coach.
-    alice drifts toward clarity, bob stays in the weeds, sam is balanced; alice shares."""
-    rng = Random(seed)  # noqa: S311 - demo data, not security
-    coach = runtime.deps.coach
-    now = clock()
-    leaning = {"alice": (0.25, 0.65), "bob": (0.15, 0.25), "sam": (0.45, 0.55)}
-    for person in PEOPLE:
-        coach.tz_cache.put(TEAM, person.user_id, person.tz)
-        runtime.store.enrol(TEAM, person.user_id, person.tz, now - timedelta(weeks=weeks))
-        start, end = leaning[person.name]
-        for week in range(weeks, 0, -1):
-            share = start + (end - start) * (weeks - week) / max(weeks - 1, 1)
-            for n in range(rng.randint(2, 5)):
-                at = now - timedelta(weeks=week) + timedelta(days=rng.randint(0, 4), hours=n)
-                clock.set(at)
-                lane = Lane.CLARITY if rng.random() < share else Lane.SHIPPED
-                pool = _CLARITY if lane is Lane.CLARITY else _SHIPPED
-                coach.log_win(
-                    team_id=TEAM,
-                    user_id=person.user_id,
-                    lane=lane,
-                    text=rng.choice(pool),
-                    source=f"demo:{person.name}:{week}:{n}",
-                )
-    clock.set(now)
-    coach.set_share(TEAM, "U0ALICE", True)
-    coach.reflect(
-        TEAM,
-        "U0ALICE",
-        "I let the squad run the roadmap review and it went fine.",
-        "",
-        "What did you let go of this week?",
-    )
-    for person in PEOPLE:
-        coach.schedule_next(TEAM, person.user_id)
+    def _show_new(
+        self, numbering: Numbering, *, force_home: bool = False, at: bool = False
+    ) -> None:
+        """Everything the app sent to "Slack" since the last look, as the person would see it;
+        with `at`, titles say when (the work ran on the simulated clock)."""
+        when = f" · {self._now_text()}" if at else ""
+        self.failed += self.screen.show_new(numbering, self.me, when=when, force_home=force_home)
 
 
 # Entry point ----------------------------------------------------------------------------------
@@ -798,7 +478,7 @@ def main(
 
     # Always the embedded store, never REDIS_URL: the sandbox's tick and recaps are the
     # product's, which serve every team in the Redis they are given — pointed at a real one
-    # they sent real workspaces' nudges (to the fake) and marked real PMs inactive.
+    # they would send real workspaces' nudges (to the fake) and mark real PMs inactive.
     if os.environ.get("REDIS_URL"):
         sys.stderr.write(IGNORED_REDIS_URL + "\n")
     client = fakeredis.FakeRedis(decode_responses=True)
