@@ -18,18 +18,46 @@ import threading
 from collections import Counter
 from typing import Any
 
-from bot.fakeslack import Call, FakeSlack
+from bot.fakeslack import Call, FakeSlack, Journal
+from bot.fakeslack.methods.chat import check_content
+from bot.fakeslack.state import Workspace
 
 MAX_LIFETIME_S = 1800.0
+
+JsonDict = dict[str, Any]
+
+
+class CountingJournal(Journal):
+    """Counts answered calls per (method, status) instead of keeping them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._counts: Counter[tuple[str, int]] = Counter()
+        self._lock = threading.Lock()
+
+    def record(self, call: Call) -> None:
+        if call.method.startswith("bench."):
+            return
+        with self._lock:
+            self._counts[(call.method, call.status)] += 1
+
+    def snapshot(self) -> dict[tuple[str, int], int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
 
 
 class BenchSlack(FakeSlack):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._counts: Counter[tuple[str, int]] = Counter()
+        self.counting = CountingJournal()
+        super().__init__(journal=self.counting, **kwargs)
         self._posted: Counter[str] = Counter()
-        self._handlers.update(
+        self.methods.update(
             {
+                "chat.postMessage": self._post_message,
                 "bench.add_users": self._bench_add_users,
                 "bench.reset": self._bench_reset,
                 "bench.bucket": self._bench_bucket,
@@ -39,59 +67,51 @@ class BenchSlack(FakeSlack):
             }
         )
 
-    def _record(self, call: Call) -> None:
-        if call.method.startswith("bench."):
-            return
-        with self._lock:
-            self._counts[(call.method, call.status)] += 1
-
-    def _chat_post_message(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
-        channel = self._postable(args.get("channel"), user_ok=True)
-        self._check_content(args)
-        ts = self._next_ts()
-        message = self._bot_message(args, ts)
+    def _post_message(self, ws: Workspace, args: JsonDict) -> JsonDict:
+        channel = ws.postable(args.get("channel"), user_ok=True)
+        check_content(args)
+        ts = ws.next_ts()
+        message = ws.bot_message(args, ts)
         self._posted[channel.id] += 1
         return {"ok": True, "channel": channel.id, "ts": ts, "message": message}
 
-    def _bench_add_users(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+    def _bench_add_users(self, ws: Workspace, args: JsonDict) -> JsonDict:
         prefix, count = str(args["prefix"]), int(args["count"])
         tz = str(args.get("tz") or "Europe/Berlin")
         added = 0
         for i in range(count):
             uid = f"{prefix}{i:06d}"
-            if uid not in self._users:
-                self.add_user(uid, name=uid.lower(), tz=tz)
+            if uid not in ws.users:
+                ws.add_user(uid, name=uid.lower(), tz=tz)
                 added += 1
-        return {"ok": True, "added": added, "users": len(self._users)}
+        return {"ok": True, "added": added, "users": len(ws.users)}
 
-    def _bench_reset(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
-        self._counts.clear()
+    def _bench_reset(self, ws: Workspace, args: JsonDict) -> JsonDict:
+        self.counting.reset()
         self._posted.clear()
-        self._bucket = None
+        self.workspace_bucket(None)
         return {"ok": True}
 
-    def _bench_bucket(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+    def _bench_bucket(self, ws: Workspace, args: JsonDict) -> JsonDict:
         rate = args.get("rate")
-        # workspace_bucket takes the lock itself; we already hold it (RLock).
         self.workspace_bucket(None if rate is None else float(rate), int(args.get("burst", 20)))
         return {"ok": True}
 
-    def _bench_delay(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+    def _bench_delay(self, ws: Workspace, args: JsonDict) -> JsonDict:
         """Every answer of method `of` takes `seconds` from now on (0: answered at once again)."""
         method, seconds = str(args["of"]), float(args.get("seconds") or 0)
-        with self._lock:  # (an RLock: already ours while a method runs)
-            self._delays.pop(method, None)
+        self.faults.clear_delays(method)
         if seconds > 0:
             self.delay(method, seconds, times=None)
         return {"ok": True}
 
-    def _bench_arrivals(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+    def _bench_arrivals(self, ws: Workspace, args: JsonDict) -> JsonDict:
         """When (epoch seconds) each call to method `of` arrived, before its delay."""
         return {"ok": True, "arrivals": self.arrivals(str(args["of"]))}
 
-    def _bench_stats(self, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+    def _bench_stats(self, ws: Workspace, args: JsonDict) -> JsonDict:
         calls: dict[str, dict[str, int]] = {}
-        for (method, status), n in self._counts.items():
+        for (method, status), n in self.counting.snapshot().items():
             calls.setdefault(method, {})[str(status)] = n
         return {
             "ok": True,

@@ -25,19 +25,43 @@ Not emulated: OAuth and scopes, Enterprise Grid, per-method rate tiers (only wha
 inject), message formatting/unfurling, threads' reply counts, what a response_url body
 does to the original message, group DMs, event delivery retries on its own (send them
 yourself), file downloads, and Slack's occasional short pages in cursor pagination.
+
+What lives where (each module imports only modules listed after it):
+
+* ``fake``: :class:`FakeSlack`, the facade: it composes the parts below and is all a test,
+  the sandbox or the bench needs (``fake.methods``, ``fake.journal``, ``fake.workspace``,
+  ``fake.faults`` and ``fake.socket_mode`` are there to extend it, as ``bench.fakeproc`` does);
+* ``httpserver``: the HTTP transport (a threaded HTTP/1.1 server on loopback and its handler);
+* ``endpoints``: what each URL answers: arguments, authentication, injected faults, the
+  method handler, the journal entry; response_url hooks, upload URLs, the Socket Mode link;
+* ``socketmode``: the Socket Mode transport (sessions, envelopes, acks) over ``websocket``
+  (RFC 6455 frames);
+* ``methods/``: the Web API method handlers, one module per family (auth, users,
+  conversations, chat, views, files) and the dispatch table ``METHODS``;
+* state: ``state`` (the :class:`Workspace`: directory, messages, views, files, tickets),
+  ``journal`` (calls answered, arrivals, holds), ``faults`` (errors, 429, 5xx, delays, the
+  workspace bucket);
+* leaves: ``answers`` (``Reply``, ``SlackError``), ``shapes`` (users and channels as the
+  API renders them), ``blockkit`` (Block Kit limits), ``payloads`` (what Slack sends an app,
+  and its signature).
+
+It imports nothing of the bot: the app under test only ever meets it over the wire.
 """
 
 import os
 
 from bot.fakeslack import payloads
+from bot.fakeslack.answers import SlackError
 from bot.fakeslack.blockkit import validate_blocks, validate_view
+from bot.fakeslack.fake import FakeSlack
+from bot.fakeslack.journal import Call, Journal
 from bot.fakeslack.payloads import signed_headers
-from bot.fakeslack.server import Call, FakeSlack, SlackError
 
 __all__ = [
     "PROXY_VARS",
     "Call",
     "FakeSlack",
+    "Journal",
     "SlackError",
     "drop_proxies",
     "payloads",

@@ -236,18 +236,9 @@ def test_redis_lost_while_a_nudge_is_in_flight_sends_it_once(
             ticker.tick(at)
 
     fake.delay("chat.postMessage", 0.8)
-    arrived = threading.Event()
-    injected = fake._injected  # the fake's fault hook: it runs as the post arrives
-
-    def spy(method: str) -> object:
-        if method == "chat.postMessage":
-            arrived.set()
-        return injected(method)
-
-    fake._injected = spy  # type: ignore[method-assign]
     thread = threading.Thread(target=tick, args=(FRI_15_BERLIN,))
     thread.start()
-    assert arrived.wait(10)
+    fake.wait_arrivals("chat.postMessage", 1, timeout=10)  # the post is in the fake's delay
     faulty.server.stop()  # the post is at Slack, which will accept it in 0.8 s
     thread.join(timeout=10)
     faulty.server.start()
