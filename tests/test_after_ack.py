@@ -18,16 +18,25 @@ import pytest
 import redis
 
 from bot.fakeslack import FakeSlack, payloads
-from bot.runtime import logs
 from bot.runtime.app import create_app
 from bot.runtime.compose import build_runtime
+from bot.runtime.logs import configure_logging
 from bot.runtime.settings import Settings
 from bot.store import connect
 from bot.surfaces import texts
 from bot.surfaces.blocks import ACTION_PICK_CLARITY
 from bot.surfaces.coach_blocks import ACTION_FORGET
 from bot.surfaces.nudge_blocks import ACTION_NUDGE_SNOOZE
-from tests.conftest import SIGNING_SECRET, TEAM, Clock, TrackedExecutor, serve_app, start_http
+from tests.conftest import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    TEAM,
+    Clock,
+    TrackedExecutor,
+    serve_app,
+    start_http,
+)
 from tests.driver import (
     Response,
     SlackDriver,
@@ -46,11 +55,13 @@ TRIGGER_TTL = 3.0
 
 
 @pytest.fixture(name="log_lines")
-def _log_lines(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    """Our structlog events (JSON lines) for this test."""
+def _log_lines() -> Iterator[io.StringIO]:
+    """Our structlog events (JSON lines) for this test, logged as conftest sets up logging."""
     stream = io.StringIO()
-    monkeypatch.setattr(logs._SINK, "stream", stream)
-    return stream
+    secrets = [BOT_TOKEN, SIGNING_SECRET, APP_TOKEN]
+    configure_logging("INFO", "json", secrets, stream=stream)
+    yield stream
+    configure_logging("INFO", "json", secrets)
 
 
 def events(stream: io.StringIO) -> list[dict[str, Any]]:

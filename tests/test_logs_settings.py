@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -16,12 +17,12 @@ from pathlib import Path
 
 import pytest
 import structlog
-from structlog._config import BoundLoggerLazyProxy
+import structlog.testing
 
 from bot.runtime.logs import (
     MAX_PENDING_LINES,
+    LineSink,
     Redactor,
-    _Sink,
     configure_logging,
     flush_logs,
     get_logger,
@@ -72,31 +73,23 @@ def test_console_lines_on_a_tty() -> None:
         json.loads(line)
 
 
-def test_a_logger_follows_every_reconfiguration_and_is_assembled_once_per_one(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_logger_follows_every_reconfiguration() -> None:
     """`get_logger` hands out loggers at import time, before `main()` configures logging: each
-    follows every later `configure_logging` (stream, level, secrets), and between two of them
-    it is assembled once, not on every call (which cost as much as rendering a line)."""
+    follows every later `configure_logging` (stream, level, secrets and interval), also after
+    it has logged."""
     log = get_logger("early")
-    first, second = io.StringIO(), io.StringIO()
+    first, second, third = io.StringIO(), io.StringIO(), io.StringIO()
     configure_logging("INFO", "json", ["first-secret"], stream=first)
-    assembled = []
-    real_bind = BoundLoggerLazyProxy.bind
-
-    def counting_bind(self: BoundLoggerLazyProxy, **values: object) -> object:
-        assembled.append(1)
-        return real_bind(self, **values)
-
-    monkeypatch.setattr(BoundLoggerLazyProxy, "bind", counting_bind)
     for n in range(5):
         log.info("one", n=n, note="first-secret")
     log.debug("hidden")
-    assert len(assembled) == 1
     configure_logging("WARNING", "json", ["second-secret"], stream=second)
     log.info("dropped at warning")
     log.warning("two", note="second-secret")
-    assert len(assembled) == 2
+    configure_logging("DEBUG", "json", ["third-secret"], stream=third, flush_interval=60)
+    log.debug("three", note="third-secret")
+    assert third.getvalue() == ""  # waits for the interval
+    flush_logs()
     lines = [json.loads(line) for line in first.getvalue().splitlines()]
     assert [line["n"] for line in lines] == list(range(5))
     assert {line["logger"] for line in lines} == {"early"}
@@ -104,6 +97,7 @@ def test_a_logger_follows_every_reconfiguration_and_is_assembled_once_per_one(
     again = [json.loads(line) for line in second.getvalue().splitlines()]
     assert [line["event"] for line in again] == ["two"] and again[0]["level"] == "warning"
     assert "second-secret" not in second.getvalue()
+    assert [json.loads(line)["note"] for line in third.getvalue().splitlines()] == ["[redacted]"]
 
 
 def test_redactor_scrubs_nested_values() -> None:
@@ -205,41 +199,81 @@ def test_a_server_renders_plain_info_events_later_as_they_were_logged() -> None:
     assert lines[2]["data"] == {"a": 1}
 
 
-def test_a_server_info_line_is_the_line_structlogs_chain_writes() -> None:
-    """`get_logger(...).info/debug` queue a server's plain lines without structlog's chain; the
-    line is the one the chain writes (a bound logger always takes it): same keys, in the same
-    order, same values, a time stamp of the same form."""
+def test_a_server_info_line_keeps_its_form() -> None:
+    """A server's debug and info lines (queued, rendered by the flusher) read as every other
+    line: the event's fields in the order given, then event, logger, level and an ISO time
+    stamp in UTC; positional arguments are interpolated; lines below the level are dropped."""
     stream = io.StringIO()
     configure_logging("DEBUG", "json", [], stream=stream, flush_interval=60)
     log = get_logger("pm_coach.t")
-    chain = log.bind()  # a structlog bound logger: the processor chain
     fields = {"team_id": "T1", "n": 3, "share": 0.5, "ok": False, "gone": None, "level": "x"}
+    before = time.time()
     log.info("same", **fields)
-    chain.info("same", **fields)
     log.debug("same", **fields)
-    chain.debug("same", **fields)
-    log.info("with %s", "args")  # positional arguments: the chain interpolates them
+    log.info("with %s", "args")
     flush_logs()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert len(lines) == 5
-    for short, full in ((lines[0], lines[1]), (lines[2], lines[3])):
-        assert list(short) == list(full)  # the same keys in the same order
-        assert {k: v for k, v in short.items() if k != "timestamp"} == {
-            k: v for k, v in full.items() if k != "timestamp"
+    assert len(lines) == 3
+    for line, level in zip(lines[:2], ("info", "debug"), strict=True):
+        assert list(line) == [*fields, "event", "logger", "timestamp"]
+        assert {k: v for k, v in line.items() if k != "timestamp"} == {
+            **fields,
+            "event": "same",
+            "logger": "pm_coach.t",
+            "level": level,
         }
-        assert len(short["timestamp"]) == len(full["timestamp"])
-        assert short["timestamp"].endswith("Z")
-    assert lines[0]["logger"] == "pm_coach.t" and lines[0]["level"] == "info"
-    assert lines[2]["level"] == "debug"
-    assert lines[4]["event"] == "with args"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", line["timestamp"])
+        stamp = datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00")).timestamp()
+        assert before - 1 <= stamp <= time.time() + 1
+    assert lines[2]["event"] == "with args"
     configure_logging("INFO", "json", [], stream=stream, flush_interval=60)
     log.debug("below the level")
     flush_logs()
     assert "below the level" not in stream.getvalue()
 
 
+def test_a_processor_added_to_the_chain_sees_every_event_a_server_logs() -> None:
+    """Our events all pass structlog's processor chain, a server's debug and info lines (which
+    the flusher renders later) included: a processor added to it, or structlog's own
+    `capture_logs`, sees every one and shapes the line written."""
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", [], stream=stream, flush_interval=60)
+    log = get_logger("pm_coach.t")
+    log.info("assembled before the processor is added")
+    seen: list[tuple[str, str]] = []
+
+    def spy(
+        logger: object, method_name: str, event_dict: MutableMapping[str, object]
+    ) -> MutableMapping[str, object]:
+        seen.append((method_name, str(event_dict["event"])))
+        event_dict["seen"] = True
+        return event_dict
+
+    chain = structlog.get_config()["processors"]  # the list every bound logger holds
+    chain.insert(0, spy)
+    try:
+        log.info("info line", team_id="T1")
+        log.debug("debug line")
+        get_logger("pm_coach.other").info("from another logger")
+        log.warning("warning line")
+    finally:
+        chain.remove(spy)
+    flush_logs()
+    assert seen == [
+        ("info", "info line"),
+        ("debug", "debug line"),
+        ("info", "from another logger"),
+        ("warning", "warning line"),
+    ]
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line.get("seen") for line in lines] == [None, True, True, True, True]
+    with structlog.testing.capture_logs() as captured:
+        log.info("captured", team_id="T1")
+    assert [(entry["event"], entry["log_level"]) for entry in captured] == [("captured", "info")]
+
+
 def test_a_queued_event_that_fails_to_render_costs_only_its_own_line() -> None:
-    sink = _Sink()
+    sink = LineSink()
     sink.stream, sink.interval = io.StringIO(), 60.0
 
     def render(event: MutableMapping[str, object]) -> str:
@@ -300,16 +334,16 @@ def test_the_flusher_survives_a_stream_that_fails_once() -> None:
 def test_a_line_queued_as_the_interval_goes_to_zero_is_written() -> None:
     """Another thread checked the interval just before a reconfiguration set it to 0, and
     queues after: no flusher will come, so the queueing thread writes it."""
-    sink = _Sink()
+    sink = LineSink()
     sink.stream = io.StringIO()
-    sink._queue('{"event": "late"}')
+    sink.queue('{"event": "late"}')
     assert sink.stream.getvalue() == '{"event": "late"}\n'
 
 
 def test_many_waiting_lines_are_written_without_waiting_for_the_interval() -> None:
     """A burst never piles up more than MAX_PENDING_LINES (a sink of its own: the process's
     flusher thread would write at a time of its choosing)."""
-    sink = _Sink()
+    sink = LineSink()
     sink.stream, sink.interval = io.StringIO(), 60.0
     for n in range(MAX_PENDING_LINES - 1):
         sink.line(f"line {n}")

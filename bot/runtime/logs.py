@@ -18,10 +18,8 @@ import os
 import re
 import sys
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import structlog
@@ -96,11 +94,12 @@ class Redactor:
         return event_dict
 
 
-class _Sink:
+class LineSink:
     """Where every line is written: our structlog events and the standard library's records
-    (Bolt, slack-sdk, APScheduler) alike, in the order they were logged, whole lines only. One
-    instance per process, repointed by `configure_logging`, so loggers bound before a
-    reconfiguration follow it (as they would through the standard library).
+    (Bolt, slack-sdk, APScheduler) alike, in the order they were logged, whole lines only. The
+    process has one, repointed by `configure_logging`, so loggers bound before a
+    reconfiguration follow it (as they would through the standard library); a test may build
+    its own to drive the batching on its own terms.
 
     With `interval` 0 each line is rendered, written and flushed at once. A server
     (`pm-coach run`) sets it, and works like the standard library's QueueHandler and
@@ -120,7 +119,7 @@ class _Sink:
         self.render: Callable[[MutableMapping[str, Any]], str] = lambda event: _JSON.encode(event)
         # Appended to and drained without the lock (deque operations are atomic), so a thread
         # that logs never waits for the flusher's rendering.
-        self._pending: deque[str | MutableMapping[str, Any] | _Stamped] = deque()
+        self._pending: deque[str | MutableMapping[str, Any]] = deque()
         self._pid = os.getpid()  # this process (a fork updates it: no system call per line)
         self._flusher_pid = 0  # the process whose flusher thread runs (none after a fork)
         self._wake = threading.Event()  # set when `interval` changes
@@ -131,7 +130,7 @@ class _Sink:
             with self.lock:
                 self._write(text)
             return
-        self._queue(text)
+        self.queue(text)
 
     def event(self, event_dict: MutableMapping[str, Any]) -> None:
         """A debug or info event to render later (see `_defer`)."""
@@ -139,14 +138,11 @@ class _Sink:
             with self.lock:
                 self._write(self.render(event_dict))
             return
-        self._queue(event_dict)
+        self.queue(event_dict)
 
-    def stamped(self, at: float, event_dict: MutableMapping[str, Any]) -> None:
-        """A debug or info event logged at `at` (epoch seconds), its time stamp to be written
-        by the flusher (see `_Logger.info`)."""
-        self._queue((at, event_dict))
-
-    def _queue(self, item: str | MutableMapping[str, Any] | _Stamped) -> None:
+    def queue(self, item: str | MutableMapping[str, Any]) -> None:
+        """A rendered line or an event to render, left for the flusher thread; written at once
+        when too many wait or when no flusher is to come (interval 0)."""
         self._pending.append(item)
         # Interval 0 meanwhile (a reconfiguration between our check and the append): no
         # flusher would ever write it.
@@ -173,9 +169,6 @@ class _Sink:
             if type(item) is str:
                 lines.append(item)
                 continue
-            if type(item) is tuple:
-                at, item = item
-                item["timestamp"] = _iso_utc(at)
             try:
                 lines.append(render(item))  # type: ignore[arg-type]
             except Exception as exc:  # one line lost, never the lines after it
@@ -233,14 +226,6 @@ def _unrenderable(event_dict: MutableMapping[str, Any], exc: Exception) -> str:
     return _JSON.encode({**fields, "error": type(exc).__name__})
 
 
-_Stamped = tuple[float, MutableMapping[str, Any]]  # an event and when it was logged
-
-
-def _iso_utc(at: float) -> str:
-    """The time stamp structlog's TimeStamper(fmt="iso", utc=True) writes."""
-    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
-
-
 class LibraryLines(logging.Filter):
     """What a library's record may say: its level, its logger, and its message without the
     values in it. A message built with arguments (`log.info("job %s", job)`) keeps its
@@ -287,15 +272,16 @@ class _Handler(logging.Handler):
             self.handleError(record)
 
 
-_SINK = _Sink()
+_SINK = LineSink()
 MAX_PENDING_LINES = 1000  # written at once when this many wait (a burst between two flushes)
 SERVER_FLUSH_S = 0.1  # `pm-coach run`: info lines leave at most this long after being logged
 atexit.register(_SINK.flush)
 os.register_at_fork(before=_SINK.flush, after_in_child=_SINK._after_fork)
-# Shared by every bound logger and changed in place by `configure_logging` (see _Sink).
+# Our events' processor chain and level: shared by every bound logger and changed in place by
+# `configure_logging`, so a logger assembled once (structlog caches it on first use) follows
+# every reconfiguration, as the sink does.
 _PROCESSORS: list[Any] = []
 _THRESHOLD = [logging.INFO]
-_GENERATION = [0]  # how many times `configure_logging` has run
 _LEVEL_NAMES = {"warn": "warning", "exception": "error"}
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -328,7 +314,7 @@ def _render_json(logger: Any, method_name: str, event_dict: MutableMapping[str, 
 
 def _defer(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
     """The end of our events' chain: a debug or info event of plain values goes to the sink as
-    it is, to be rendered by the flusher thread (`_Sink`); anything else is rendered now."""
+    it is, to be rendered by the flusher thread (`LineSink`); anything else is rendered now."""
     if method_name in _DEFERRABLE and _SINK.interval > 0 and _renders_later(event_dict):
         return (event_dict,), {}
     return _SINK.render(event_dict)
@@ -345,23 +331,6 @@ def _renders_later(event_dict: MutableMapping[str, Any]) -> bool:
 
 
 _DEFERRABLE = frozenset({"debug", "info", "msg", "log"})
-
-
-def _queued(name: str, method: str, level: int, event: Any, kw: dict[str, Any]) -> bool:
-    """`_Logger`'s short cut: True when the event was dropped (below the level) or queued as
-    the chain would queue it; False when the chain must handle it (no batching configured,
-    a value that is not plain, an exception or stack to format)."""
-    if _SINK.interval <= 0 or not _GENERATION[0] or type(event) is not str:
-        return False
-    if level < _THRESHOLD[0]:
-        return True
-    if "logger_name" in kw or not _renders_later(kw):
-        return False
-    kw["event"] = event
-    kw["logger"] = name
-    kw["level"] = method
-    _SINK.stamped(time.time(), kw)
-    return True
 
 
 def _level_and_name(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -386,11 +355,11 @@ def configure_logging(
 ) -> None:
     """Configure structlog and the standard library once, from `main()`.
 
-    Our events go through structlog's own fast path (no standard-library record per line);
-    libraries' records (Bolt, slack-sdk, APScheduler) go through the standard library with the
-    same processors, renderer and redactor, to the same stream. `flush_interval` (seconds):
-    how long debug and info lines may wait to be written together (0: each at once; see
-    `_Sink`).
+    Every event of ours goes through structlog's processor chain (no standard-library record
+    per line); libraries' records (Bolt, slack-sdk, APScheduler) go through the standard
+    library with the same processors, renderer and redactor, to the same stream.
+    `flush_interval` (seconds): how long debug and info lines may wait to be written together
+    (0: each at once; see `LineSink`).
     """
     stream = stream if stream is not None else sys.stderr
     if fmt is None:
@@ -415,13 +384,15 @@ def configure_logging(
         _SINK.interval = flush_interval
     _SINK.flush()  # a line queued by another thread meanwhile
     _SINK._wake.set()
-    _GENERATION[0] += 1
     structlog.configure(
         processors=_PROCESSORS,
         logger_factory=lambda *_args: _SINK,
-        # Levels are filtered by `_at_level`, so a reconfiguration reaches bound loggers too.
+        # Levels are filtered by `_level_and_name`, so a reconfiguration reaches bound loggers.
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        cache_logger_on_first_use=False,
+        # A lazy logger not cached assembles a new bound logger on every call, which costs as
+        # much as rendering the line; a cached one holds only what `configure_logging` changes
+        # in place (the chain, the level, the sink).
+        cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
@@ -456,44 +427,4 @@ def flush_logs() -> None:
 def get_logger(name: str = "pm_coach") -> Any:
     """A structlog logger whose lines carry `"logger": name`; it follows `configure_logging`
     whenever that runs (before or after this call)."""
-    return _Logger(name)
-
-
-class _Logger:
-    """structlog's lazy proxy, assembled once per `configure_logging` instead of on every
-    call: a lazy proxy not cached by structlog assembles a new bound logger each time, which
-    costs as much as rendering the line. Before `configure_logging` first runs it stays lazy."""
-
-    __slots__ = ("_bound", "_generation", "_name", "_proxy")
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._proxy = structlog.get_logger(logger_name=name)
-        self._bound: Any = None
-        self._generation = 0
-
-    # Debug and info lines of a server (`configure_logging` with a `flush_interval`) take a
-    # short cut past structlog: the event dict the processor chain would queue (`_level_and_name`,
-    # the time stamp, `_defer`), built here, with its time stamp formatted by the flusher. Every
-    # other line, and any event the chain would render at once, takes the chain.
-    def debug(self, event: str, *args: Any, **kw: Any) -> Any:
-        if args or not _queued(self._name, "debug", logging.DEBUG, event, kw):
-            return self._logger().debug(event, *args, **kw)
-        return None
-
-    def info(self, event: str, *args: Any, **kw: Any) -> Any:
-        if args or not _queued(self._name, "info", logging.INFO, event, kw):
-            return self._logger().info(event, *args, **kw)
-        return None
-
-    def _logger(self) -> Any:
-        generation = _GENERATION[0]
-        if self._generation != generation or not generation:
-            bound = self._proxy.bind()
-            if not generation:
-                return bound
-            self._bound, self._generation = bound, generation
-        return self._bound
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._logger(), name)
+    return structlog.get_logger(logger_name=name)
