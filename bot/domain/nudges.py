@@ -16,7 +16,7 @@ from typing import Literal
 
 from bot.domain.numbers import is_number
 from bot.domain.schedule import next_nudge, schedule_from_profile
-from bot.domain.weeks import local_date, week_monday, week_of, zone
+from bot.domain.weeks import epoch_ms, local_date, week_monday, week_of, zone
 
 GRACE = timedelta(hours=6)  # a nudge missed while every process was down goes out this late
 ON_TIME = timedelta(minutes=15)  # later than this counts as late
@@ -80,7 +80,7 @@ def plan_nudge(
     nxt = _next_due(occurrence, now, profile, paused)
     deletes: tuple[str, ...] = ()
     snooze = profile.get("snooze_at", "")
-    if is_number(snooze) and int(snooze) <= int(max(occurrence, now).timestamp() * 1000):
+    if is_number(snooze) and int(snooze) <= epoch_ms(max(occurrence, now)):
         deletes = ("snooze_at",)
 
     def skip(reason: str, **updates: str) -> Plan:

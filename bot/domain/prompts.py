@@ -252,7 +252,7 @@ def pick_prompt(
     )
     if not prompts:
         raise ValueError("the prompt pool is empty")
-    seen = shown if isinstance(shown, set | frozenset) else set(shown)
+    seen = set(shown)
     candidates = [p for p in prompts if p.id not in seen]
     new_cycle = not candidates
     if new_cycle:

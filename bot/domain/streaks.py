@@ -116,8 +116,7 @@ def counts_in_weeks(fields: Mapping[str, str | int], weeks: Iterable[str]) -> di
     for week in weeks:
         shipped, clarity = fields.get(week + ":s"), fields.get(week + ":c")
         if shipped is not None or clarity is not None:
-            s, c = int(shipped or 0), int(clarity or 0)
-            out[week] = WeekCount(s if s > 0 else 0, c if c > 0 else 0)
+            out[week] = WeekCount(max(int(shipped or 0), 0), max(int(clarity or 0), 0))
     return out
 
 
@@ -131,11 +130,6 @@ def counts_from_items(items: Iterable[tuple[str, str | int]]) -> dict[str, WeekC
     pairs: dict[str, list[int]] = {}
     for key, value in items:
         week, _, lane = key.rpartition(":")
-        if lane != "s" and lane != "c":
-            continue
-        n = int(value)
-        pair = pairs.get(week)
-        if pair is None:
-            pair = pairs[week] = [0, 0]
-        pair[0 if lane == "s" else 1] = n if n > 0 else 0
+        if lane in ("s", "c"):
+            pairs.setdefault(week, [0, 0])[0 if lane == "s" else 1] = max(int(value), 0)
     return {week: WeekCount(shipped, clarity) for week, (shipped, clarity) in pairs.items()}

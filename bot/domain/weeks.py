@@ -46,6 +46,11 @@ def is_valid_tz(tz: str) -> bool:
     return canonical_tz(tz) == tz
 
 
+def epoch_ms(instant: datetime) -> int:
+    """`instant` as epoch milliseconds, how the store keeps instants (scores, `snooze_at`)."""
+    return int(instant.timestamp() * 1000)
+
+
 def local_date(instant: datetime, tz: str | None) -> date:
     """The calendar date at `instant` on the PM's wall clock."""
     if instant.tzinfo is None:
@@ -89,7 +94,7 @@ def week_span_ms(week: str) -> tuple[int, int]:
     monday = datetime.combine(week_monday(week), time(0), tzinfo=UTC)
     start = monday - timedelta(hours=14)
     end = monday + timedelta(weeks=1, hours=12)
-    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    return epoch_ms(start), epoch_ms(end)
 
 
 @lru_cache(maxsize=8192)
