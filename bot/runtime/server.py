@@ -14,14 +14,14 @@ is reused only when the previous request was read to its end and answered in ful
 the front answers itself says `Connection: close` and closes. Answers leave in one write with
 Nagle's algorithm off (otherwise each waits for the client's delayed ACK: 40 ms).
 
-Why not a ready-made server: cheroot, wsgiref and gunicorn's sync workers hold a thread per
-connection (16 slow clients held all 16 of ours). uvicorn's and hypercorn's timeouts are per
-read or for idle keep-alive, not a total deadline on a request's head; a2wsgi (the usual
-WSGI-to-ASGI bridge) starts the WSGI app before the body has arrived, so a slow body holds a
-worker thread. granian wants to own the process (workers, signals), while `pm-coach run`'s
-composition root owns it (scheduler, executors, a clean SIGTERM). What we need is small: the
-parsing is h11's (python-hyper's well-kept sans-I/O parser); this module adds only deadlines,
-limits and the hand-off to threads.
+Why not a ready-made server: wsgiref and gunicorn's sync workers hold a thread per
+connection, so as many slow clients as there are threads hold them all. uvicorn's and
+hypercorn's timeouts are per read or for idle keep-alive, not a total deadline on a request's
+head; a2wsgi (the usual WSGI-to-ASGI bridge) starts the WSGI app before the body has arrived, so
+a slow body holds a worker thread. granian wants to own the process (workers, signals), while
+`pm-coach run`'s composition root owns it (scheduler, executors, a clean SIGTERM). What we need
+is small: the parsing is h11's (python-hyper's well-kept sans-I/O parser); this module adds only
+deadlines, limits and the hand-off to threads.
 
 `Server.stop()` stops accepting, closes idle connections, lets requests already being served
 finish (up to `shutdown_timeout`), and returns once the loop has stopped: what a clean SIGTERM
@@ -288,6 +288,7 @@ class Server:
     def _check_head(self, request: h11.Request) -> None:
         """Refuse, before its body is read, a head over MAX_HEADER_BYTES (h11 limits only a
         head that arrives in pieces) and a request `early` turns away."""
+        # As sent: the request line's spaces, version and CRLF; each header's ": " and CRLF.
         size = len(request.method) + len(request.target) + 12
         size += sum(len(name) + len(value) + 4 for name, value in request.headers)
         if size > MAX_HEADER_BYTES:

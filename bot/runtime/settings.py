@@ -10,7 +10,7 @@ import re
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_BASE_URL = "https://slack.com/api/"
@@ -149,8 +149,6 @@ class Settings(BaseSettings):
 
 def describe_error(exc: Exception) -> str:
     """One clear line naming the setting that is missing or invalid."""
-    from pydantic import ValidationError
-
     if not isinstance(exc, ValidationError):
         return f"invalid configuration: {exc}"
     parts = []

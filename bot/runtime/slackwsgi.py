@@ -33,6 +33,7 @@ def unsigned_early(method: str, path: str, headers: Mapping[str, str]) -> int | 
     if method != "POST" or path != EVENTS_PATH:
         return None
     timestamp = headers.get("x-slack-request-timestamp", "")
+    # At most 12 digits (Unix time has 10 for centuries): int() refuses over 4,300 digits.
     if not headers.get("x-slack-signature") or not (
         len(timestamp) <= 12 and timestamp.isascii() and timestamp.isdigit()
     ):
