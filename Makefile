@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest run sandbox bench soak clean redis-server-installed
+.PHONY: test lint typecheck pytest run sandbox bench clean redis-server-installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ PYTEST_WORKERS ?= $(if $(PMC_TEST_REDIS_URL),0,2)
 
 pytest: $(STAMP) redis-server-installed
 	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
-	    $(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS)
+	    $(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 # The product in a terminal, no tokens, no Redis: `make sandbox` (ARGS=--demo for history).
 sandbox: $(STAMP)
@@ -43,11 +43,6 @@ sandbox: $(STAMP)
 bench: $(STAMP) redis-server-installed
 	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
 	    $(BIN)/python -m bench $(ARGS)
-
-# The slow reliability suites (marked `slow`), beside everything `make test` runs.
-soak: $(STAMP) redis-server-installed
-	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL_PROXY -u all_proxy \
-	    $(BIN)/pytest -q -m slow
 
 run: $(STAMP)
 	$(BIN)/pm-coach run
