@@ -98,22 +98,6 @@ def nudge_client(
     )
 
 
-class _RequestLog:
-    """A request's logger, bound to its team and user when first used: most requests log
-    nothing through it (a /win logs through the coach), and a bind costs on every request."""
-
-    __slots__ = ("_base", "_bound", "_team_id", "_user_id")
-
-    def __init__(self, base: Any, team_id: str | None, user_id: str | None) -> None:
-        self._base, self._team_id, self._user_id = base, team_id, user_id
-        self._bound: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._bound is None:
-            self._bound = self._base.bind(team_id=self._team_id, user_id=self._user_id)
-        return getattr(self._bound, name)
-
-
 class _RefusedRespond:
     """Stands in for Bolt's `respond` when the payload's response_url is not one the app may
     call: nothing is sent (a client must not choose where the app POSTs a PM's data)."""
@@ -190,7 +174,7 @@ class _Attach(Middleware):
         context["later_form"] = self.later_form  # ... and views.open on a 3-second trigger_id
         context["monotonic"] = self.monotonic  # ... which measures how old that trigger_id is
         # Bolt's thread pool does not copy contextvars: pass a bound logger through context.
-        log = _RequestLog(deps.log, context.team_id, context.user_id)
+        log = deps.log.bind(team_id=context.team_id, user_id=context.user_id)
         context["log"] = log
         body = req.body
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
