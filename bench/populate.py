@@ -15,7 +15,10 @@ import redis
 
 from bot.domain.weeks import shift_week, week_of
 from bot.domain.wins import Lane, Win, win_id
-from bot.store import LOG_WIN, Keys, Store, due_shard
+from bot.store import Keys, due_shard
+from bot.store.lua import LOG_WIN
+from bot.store.transport import Transport
+from bot.store.wins import WinRepo
 
 # Friday 27 Nov 2026, 15:00 in Berlin: every benchmark PM's default nudge time.
 FRI_15_BERLIN = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -147,30 +150,31 @@ def win_for_log(team: str, user: str, n: int, now: datetime, rng: random.Random)
     )
 
 
-class _Recorder(Store):
-    """A `Store` that sends nothing: it records the commands `Store.log_win` would send in its
-    one round trip and answers as Redis would for a newly logged win."""
+class _Recorder(Transport):
+    """A transport that sends nothing: it records the commands `WinRepo.log_win` would send in
+    its one round trip and answers as Redis would for a newly logged win."""
 
     def __init__(self) -> None:
         super().__init__(None)  # type: ignore[arg-type]
         self.commands: list[tuple[Any, ...]] = []
 
-    def _exchange(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+    def exchange(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         self.commands = list(commands)
         return [["logged", "", [], [], "", TZ, ""]] + [0] * (len(commands) - 1)
 
 
 def log_wins_pipelined(rds: redis.Redis, wins: Sequence[Win], now: datetime) -> int:
-    """Log `wins` with exactly the commands `Store.log_win` issues — each call's pipeline is
+    """Log `wins` with exactly the commands `WinRepo.log_win` issues — each call's pipeline is
     captured (it is not sent) and replayed into pipelines of CHUNK wins, instead of one round
     trip per win. Returns the bytes of win JSON stored."""
     rds.script_load(LOG_WIN)
     recorder = _Recorder()
+    wins_repo = WinRepo(rds, recorder)
     payload = 0
     for start in range(0, len(wins), CHUNK):
         pipe = rds.pipeline(transaction=False)
         for win in wins[start : start + CHUNK]:
-            recorder.log_win(win, tz=TZ, now=now)
+            wins_repo.log_win(win, tz=TZ, now=now)
             for command in recorder.commands:
                 pipe.execute_command(*command)
             payload += len(json.dumps(win.to_json_dict(), ensure_ascii=False).encode())

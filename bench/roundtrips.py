@@ -25,16 +25,8 @@ from bot.runtime.compose import build_runtime
 from bot.runtime.logs import get_logger
 from bot.scheduled.recaps import Recaps
 from bot.scheduled.ticker import Ticker
-from bot.store import (
-    CLAIM,
-    COMPLETE,
-    GUARD,
-    LOG_WIN,
-    MARK_SENT,
-    RESERVE,
-    Store,
-    connect,
-)
+from bot.store import Store, connect
+from bot.store.lua import CLAIM, COMPLETE, GUARD, LOG_WIN, MARK_SENT, RESERVE
 from handlers.home import home_for
 from tests.test_store import CountingConnection
 

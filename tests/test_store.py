@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import redis
 
-import bot.store as store_module
+import bot.store.wins
 from bot.domain.streaks import WeekCount
 from bot.domain.wins import Lane, Win
 from bot.fakeslack import FakeSlack
 from bot.runtime.settings import Settings
-from bot.store import UNDONE_TTL_S, Keys, Store, connect
+from bot.store import UNDONE_TTL_S, Completion, Keys, SentNudge, Store, connect
 from bot.surfaces.blocks import ACTION_PICK_CLARITY
 from tests.conftest import TEAM, Clock, serve_app
 from tests.redis_server import RedisServer, free_port
@@ -112,17 +112,17 @@ def test_logging_a_win_is_one_round_trip_through_the_app(
 def test_log_win_is_atomic_and_idempotent(rds: redis.Redis) -> None:
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    first = store.log_win(make_win(), tz="Europe/Berlin", now=now)
+    first = store.wins.log_win(make_win(), tz="Europe/Berlin", now=now)
     # The same delivery again (same id), whatever it carries: nothing is written.
-    again = store.log_win(
+    again = store.wins.log_win(
         make_win(text="Changed on the way", lane=Lane.SHIPPED), tz="Europe/Berlin", now=now
     )
     assert (first.status, again.status) == ("logged", "duplicate")
     assert again.win_id == "w1"
-    assert [w.text for w in store.user_wins(TEAM, "U0ALICE")] == ["Framed the bet"]
+    assert [w.text for w in store.wins.user_wins(TEAM, "U0ALICE")] == ["Framed the bet"]
     assert first.state.counts["2026-W48"].clarity == 1
     assert again.state.counts["2026-W48"] == WeekCount(shipped=0, clarity=1)
-    assert store.team_users(TEAM) == set()  # listed by enrolment, after the answer
+    assert store.teams.team_users(TEAM) == set()  # listed by enrolment, after the answer
 
 
 def test_an_undone_win_is_not_logged_again_by_its_delivery_for_three_days(
@@ -133,36 +133,36 @@ def test_an_undone_win_is_not_logged_again_by_its_delivery_for_three_days(
     the marker expires, the id is free again (as the delivery identity was before)."""
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(), tz="UTC", now=now)
-    assert store.delete_win(TEAM, "U0ALICE", "w1").win is not None
+    store.wins.log_win(make_win(), tz="UTC", now=now)
+    assert store.wins.delete_win(TEAM, "U0ALICE", "w1").win is not None
     marker = Keys.undone(TEAM, "U0ALICE", "w1")
     assert 0 < rds.ttl(marker) <= UNDONE_TTL_S
-    again = store.log_win(make_win(), tz="UTC", now=now)
+    again = store.wins.log_win(make_win(), tz="UTC", now=now)
     assert again.status == "duplicate" and again.win_id == "w1"
-    assert store.user_wins(TEAM, "U0ALICE") == []
+    assert store.wins.user_wins(TEAM, "U0ALICE") == []
     assert again.state.counts.get("2026-W48", WeekCount()) == WeekCount()
-    other = store.log_win(make_win(win_id="w2"), tz="UTC", now=now)
+    other = store.wins.log_win(make_win(win_id="w2"), tz="UTC", now=now)
     assert other.status == "logged"
     rds.delete(marker)  # three days later
-    assert store.log_win(make_win(), tz="UTC", now=now).status == "logged"
-    assert {w.id for w in store.user_wins(TEAM, "U0ALICE")} == {"w1", "w2"}
+    assert store.wins.log_win(make_win(), tz="UTC", now=now).status == "logged"
+    assert {w.id for w in store.wins.user_wins(TEAM, "U0ALICE")} == {"w1", "w2"}
 
 
 def test_stale_zone_writes_nothing(rds: redis.Redis) -> None:
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(), tz="Europe/Berlin", now=now)
-    outcome = store.log_win(make_win(win_id="w2"), tz="Asia/Tokyo", now=now)
+    store.wins.log_win(make_win(), tz="Europe/Berlin", now=now)
+    outcome = store.wins.log_win(make_win(win_id="w2"), tz="Asia/Tokyo", now=now)
     assert (outcome.status, outcome.tz) == ("stale_tz", "Europe/Berlin")
-    assert [w.id for w in store.user_wins(TEAM, "U0ALICE")] == ["w1"]
+    assert [w.id for w in store.wins.user_wins(TEAM, "U0ALICE")] == ["w1"]
 
 
 def test_keys_are_namespaced_versioned_and_share_a_hash_tag(rds: redis.Redis) -> None:
     """Every key is under pmc:v1, carries the team, and a user's keys share one hash tag."""
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(), tz="UTC", now=now)
-    store.save_draft(TEAM, "U0ALICE", {"text": "x"})
+    store.wins.log_win(make_win(), tz="UTC", now=now)
+    store.profiles.save_draft(TEAM, "U0ALICE", {"text": "x"})
     keys = sorted(rds.scan_iter("*"))
     assert keys and all(k.startswith(f"pmc:v1:{{{TEAM}") for k in keys), keys
     user_keys = [k for k in keys if f"{{{TEAM}:U0ALICE}}" in k]
@@ -173,15 +173,15 @@ def test_keys_are_namespaced_versioned_and_share_a_hash_tag(rds: redis.Redis) ->
 def test_delete_restores_counts(rds: redis.Redis) -> None:
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(win_id="a"), tz="UTC", now=now)
-    store.log_win(make_win(win_id="b", lane=Lane.SHIPPED), tz="UTC", now=now)
-    outcome = store.delete_win(TEAM, "U0ALICE", "a")
+    store.wins.log_win(make_win(win_id="a"), tz="UTC", now=now)
+    store.wins.log_win(make_win(win_id="b", lane=Lane.SHIPPED), tz="UTC", now=now)
+    outcome = store.wins.delete_win(TEAM, "U0ALICE", "a")
     assert outcome.win is not None and outcome.win.id == "a"
     assert outcome.state is not None and "2026-W48" in outcome.state.counts
     assert outcome.state.counts["2026-W48"].clarity == 0
-    assert store.delete_win(TEAM, "U0ALICE", "a").win is None
-    store.add_team_user(TEAM, "U0ALICE")
-    assert store.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", "b")]
+    assert store.wins.delete_win(TEAM, "U0ALICE", "a").win is None
+    store.teams.add_team_user(TEAM, "U0ALICE")
+    assert store.recaps.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", "b")]
 
 
 def test_one_round_trip_keeps_replies_in_step_after_an_error_reply(rds: redis.Redis) -> None:
@@ -189,7 +189,7 @@ def test_one_round_trip_keeps_replies_in_step_after_an_error_reply(rds: redis.Re
     returned as its exception and the connection stays usable for the next batch."""
     store = Store(rds)
     rds.set("pmc:v1:{T0TEST}:text", "not a number")
-    replies = store._exchange(
+    replies = store.transport.exchange(
         [
             ("SET", "pmc:v1:{T0TEST}:a", "1"),
             ("INCR", "pmc:v1:{T0TEST}:text"),
@@ -198,7 +198,7 @@ def test_one_round_trip_keeps_replies_in_step_after_an_error_reply(rds: redis.Re
     )
     assert replies[0] == "OK" and replies[2] == "1"
     assert isinstance(replies[1], redis.ResponseError)
-    assert store._exchange([("GET", "pmc:v1:{T0TEST}:a")]) == ["1"]
+    assert store.transport.exchange([("GET", "pmc:v1:{T0TEST}:a")]) == ["1"]
 
 
 class DropsOnce(redis.Connection):
@@ -222,18 +222,18 @@ def test_a_connection_that_breaks_is_reported_never_resent_then_reopened(
     the next call opens a new connection."""
     store = Store(connect(redis_url, connection_class=DropsOnce))
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(win_id="a"), tz="UTC", now=now)
+    store.wins.log_win(make_win(win_id="a"), tz="UTC", now=now)
     DropsOnce.armed = True
     try:
-        store.log_win(make_win(win_id="b"), tz="UTC", now=now)
+        store.wins.log_win(make_win(win_id="b"), tz="UTC", now=now)
     except redis.ConnectionError:
         pass
     else:
         raise AssertionError("expected a connection error")
     assert not DropsOnce.armed
-    outcome = store.log_win(make_win(win_id="b"), tz="UTC", now=now)
+    outcome = store.wins.log_win(make_win(win_id="b"), tz="UTC", now=now)
     assert outcome.status == "logged"
-    assert {w.id for w in store.user_wins(TEAM, "U0ALICE")} == {"a", "b"}
+    assert {w.id for w in store.wins.user_wins(TEAM, "U0ALICE")} == {"a", "b"}
 
 
 def test_scripts_are_loaded_again_after_a_flush(rds: redis.Redis) -> None:
@@ -241,12 +241,12 @@ def test_scripts_are_loaded_again_after_a_flush(rds: redis.Redis) -> None:
     it, once, and the outcome is the same."""
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.log_win(make_win(win_id="a"), tz="UTC", now=now)
+    store.wins.log_win(make_win(win_id="a"), tz="UTC", now=now)
     rds.script_flush()
-    outcome = store.log_win(make_win(win_id="b"), tz="UTC", now=now)
+    outcome = store.wins.log_win(make_win(win_id="b"), tz="UTC", now=now)
     assert outcome.status == "logged" and outcome.state.counts["2026-W48"].clarity == 2
-    store.add_team_user(TEAM, "U0ALICE")
-    assert store.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", "a"), ("U0ALICE", "b")]
+    store.teams.add_team_user(TEAM, "U0ALICE")
+    assert store.recaps.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", "a"), ("U0ALICE", "b")]
 
 
 def test_unreachable_redis_fails_fast() -> None:
@@ -254,7 +254,7 @@ def test_unreachable_redis_fails_fast() -> None:
     store = Store(connect(f"redis://127.0.0.1:{free_port()}/0"))
     started = time.monotonic()
     try:
-        store.log_win(make_win(), tz="UTC", now=datetime.now(UTC))
+        store.wins.log_win(make_win(), tz="UTC", now=datetime.now(UTC))
     except redis.ConnectionError:
         pass
     else:
@@ -308,7 +308,7 @@ def test_redis_down_means_not_saved(
         clock.advance(minutes=5)
         assert slack.get("/healthz").status == 200
         assert "Logged" in slack.command("/win", "clarity after the outage").text
-        texts = [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")]
+        texts = [w.text for w in slack.store.wins.user_wins(TEAM, "U0ALICE")]
         assert texts == ["before the outage", "after the outage"]
 
 
@@ -327,23 +327,23 @@ def test_undo_goes_back_through_the_last_logged_wins_and_no_further(
     """`/coach undo` takes back the win logged last, then the one before (whatever dates the
     wins are for), for the last RECENT_MAX wins: the list of them stays that short, a
     redelivery adds nothing to it, and an undone win leaves it."""
-    monkeypatch.setattr(store_module, "RECENT_MAX", 3)
+    monkeypatch.setattr(bot.store.wins, "RECENT_MAX", 3)
     store = Store(rds)
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     for n in range(5):
-        store.log_win(make_win(win_id=f"w{n}"), tz="UTC", now=now)
-    store.log_win(make_win(win_id="w4"), tz="UTC", now=now)  # a redelivery
+        store.wins.log_win(make_win(win_id=f"w{n}"), tz="UTC", now=now)
+    store.wins.log_win(make_win(win_id="w4"), tz="UTC", now=now)  # a redelivery
     assert rds.lrange(Keys.recent(TEAM, "U0ALICE"), 0, -1) == ["w4", "w3", "w2"]
-    assert store.delete_win(TEAM, "U0ALICE", "w3").win is not None  # undone from the Home
+    assert store.wins.delete_win(TEAM, "U0ALICE", "w3").win is not None  # undone from the Home
     undone = []
     for _ in range(5):  # bounded: an id that stays listed would come back each time
-        last = store.last_logged_id(TEAM, "U0ALICE")
+        last = store.wins.last_logged_id(TEAM, "U0ALICE")
         if last is None:
             break
         undone.append(last)
-        store.delete_win(TEAM, "U0ALICE", last)
+        store.wins.delete_win(TEAM, "U0ALICE", last)
     assert undone == ["w4", "w2"]
-    assert {w.id for w in store.user_wins(TEAM, "U0ALICE")} == {"w0", "w1"}  # out of reach
+    assert {w.id for w in store.wins.user_wins(TEAM, "U0ALICE")} == {"w0", "w1"}  # out of reach
 
 
 def test_a_teams_week_holds_the_wins_logged_for_it_in_every_zone(rds: redis.Redis) -> None:
@@ -354,8 +354,8 @@ def test_a_teams_week_holds_the_wins_logged_for_it_in_every_zone(rds: redis.Redi
 
     def logged(user: str, win_id: str, at: datetime, week: str, tz: str) -> None:
         win = Win(win_id, TEAM, user, Lane.CLARITY, "x", at, week, at)
-        assert store.log_win(win, tz=tz, now=at).status == "logged"
-        store.add_team_user(TEAM, user)
+        assert store.wins.log_win(win, tz=tz, now=at).status == "logged"
+        store.teams.add_team_user(TEAM, user)
 
     # Monday 00:30 in Kiritimati (UTC+14) is Sunday 10:30 UTC: week 48 there.
     logged(
@@ -371,14 +371,14 @@ def test_a_teams_week_holds_the_wins_logged_for_it_in_every_zone(rds: redis.Redi
     logged("U0UTC", "before", datetime(2026, 11, 22, 10, 30, tzinfo=UTC), "2026-W47", "UTC")
     logged("U0UTC", "after", datetime(2026, 11, 30, 11, 30, tzinfo=UTC), "2026-W49", "UTC")
     logged("U0UTC", "middle", datetime(2026, 11, 25, 12, 0, tzinfo=UTC), "2026-W48", "UTC")
-    store.log_win(make_win(user="U0GONE", win_id="unlisted"), tz="UTC", now=datetime.now(UTC))
-    assert store.team_week_entries(TEAM, "2026-W48") == [
+    store.wins.log_win(make_win(user="U0GONE", win_id="unlisted"), tz="UTC", now=datetime.now(UTC))
+    assert store.recaps.team_week_entries(TEAM, "2026-W48") == [
         ("U0EAST", "early"),
         ("U0UTC", "middle"),
         ("U0WEST", "late"),
     ]
-    assert [w.id for w in store.team_week_wins(TEAM, "2026-W47")] == ["before"]
-    assert [w.id for w in store.team_week_wins(TEAM, "2026-W49")] == ["after"]
+    assert [w.id for w in store.recaps.team_week_wins(TEAM, "2026-W47")] == ["before"]
+    assert [w.id for w in store.recaps.team_week_wins(TEAM, "2026-W49")] == ["after"]
 
 
 # Forget-me ---------------------------------------------------------------------------------
@@ -402,8 +402,8 @@ def keys_of(rds: redis.Redis, user_id: str) -> list[str]:
 
 
 def log_for(store: Store, user: str, win_id: str = "w1") -> None:
-    store.enrol(TEAM, user, "Europe/Berlin", NOW)
-    store.log_win(make_win(user=user, win_id=win_id), tz="Europe/Berlin", now=NOW)
+    store.profiles.enrol(TEAM, user, "Europe/Berlin", NOW)
+    store.wins.log_win(make_win(user=user, win_id=win_id), tz="Europe/Berlin", now=NOW)
 
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -420,11 +420,11 @@ def test_forget_me_of_a_user_id_with_glob_characters_touches_no_other_pm(
     for user in [*others, pattern_id]:
         log_for(store, user)
     before = {u: sorted(k for k in map(str, rds.keys()) if f":{u}}}" in k) for u in others}
-    assert store.forget(TEAM, pattern_id) > 0
+    assert store.profiles.forget(TEAM, pattern_id) > 0
     after = {u: sorted(k for k in map(str, rds.keys()) if f":{u}}}" in k) for u in others}
     assert after == before and all(before.values())
     assert not [k for k in map(str, rds.keys()) if f":{pattern_id}}}" in k]
-    assert store.team_users(TEAM) == set(others)
+    assert store.teams.team_users(TEAM) == set(others)
 
 
 def test_forget_me_while_a_nudge_is_in_flight_leaves_nothing(rds: redis.Redis) -> None:
@@ -435,15 +435,17 @@ def test_forget_me_while_a_nudge_is_in_flight_leaves_nothing(rds: redis.Redis) -
     log_for(store, "U0ALICE")
     log_for(store, "U0BOB")  # another PM in flight at the same time keeps everything
     for user in ("U0ALICE", "U0BOB"):
-        store.reschedule(TEAM, user, NOW)
-    claims = {c.user_id: c for c in store.claim_due(NOW, lease_s=60, limit=16, token_prefix="p")}
-    guards = store.guard([(TEAM, u, "2026-11-25", c.token) for u, c in claims.items()], 60)
+        store.nudges.reschedule(TEAM, user, NOW)
+    claims = {
+        c.user_id: c for c in store.nudges.claim_due(NOW, lease_s=60, limit=16, token_prefix="p")
+    }
+    guards = store.nudges.guard([(TEAM, u, "2026-11-25", c.token) for u, c in claims.items()], 60)
     assert guards == ["ok", "ok"]
 
-    store.forget(TEAM, "U0ALICE")
+    store.profiles.forget(TEAM, "U0ALICE")
 
     sent = [
-        store_module.SentNudge(
+        SentNudge(
             claim,
             slot="2026-11-25",
             ts="1790000000.000100",
@@ -456,21 +458,21 @@ def test_forget_me_while_a_nudge_is_in_flight_leaves_nothing(rds: redis.Redis) -
         )
         for user, claim in claims.items()
     ]
-    store.mark_sent_many(sent)
+    store.nudges.mark_sent_many(sent)
     # Later writes of a scheduler that read the PM before forget-me: all no-ops.
-    store.update_profiles([(TEAM, "U0ALICE", {"ignored": "3", "backoff_from": "2026-W48"}, ())])
-    store.mark_inactive(TEAM, "U0ALICE")
-    store.mark_unknown(TEAM, "U0ALICE", "2026-11-26", "p.0-9")
-    store.release_guard(TEAM, "U0ALICE", "2026-11-25", claims["U0ALICE"].token)
-    assert store.guard([(TEAM, "U0ALICE", "2026-11-27", "p.1-1")], 60) == ["forgotten"]
-    store.complete(
-        [store_module.Completion(TEAM, "U0ALICE", claims["U0ALICE"].token, NOW, retry_at=NOW)]
+    store.profiles.update_profiles(
+        [(TEAM, "U0ALICE", {"ignored": "3", "backoff_from": "2026-W48"}, ())]
     )
+    store.profiles.mark_inactive(TEAM, "U0ALICE")
+    store.nudges.mark_unknown(TEAM, "U0ALICE", "2026-11-26", "p.0-9")
+    store.nudges.release_guard(TEAM, "U0ALICE", "2026-11-25", claims["U0ALICE"].token)
+    assert store.nudges.guard([(TEAM, "U0ALICE", "2026-11-27", "p.1-1")], 60) == ["forgotten"]
+    store.nudges.complete([Completion(TEAM, "U0ALICE", claims["U0ALICE"].token, NOW, retry_at=NOW)])
 
     assert keys_of(rds, "U0ALICE") == []
-    assert store.nudge_record(TEAM, "U0BOB")["ts"] == "1790000000.000100"
-    assert store.profile(TEAM, "U0BOB")["ignored"] == "1"
-    assert store.due_at(TEAM, "U0BOB") == datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    assert store.nudges.nudge_record(TEAM, "U0BOB")["ts"] == "1790000000.000100"
+    assert store.profiles.profile(TEAM, "U0BOB")["ignored"] == "1"
+    assert store.nudges.due_at(TEAM, "U0BOB") == datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
 
 def test_forget_me_takes_undo_markers_and_the_recap_setters_id(rds: redis.Redis) -> None:
@@ -479,16 +481,16 @@ def test_forget_me_takes_undo_markers_and_the_recap_setters_id(rds: redis.Redis)
     store = Store(rds)
     log_for(store, "U0ADMIN", "w1")
     log_for(store, "U0ADMIN", "w2")
-    store.delete_win(TEAM, "U0ADMIN", "w1")
+    store.wins.delete_win(TEAM, "U0ADMIN", "w1")
     assert rds.exists(Keys.undone(TEAM, "U0ADMIN", "w1"))
-    store.set_team_settings(TEAM, recap_channel="C0PMS", recap_set_by="U0ADMIN")
-    store.forget(TEAM, "U0ADMIN")
+    store.recaps.set_team_settings(TEAM, recap_channel="C0PMS", recap_set_by="U0ADMIN")
+    store.profiles.forget(TEAM, "U0ADMIN")
     assert keys_of(rds, "U0ADMIN") == []
-    assert store.team_settings(TEAM) == {"recap_channel": "C0PMS"}
+    assert store.recaps.team_settings(TEAM) == {"recap_channel": "C0PMS"}
 
-    store.set_team_settings(TEAM, recap_set_by="U0OTHER")
-    store.forget(TEAM, "U0ADMIN")
-    assert store.team_settings(TEAM)["recap_set_by"] == "U0OTHER"
+    store.recaps.set_team_settings(TEAM, recap_set_by="U0OTHER")
+    store.profiles.forget(TEAM, "U0ADMIN")
+    assert store.recaps.team_settings(TEAM)["recap_set_by"] == "U0OTHER"
 
 
 # Releases are one compare-and-set --------------------------------------------------------
@@ -523,18 +525,18 @@ def test_releasing_a_recap_claim_never_frees_another_processes_claim(
     a, client = interleaving_store(redis_url)
     b = Store(rds)
     key = Keys.recap(TEAM, "2026-W48")
-    assert a.claim_recap(TEAM, "2026-W48", "tokA", lease_s=60) == "ok"
+    assert a.recaps.claim_recap(TEAM, "2026-W48", "tokA", lease_s=60) == "ok"
 
     def lease_ends_and_b_claims() -> None:
         rds.delete(key)  # A's lease ran out
-        assert b.claim_recap(TEAM, "2026-W48", "tokB", lease_s=60) == "ok"
+        assert b.recaps.claim_recap(TEAM, "2026-W48", "tokB", lease_s=60) == "ok"
 
     client.between = lease_ends_and_b_claims
-    a.release_recap(TEAM, "2026-W48", "tokA")
+    a.recaps.release_recap(TEAM, "2026-W48", "tokA")
     if client.between is not None:  # the release was one command: B claims after it
         lease_ends_and_b_claims()
     assert rds.get(key) == "pending:tokB"
-    assert a.claim_recap(TEAM, "2026-W48", "tokC", lease_s=60) == "pending:tokB"
+    assert a.recaps.claim_recap(TEAM, "2026-W48", "tokC", lease_s=60) == "pending:tokB"
     client.close()
 
 
@@ -549,16 +551,16 @@ def test_releasing_a_send_guard_never_frees_another_processes_guard(
     b = Store(rds)
     log_for(b, "U0ALICE")
     key = Keys.sent(TEAM, "U0ALICE", "2026-11-27")
-    assert a.guard([(TEAM, "U0ALICE", "2026-11-27", "tokA")], 60) == ["ok"]
+    assert a.nudges.guard([(TEAM, "U0ALICE", "2026-11-27", "tokA")], 60) == ["ok"]
 
     def lease_ends_and_b_takes_it() -> None:
         rds.delete(key)
-        assert b.guard([(TEAM, "U0ALICE", "2026-11-27", "tokB")], 60) == ["ok"]
+        assert b.nudges.guard([(TEAM, "U0ALICE", "2026-11-27", "tokB")], 60) == ["ok"]
 
     client.between = lease_ends_and_b_takes_it
-    a.release_guard(TEAM, "U0ALICE", "2026-11-27", "tokA")
+    a.nudges.release_guard(TEAM, "U0ALICE", "2026-11-27", "tokA")
     if client.between is not None:
         lease_ends_and_b_takes_it()
     assert rds.get(key) == "pending:tokB"
-    assert b.guard([(TEAM, "U0ALICE", "2026-11-27", "tokC")], 60) == ["pending:tokB"]
+    assert b.nudges.guard([(TEAM, "U0ALICE", "2026-11-27", "tokC")], 60) == ["pending:tokB"]
     client.close()

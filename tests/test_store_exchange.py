@@ -1,5 +1,5 @@
-"""Adversarial tests of `Store._exchange` / `Store._run_scripts`: the store's own raw round trip
-(its own stack of connections, one write, every reply read, NOSCRIPT handled by a reload).
+"""Adversarial tests of `Transport.exchange` / `Transport.run_scripts`: the store's own raw round
+trip (its own stack of connections, one write, every reply read, NOSCRIPT handled by a reload).
 
 Each test states the property it checks. Written as an adversarial review of the mechanism:
 the first tests here each failed on its first version (partial reloads after NOSCRIPT, a
@@ -19,11 +19,7 @@ import fakeredis
 import pytest
 import redis
 
-import bot.store as store_module
 from bot.store import (
-    CLAIM,
-    COMPLETE,
-    MARK_SENT,
     Claim,
     Keys,
     OutcomeUnknown,
@@ -33,6 +29,8 @@ from bot.store import (
     connect,
     due_shard,
 )
+from bot.store.lua import CLAIM, COMPLETE, MARK_SENT
+from bot.store.transport import Transport, send_and_read
 from tests.redis_server import RedisServer
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -63,9 +61,10 @@ def _store(url: str, admin: redis.Redis) -> Iterator[Store]:
 
 
 def _due_claim(store: Store, user: str = "U1") -> Claim:
-    store.enrol(T, user, "Europe/Berlin", NOW)  # the scheduler writes only for enrolled PMs
-    store.reschedule(T, user, NOW - timedelta(minutes=1))
-    claims = store.claim_due(NOW, lease_s=60, limit=16, token_prefix="p.1")
+    # The scheduler writes only for enrolled PMs.
+    store.profiles.enrol(T, user, "Europe/Berlin", NOW)
+    store.nudges.reschedule(T, user, NOW - timedelta(minutes=1))
+    claims = store.nudges.claim_due(NOW, lease_s=60, limit=16, token_prefix="p.1")
     assert [c.user_id for c in claims] == [user]
     return claims[0]
 
@@ -97,15 +96,15 @@ def test_mark_sent_many_after_redis_forgot_its_scripts(store: Store, admin: redi
     completes its claim, without raising: every script a refused batch uses is loaded again,
     not only the first command's."""
     claim = _due_claim(store)
-    store._ensure_script(MARK_SENT)  # a long-lived process has loaded both before
-    store._ensure_script(COMPLETE)
+    store.transport.load_script(MARK_SENT)  # a long-lived process has loaded both before
+    store.transport.load_script(COMPLETE)
     admin.script_flush()  # what a Redis restart does to the script cache
 
-    store.mark_sent_many([_sent(claim)])
+    store.nudges.mark_sent_many([_sent(claim)])
 
     assert admin.get(Keys.sent(T, "U1", "2026-11-25")) == "sent:1790000000.000100"
     assert admin.hgetall(Keys.due_leases(due_shard(T, "U1"))) == {}
-    assert store.due_at(T, "U1") == NOW + timedelta(days=1)
+    assert store.nudges.due_at(T, "U1") == NOW + timedelta(days=1)
 
 
 def test_mark_sent_many_never_completes_a_claim_before_its_record(
@@ -117,8 +116,8 @@ def test_mark_sent_many_never_completes_a_claim_before_its_record(
     case: Redis knows COMPLETE but not MARK_SENT, and goes away before the scripts can be
     loaded again."""
     claim = _due_claim(store)
-    store._ensure_script(MARK_SENT)
-    store._ensure_script(COMPLETE)
+    store.transport.load_script(MARK_SENT)
+    store.transport.load_script(COMPLETE)
     admin.script_flush()
     admin.script_load(COMPLETE)  # e.g. another process completed a claim since the restart
 
@@ -127,7 +126,7 @@ def test_mark_sent_many_never_completes_a_claim_before_its_record(
 
     monkeypatch.setattr(store.redis, "script_load", gone)
     with pytest.raises(StoreUnavailable):
-        store.mark_sent_many([_sent(claim)])
+        store.nudges.mark_sent_many([_sent(claim)])
 
     recorded = admin.get(Keys.sent(T, "U1", "2026-11-25"))
     leases = admin.hgetall(Keys.due_leases(due_shard(T, "U1")))
@@ -142,7 +141,7 @@ def test_a_batch_whose_reply_timed_out_is_not_executed_twice(url: str, admin: re
     store = Store(client)
     try:
         with pytest.raises(OutcomeUnknown) as lost:  # Redis may have run it: it did
-            store._exchange([("INCR", "pmc:test:ctr"), ("BLPOP", "pmc:test:empty", 1)])
+            store.transport.exchange([("INCR", "pmc:test:ctr"), ("BLPOP", "pmc:test:empty", 1)])
         assert isinstance(lost.value.__cause__, redis.exceptions.TimeoutError)
         assert admin.get("pmc:test:ctr") == "1"
     finally:
@@ -150,27 +149,31 @@ def test_a_batch_whose_reply_timed_out_is_not_executed_twice(url: str, admin: re
 
 
 def test_a_lost_claim_reply_is_reported_and_the_lease_brings_the_pm_back(
-    store: Store, admin: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    store: Store, admin: redis.Redis
 ) -> None:
     """The reply to `claim_due` is lost after Redis ran it (timeout, connection cut): the
     caller hears StoreUnavailable (the tick logs it), CLAIM ran once, not twice, and when the
-    lease ends the PM is claimed again for the same occurrence, as after a crashed process."""
-    store.reschedule(T, "U1", NOW - timedelta(minutes=1))
-    store._ensure_script(CLAIM)  # the steady state: Redis knows the script
-    real = store_module._send_and_read
-    lost = [True]
+    lease ends the PM is claimed again for the same occurrence, as after a crashed process.
+    The lost reply comes through the transport's public `wire` seam."""
+    lose_next = [False]
 
     def lose_first_reply(conn: Any, commands: Any) -> list[Any]:
-        replies = real(conn, commands)
-        if lost and lost.pop():
+        replies = send_and_read(conn, commands)  # Redis runs the batch, and answers
+        if lose_next[0]:
+            lose_next[0] = False
             raise redis.exceptions.TimeoutError("Timeout reading from socket")
         return replies
 
-    monkeypatch.setattr(store_module, "_send_and_read", lose_first_reply)
+    store = Store(store.redis, transport=Transport(store.redis, wire=lose_first_reply))
+    store.nudges.reschedule(T, "U1", NOW - timedelta(minutes=1))
+    store.transport.load_script(CLAIM)  # the steady state: Redis knows the script
+    lose_next[0] = True
     with pytest.raises(StoreUnavailable):
-        store.claim_due(NOW, lease_s=60, limit=16, token_prefix="p.1")
-    assert store.claim_due(NOW, lease_s=60, limit=16, token_prefix="p.2") == []  # leased
-    [again] = store.claim_due(NOW + timedelta(seconds=61), lease_s=60, limit=16, token_prefix="p.3")
+        store.nudges.claim_due(NOW, lease_s=60, limit=16, token_prefix="p.1")
+    assert store.nudges.claim_due(NOW, lease_s=60, limit=16, token_prefix="p.2") == []  # leased
+    [again] = store.nudges.claim_due(
+        NOW + timedelta(seconds=61), lease_s=60, limit=16, token_prefix="p.3"
+    )
     assert (again.user_id, again.occurrence, again.attempt) == ("U1", NOW - timedelta(minutes=1), 2)
 
 
@@ -192,7 +195,7 @@ def test_closing_the_store_and_its_client_closes_every_connection(
     def work() -> None:
         barrier.wait()
         for _ in range(50):
-            store._exchange([("PING",)])
+            store.transport.exchange([("PING",)])
 
     threads = [threading.Thread(target=work) for _ in range(4)]
     for t in threads:
@@ -219,7 +222,7 @@ def test_concurrent_exchanges_never_share_a_connection(store: Store) -> None:
         barrier.wait()
         for i in range(300):
             tag = f"{n}-{i}"
-            replies = store._exchange([("ECHO", f"a{tag}"), ("ECHO", f"b{tag}")])
+            replies = store.transport.exchange([("ECHO", f"a{tag}"), ("ECHO", f"b{tag}")])
             if replies != [f"a{tag}", f"b{tag}"]:
                 errors.append(f"{tag}: {replies!r}")
 
@@ -229,8 +232,9 @@ def test_concurrent_exchanges_never_share_a_connection(store: Store) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert len(store._spare) <= 16
-    assert len({id(c) for c in store._spare}) == len(store._spare)
+    assert len(store.transport.idle_connections()) <= 16
+    idle = store.transport.idle_connections()
+    assert len({id(c) for c in idle}) == len(idle)
 
 
 def test_an_error_reply_mid_batch_keeps_the_connection_in_step(
@@ -245,7 +249,7 @@ def test_an_error_reply_mid_batch_keeps_the_connection_in_step(
         ("EVALSHA", "0" * 40, 0),  # NOSCRIPT, not first: just an error reply
         ("GET", "pmc:test:k"),
     ]
-    replies = store._exchange(batch)
+    replies = store.transport.exchange(batch)
     assert replies[0] == "OK"
     assert isinstance(replies[1], redis.exceptions.ResponseError)
     assert "WRONGTYPE" in str(replies[1])
@@ -258,10 +262,10 @@ def test_an_error_reply_mid_batch_keeps_the_connection_in_step(
     pipe.get("pmc:test:k")
     piped = pipe.execute(raise_on_error=False)
     assert [type(r) for r in piped] == [bool, *(type(r) for r in replies[1:3]), str]
-    assert len(store._spare) == 1
-    assert store._exchange([("ECHO", "next")]) == ["next"]
+    assert len(store.transport.idle_connections()) == 1
+    assert store.transport.exchange([("ECHO", "next")]) == ["next"]
     with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
-        store._run_scripts([("ECHO", "x"), ("HSET", "pmc:test:k", "f", "v")])
+        store.transport.run_scripts([("ECHO", "x"), ("HSET", "pmc:test:k", "f", "v")])
 
 
 def test_a_timeout_mid_batch_never_hands_a_stale_reply_to_the_next_caller(
@@ -274,10 +278,12 @@ def test_a_timeout_mid_batch_never_hands_a_stale_reply_to_the_next_caller(
     store = Store(client)
     try:
         with pytest.raises(OutcomeUnknown):
-            store._exchange([("ECHO", "a"), ("BLPOP", "pmc:test:empty", 1), ("ECHO", "stale")])
-        assert len(store._spare) == 1
+            store.transport.exchange(
+                [("ECHO", "a"), ("BLPOP", "pmc:test:empty", 1), ("ECHO", "stale")]
+            )
+        assert len(store.transport.idle_connections()) == 1
         time.sleep(1.2)  # the BLPOP's nil and "stale" are now on the old socket
-        assert store._exchange([("ECHO", "mine"), ("ECHO", "too")]) == ["mine", "too"]
+        assert store.transport.exchange([("ECHO", "mine"), ("ECHO", "too")]) == ["mine", "too"]
     finally:
         client.close()
 
@@ -293,12 +299,12 @@ def test_only_an_answer_lost_after_sending_is_an_unknown_outcome(
     store = Store(client)
     try:
         with pytest.raises(OutcomeUnknown):
-            store._exchange([("BLPOP", "pmc:test:empty", 1)])
-        assert len(store._spare) == 1
+            store.transport.exchange([("BLPOP", "pmc:test:empty", 1)])
+        assert len(store.transport.idle_connections()) == 1
         redis_server.stop()
         for _ in range(2):
             with pytest.raises(StoreUnavailable) as refused:
-                store._exchange([("PING",)])
+                store.transport.exchange([("PING",)])
             assert not isinstance(refused.value, OutcomeUnknown)
     finally:
         client.close()
@@ -312,14 +318,14 @@ def test_redis_restart_with_every_spare_connection_dead(redis_server: RedisServe
     client = connect(redis_server.url)
     store = Store(client)
     try:
-        store.reschedule(T, "U1", NOW - timedelta(minutes=1))
+        store.nudges.reschedule(T, "U1", NOW - timedelta(minutes=1))
         barrier = threading.Barrier(6)
         results: list[Any] = []
 
         def use() -> None:
             barrier.wait()
             try:
-                results.append(store._exchange([("PING",), ("ECHO", "x")]))
+                results.append(store.transport.exchange([("PING",), ("ECHO", "x")]))
             except Exception as exc:
                 results.append(exc)
 
@@ -329,13 +335,13 @@ def test_redis_restart_with_every_spare_connection_dead(redis_server: RedisServe
         for t in threads:
             t.join()
         assert results == [["PONG", "x"]] * 6
-        spares = len(store._spare)
+        spares = len(store.transport.idle_connections())
         assert spares >= 2
 
         redis_server.stop()
         started = time.monotonic()
         with pytest.raises(StoreUnavailable):
-            store.reschedule(T, "U1", NOW)
+            store.nudges.reschedule(T, "U1", NOW)
         assert time.monotonic() - started < 2.5
         redis_server.start()  # same port; the AOF keeps data, never scripts
 
@@ -347,8 +353,8 @@ def test_redis_restart_with_every_spare_connection_dead(redis_server: RedisServe
         for t in threads:
             t.join()
         assert results == [["PONG", "x"]] * spares
-        store.reschedule(T, "U2", NOW - timedelta(minutes=1))  # NOSCRIPT -> reload
-        claims = store.claim_due(NOW, lease_s=60, limit=16, token_prefix="p.9")
+        store.nudges.reschedule(T, "U2", NOW - timedelta(minutes=1))  # NOSCRIPT -> reload
+        claims = store.nudges.claim_due(NOW, lease_s=60, limit=16, token_prefix="p.9")
         assert "U2" in {c.user_id for c in claims}  # (U1 may be back from the AOF too)
     finally:
         client.close()
@@ -368,7 +374,7 @@ def test_a_fast_restart_costs_no_failed_call(redis_server: RedisServer) -> None:
         def use() -> None:
             barrier.wait()
             try:
-                outcomes.append(store._exchange([("ECHO", "x")]))
+                outcomes.append(store.transport.exchange([("ECHO", "x")]))
             except StoreUnavailable as exc:
                 outcomes.append(exc)
 
@@ -381,11 +387,11 @@ def test_a_fast_restart_costs_no_failed_call(redis_server: RedisServer) -> None:
 
     try:
         assert together(6) == [["x"]] * 6
-        spares = len(store._spare)
+        spares = len(store.transport.idle_connections())
         assert spares >= 2
         redis_server.stop()
         redis_server.start()
-        assert store._exchange([("ECHO", "x")]) == ["x"]  # the top connection was dead
+        assert store.transport.exchange([("ECHO", "x")]) == ["x"]  # the top connection was dead
         assert together(spares) == [["x"]] * spares
     finally:
         client.close()
@@ -405,7 +411,7 @@ def test_thread_churn_does_not_grow_connections(redis_server: RedisServer) -> No
             def work(b: threading.Barrier = barrier) -> None:
                 b.wait()
                 for _ in range(20):
-                    store._exchange([("INCR", "pmc:test:n")])
+                    store.transport.exchange([("INCR", "pmc:test:n")])
 
             threads = [threading.Thread(target=work) for _ in range(10)]
             for t in threads:
@@ -413,7 +419,7 @@ def test_thread_churn_does_not_grow_connections(redis_server: RedisServer) -> No
             for t in threads:
                 t.join()
         assert admin.get("pmc:test:n") == str(8 * 10 * 20)
-        assert len(store._spare) <= 10
+        assert len(store.transport.idle_connections()) <= 10
         assert _clients(admin) - base <= 10
     finally:
         client.close()
@@ -429,16 +435,16 @@ def test_health_check_ping_after_the_server_closed_idle_connections(
     client = connect(url, health_check_interval=0.05)
     store = Store(client)
     try:
-        assert store._exchange([("ECHO", "1")]) == ["1"]
+        assert store.transport.exchange([("ECHO", "1")]) == ["1"]
         time.sleep(0.1)
-        assert store._exchange([("ECHO", "2"), ("ECHO", "3")]) == ["2", "3"]
+        assert store.transport.exchange([("ECHO", "2"), ("ECHO", "3")]) == ["2", "3"]
         admin.client_kill_filter(_type="normal", skipme=True)
         time.sleep(0.1)
-        assert store._exchange([("ECHO", "4"), ("ECHO", "5")]) == ["4", "5"]
+        assert store.transport.exchange([("ECHO", "4"), ("ECHO", "5")]) == ["4", "5"]
         admin.client_kill_filter(_type="normal", skipme=True)
         # In steady use too: a connection the server has just closed is opened again before
         # anything is sent on it (a send on it would be an unknown outcome).
-        assert store._exchange([("ECHO", "6")]) == ["6"]
+        assert store.transport.exchange([("ECHO", "6")]) == ["6"]
     finally:
         client.close()
 
@@ -446,14 +452,14 @@ def test_health_check_ping_after_the_server_closed_idle_connections(
 def test_a_forked_child_never_uses_the_parents_connection(store: Store) -> None:
     """After fork, the child makes its own connection (another CLIENT ID) and the parent's
     connection still works afterwards (the child neither shared nor shut it down)."""
-    parent_id = store._exchange([("CLIENT", "ID")])[0]
+    parent_id = store.transport.exchange([("CLIENT", "ID")])[0]
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
         code = 1
         try:
             os.close(read_end)
-            child_id = store._exchange([("CLIENT", "ID")])[0]
+            child_id = store.transport.exchange([("CLIENT", "ID")])[0]
             os.write(write_end, str(child_id).encode())
             import gc
 
@@ -467,7 +473,7 @@ def test_a_forked_child_never_uses_the_parents_connection(store: Store) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert child_id and int(child_id) != int(parent_id)
-    assert store._exchange([("CLIENT", "ID")]) == [parent_id]
+    assert store.transport.exchange([("CLIENT", "ID")]) == [parent_id]
 
 
 def test_the_sandbox_fakeredis_client_runs_scripted_batches() -> None:
@@ -475,16 +481,16 @@ def test_the_sandbox_fakeredis_client_runs_scripted_batches() -> None:
     builds its connections, NOSCRIPT is recognized and reloaded, error replies stay in step,
     and the ticker's scripted round trips work end to end."""
     store = Store(fakeredis.FakeRedis(decode_responses=True))
-    assert store.enrol(T, "U1", "Europe/Berlin", NOW) == "new"
+    assert store.profiles.enrol(T, "U1", "Europe/Berlin", NOW) == "new"
     claim = _due_claim(store)
-    [state] = store.nudge_states([(T, "U1")])
+    [state] = store.nudges.nudge_states([(T, "U1")])
     assert state.profile["tz"] == "Europe/Berlin"
-    assert store.guard([(T, "U1", "2026-11-25", claim.token)], 60) == ["ok"]
+    assert store.nudges.guard([(T, "U1", "2026-11-25", claim.token)], 60) == ["ok"]
     store.redis.script_flush()
-    store.mark_sent_many([_sent(claim)])  # (fresh Store: both scripts loaded first)
+    store.nudges.mark_sent_many([_sent(claim)])  # (fresh Store: both scripts loaded first)
     assert store.redis.get(Keys.sent(T, "U1", "2026-11-25")) == "sent:1790000000.000100"
-    assert store.due_at(T, "U1") == NOW + timedelta(days=1)
-    replies = store._exchange([("SET", "k", "v"), ("HSET", "k", "f", "v"), ("GET", "k")])
+    assert store.nudges.due_at(T, "U1") == NOW + timedelta(days=1)
+    replies = store.transport.exchange([("SET", "k", "v"), ("HSET", "k", "f", "v"), ("GET", "k")])
     assert replies[0] == "OK"
     assert isinstance(replies[1], redis.exceptions.ResponseError)
     assert replies[2] == "v"

@@ -37,7 +37,7 @@ from bot.runtime.logs import get_logger
 from bot.runtime.settings import Settings
 from bot.scheduled.recaps import Recaps, member_weeks
 from bot.scheduled.ticker import Ticker
-from bot.store import Keys, Store, connect, week_candidates
+from bot.store import Keys, NudgeRepo, RecapRepo, Store, connect, week_candidates
 from bot.surfaces import recap as recap_surface
 from tests.conftest import TEAM, Clock
 from tests.driver import visible_text
@@ -154,7 +154,7 @@ def test_the_lease_alone_stops_a_second_process_sending_the_same_nudge(
     process B ticking at the same instant claims nothing, because A's claim moved the PM out
     of the due index for the lease. Guards: the CLAIM script's move of the score to the
     lease's end (without it B claims the PM again and posts a second nudge)."""
-    monkeypatch.setattr(Store, "guard", lambda self, items, ttl_s: ["ok"] * len(items))
+    monkeypatch.setattr(NudgeRepo, "guard", lambda self, items, ttl_s: ["ok"] * len(items))
     enrol_pm(settings, rds, clock, "U0ALICE", "Europe/Berlin")
     held = HeldPost()
     a, b = ticker(settings, redis_url, held), ticker(settings, redis_url)
@@ -229,7 +229,7 @@ def test_the_recaps_index_alone_stops_a_second_recap(
     process B's tick at the same instant finds no recap due, because A's claim of the recaps
     index moved the team out of sight for the lease. Guards: CLAIM_RECAPS's move of the score
     (without it B posts the recap a second time)."""
-    monkeypatch.setattr(Store, "claim_recap", lambda self, *args: "ok")
+    monkeypatch.setattr(RecapRepo, "claim_recap", lambda self, *args: "ok")
     _recap_team(settings, rds, fake, clock)
     held = HeldPost()
     a, b = recaps(settings, redis_url, clock, held), recaps(settings, redis_url, clock)
@@ -255,11 +255,11 @@ def test_the_recap_claim_alone_stops_a_second_recap(
     run finds the claim saying "posted" and posts nothing. Guards: the claim key's SET NX
     (without it B posts the recap a second time)."""
 
-    def unleased(self: Store, now: datetime, lease_s: float) -> list[tuple[str, datetime]]:
+    def unleased(self: RecapRepo, now: datetime, lease_s: float) -> list[tuple[str, datetime]]:
         due = self.redis.zrangebyscore(Keys.RECAPS, "-inf", now.timestamp() * 1000, withscores=True)
         return [(str(team), datetime.fromtimestamp(ms / 1000, tz=UTC)) for team, ms in due]
 
-    monkeypatch.setattr(Store, "claim_due_recaps", unleased)
+    monkeypatch.setattr(RecapRepo, "claim_due_recaps", unleased)
     _recap_team(settings, rds, fake, clock)
     held = HeldPost()
     a, b = recaps(settings, redis_url, clock, held), recaps(settings, redis_url, clock)

@@ -24,11 +24,11 @@ import pytest
 import redis
 import structlog
 
-import bot.store as store_module
 from bot.fakeslack import FakeSlack
 from bot.runtime.settings import Settings
 from bot.scheduled import jobs
 from bot.store import Keys, Store, connect
+from bot.store.transport import send_and_read
 from tests.conftest import TEAM, Clock, serve_app
 from tests.driver import Response, SlackDriver
 from tests.redis_server import find_redis_server, free_port
@@ -335,11 +335,12 @@ def test_a_win_whose_answer_comes_late_is_never_told_not_saved(
             assert _stored_texts(slack).count(text) == 1
 
 
-def _lose_answers(monkeypatch: pytest.MonkeyPatch, *, ran: str = "", unsent: str = "") -> None:
+def _lose_answers(
+    monkeypatch: pytest.MonkeyPatch, store: Store, *, ran: str = "", unsent: str = ""
+) -> None:
     """The answer to the first batch starting with command `ran` is lost after Redis ran it;
     to the first starting with `unsent` before it reached Redis: a connection cut after
-    sending."""
-    real = store_module._send_and_read
+    sending. Through the transport's public `wire` seam."""
     pending = {ran, unsent} - {""}
 
     def lossy(conn: Any, commands: Any) -> list[Any]:
@@ -347,11 +348,11 @@ def _lose_answers(monkeypatch: pytest.MonkeyPatch, *, ran: str = "", unsent: str
         if first in pending:
             pending.discard(first)
             if first == ran:
-                real(conn, commands)
+                send_and_read(conn, commands)
             raise redis.exceptions.ConnectionError("Connection reset by peer")
-        return real(conn, commands)
+        return send_and_read(conn, commands)
 
-    monkeypatch.setattr(store_module, "_send_and_read", lossy)
+    monkeypatch.setattr(store.transport, "wire", lossy)
 
 
 @pytest.mark.parametrize("ran", [True, False])
@@ -361,7 +362,7 @@ def test_a_reflection_whose_answer_is_lost_is_checked_not_refused(
     """/reflect's write is sent and its answer lost: one check tells. Stored: "Saved" (once);
     not found: "couldn't confirm" with the text back, never "not saved"."""
     assert "Logged" in slack.command("/win", "shipped warm-up").text
-    _lose_answers(monkeypatch, **({"ran": "ZADD"} if ran else {"unsent": "ZADD"}))
+    _lose_answers(monkeypatch, slack.store, **({"ran": "ZADD"} if ran else {"unsent": "ZADD"}))
     reply = slack.command("/reflect", "Framed the bet")
     stored = [str(r["text"]) for r in slack.store.reflections(TEAM, "U0ALICE")]
     assert "not saved" not in reply.text.lower()
@@ -377,7 +378,7 @@ def test_a_first_win_whose_answer_is_lost_still_enrols_the_pm(
 ) -> None:
     """A new PM's first win is stored, its answer lost: the check finds it, the PM hears
     "Logged" and is enrolled as after any first win (listed in the team, welcomed)."""
-    _lose_answers(monkeypatch, ran="EVALSHA")
+    _lose_answers(monkeypatch, slack.store, ran="EVALSHA")
     reply = slack.command("/win", "clarity Framed the bet")
     assert "Logged" in reply.text
     assert [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")] == ["Framed the bet"]
@@ -391,7 +392,7 @@ def test_a_win_whose_answer_and_check_are_lost_is_unconfirmed(
     """The win was written, its answer lost and the check failed too (Redis gone): the PM is
     told it could not be confirmed, with the text back; never "not saved"."""
     assert "Logged" in slack.command("/win", "shipped warm-up").text
-    _lose_answers(monkeypatch, ran="EVALSHA", unsent="HGET")
+    _lose_answers(monkeypatch, slack.store, ran="EVALSHA", unsent="HGET")
     reply = slack.command("/win", "clarity Framed the bet")
     assert "couldn't confirm your win" in reply.text and "not saved" not in reply.text
     assert "```clarity Framed the bet```" in str(reply.json["blocks"])  # as typed
