@@ -7,6 +7,7 @@ No broadcast mentions; user text is escaped; within Slack's limits however large
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from bot.domain.recap import MAX_HIGHLIGHTS, Recap, share
@@ -121,14 +122,10 @@ def thread_reply(recap: Recap) -> dict[str, Any] | None:
 def _not_shown(recap: Recap, shown_count: int) -> tuple[int, int]:
     """(wins, people) the thread does not show: each opted-in PM's clarity wins this week (the
     larger of their week count and the highlights given) less those shown."""
-    given: dict[str, int] = {}
-    for win in recap.highlights:
-        given[win.user_id] = given.get(win.user_id, 0) + 1
-    shown: dict[str, int] = {}
-    for win in recap.highlights[:shown_count]:
-        shown[win.user_id] = shown.get(win.user_id, 0) + 1
+    given = Counter(win.user_id for win in recap.highlights)
+    shown = Counter(win.user_id for win in recap.highlights[:shown_count])
     rest = {
-        user: max(recap.shared_clarity.get(user, 0), given.get(user, 0)) - shown.get(user, 0)
+        user: max(recap.shared_clarity.get(user, 0), given[user]) - shown[user]
         for user in set(given) | set(recap.shared_clarity)
     }
     left = [n for n in rest.values() if n > 0]
