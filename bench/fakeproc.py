@@ -133,8 +133,13 @@ def main() -> int:
     fake = BenchSlack(team_id=args.team, bot_token=args.token).start()
     info = {"port": fake.port, "base_url": fake.base_url, "api_base_url": fake.api_base_url}
     print("READY " + json.dumps(info), flush=True)
-    # Also stop when the parent goes away (stdin closes), and never outlive the bench.
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+
+    def stop_with_the_parent() -> None:
+        sys.stdin.read()  # returns when the parent goes away (stdin closes)
+        stop.set()
+
+    # Also stop when the parent goes away, and never outlive the bench.
+    threading.Thread(target=stop_with_the_parent, daemon=True).start()
     stop.wait(MAX_LIFETIME_S)
     fake.stop()
     return 0

@@ -1,44 +1,36 @@
-"""The fake Slack answers real slack_sdk / Bolt clients the way Slack does."""
+"""The fake Slack's Web API methods answer real slack_sdk clients the way Slack does:
+auth, users, conversations, chat, Block Kit limits, views, files, response_url."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
-from collections.abc import Iterator, Sequence
-from collections.abc import Set as AbstractSet
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
-from slack_bolt import App, BoltRequest
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
-from slack_sdk.signature import SignatureVerifier
-from slack_sdk.socket_mode import SocketModeClient
-from slack_sdk.socket_mode.client import BaseSocketModeClient
-from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.fakeslack import (
     PROXY_VARS,
     FakeSlack,
     payloads,
-    signed_headers,
     validate_blocks,
     validate_view,
 )
-
-SAMPLES = Path("/work/shared/slack/java-slack-sdk-json-logs")
-TEAM = "T0TEAM"
-ANN = "U0ANN"
+from tests.fakeslack_support import (
+    ANN,
+    TEAM,
+    api_sample,
+    data_keys,
+    modal,
+    raw_post,
+    sample_fake,
+    section,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -49,50 +41,13 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
-    with FakeSlack(team_id=TEAM, bot_token="xoxb-test", app_token="xapp-test") as f:
-        f.add_user(ANN, name="Ann Lee", tz="Europe/Berlin", is_admin=True)
-        f.add_channel("C0PMS", name="pms", members=[ANN])
+    with sample_fake() as f:
         yield f
 
 
 @pytest.fixture
 def client(fake: FakeSlack) -> WebClient:
     return WebClient(token="xoxb-test", base_url=fake.api_base_url, timeout=5)
-
-
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def modal(title: str = "Log a win", **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "title": {"type": "plain_text", "text": title},
-        "blocks": [section("hello")],
-        **extra,
-    }
-
-
-def api_sample(name: str) -> dict[str, Any] | None:
-    """The Java SDK's sample answer of a Web API method, when the samples are around."""
-    path = SAMPLES / "api" / f"{name}.json"
-    return dict(json.loads(path.read_text())) if path.exists() else None
-
-
-def data_keys(resp: Any) -> set[str]:
-    return set(resp.data)
-
-
-def raw_post(url: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
-    """POST without slack_sdk, to see what the fake answers on the wire."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
-    try:
-        conn.request("POST", parts.path, body, {"Content-Type": content_type})
-        resp = conn.getresponse()
-        return resp.status, json.loads(resp.read() or b"{}")
-    finally:
-        conn.close()
 
 
 # --------------------------------------------------------------------------- auth
@@ -334,95 +289,6 @@ def test_post_ephemeral(fake: FakeSlack, client: WebClient) -> None:
         assert data_keys(resp) <= set(sample)
 
 
-# --------------------------------------------------------------------------- faults
-
-
-def test_fail_answers_the_error_then_recovers(fake: FakeSlack, client: WebClient) -> None:
-    fake.fail("chat.postMessage", "account_inactive")
-    with pytest.raises(SlackApiError) as exc:
-        client.chat_postMessage(channel="C0PMS", text="x")
-    assert exc.value.response["error"] == "account_inactive"
-    assert client.chat_postMessage(channel="C0PMS", text="x")["ok"] is True
-    assert [c.status for c in fake.calls_to("chat.postMessage")] == [200, 200]
-    assert len(fake.messages("C0PMS")) == 1
-
-
-def test_fail_until_cleared(fake: FakeSlack, client: WebClient) -> None:
-    fake.fail("users.info", "user_not_found", times=None)
-    for _ in range(3):
-        with pytest.raises(SlackApiError):
-            client.users_info(user=ANN)
-    fake.clear_faults()
-    assert client.users_info(user=ANN)["ok"] is True
-
-
-def test_rate_limit_raises_429_with_retry_after(fake: FakeSlack, client: WebClient) -> None:
-    fake.rate_limit("chat.postMessage", retry_after=7)
-    with pytest.raises(SlackApiError) as exc:
-        client.chat_postMessage(channel="C0PMS", text="x")
-    assert exc.value.response.status_code == 429
-    assert exc.value.response.headers["Retry-After"] == "7"
-    assert exc.value.response["error"] == "ratelimited"
-    assert fake.messages("C0PMS") == []
-
-
-def test_rate_limit_retry_handler_succeeds_on_retry(fake: FakeSlack) -> None:
-    client = WebClient(
-        token="xoxb-test",
-        base_url=fake.api_base_url,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=1)],
-    )
-    fake.rate_limit("chat.postMessage", retry_after=1)
-    started = time.monotonic()
-    assert client.chat_postMessage(channel="C0PMS", text="x")["ok"] is True
-    assert time.monotonic() - started >= 1.0  # it honoured Retry-After
-    assert [c.status for c in fake.calls_to("chat.postMessage")] == [429, 200]
-
-
-def test_server_error(fake: FakeSlack, client: WebClient) -> None:
-    fake.server_error("views.publish", status=503)
-    with pytest.raises(SlackApiError) as exc:
-        client.views_publish(user_id=ANN, view={"type": "home", "blocks": []})
-    assert exc.value.response.status_code == 503
-    fake.server_error("views.publish", status=500)
-    retrying = WebClient(
-        token="xoxb-test",
-        base_url=fake.api_base_url,
-        retry_handlers=[ServerErrorRetryHandler(max_retry_count=1)],
-    )
-    assert retrying.views_publish(user_id=ANN, view={"type": "home", "blocks": []})["ok"]
-    assert [c.status for c in fake.calls_to("views.publish")] == [503, 500, 200]
-
-
-def test_delay_makes_the_client_time_out_yet_slack_posted(fake: FakeSlack) -> None:
-    impatient = WebClient(token="xoxb-test", base_url=fake.api_base_url, timeout=1)
-    fake.delay("chat.postMessage", 2.5)
-    with pytest.raises(TimeoutError):
-        impatient.chat_postMessage(channel="C0PMS", text="slow")
-    # Slack still did it: a blind retry would double-post.
-    [call] = fake.wait_for("chat.postMessage", timeout=5)
-    assert call.status == 200
-    assert len(fake.messages("C0PMS")) == 1
-
-
-def test_workspace_bucket_limits_post_message(fake: FakeSlack, client: WebClient) -> None:
-    fake.workspace_bucket(0.5, burst=3)
-    for _ in range(3):
-        client.chat_postMessage(channel="C0PMS", text="x")
-    with pytest.raises(SlackApiError) as exc:
-        client.chat_postMessage(channel=ANN, text="x")
-    assert exc.value.response.status_code == 429
-    assert int(exc.value.response.headers["Retry-After"]) >= 1
-    fake.workspace_bucket(None)
-    assert client.chat_postMessage(channel="C0PMS", text="x")["ok"]
-
-
-def test_wait_for_times_out_with_a_useful_message(fake: FakeSlack, client: WebClient) -> None:
-    client.auth_test()
-    with pytest.raises(AssertionError, match=r"chat\.postMessage.*auth\.test"):
-        fake.wait_for("chat.postMessage", timeout=0.2)
-
-
 # --------------------------------------------------------------------------- Block Kit
 
 
@@ -618,295 +484,3 @@ def test_response_url_works_five_times(fake: FakeSlack) -> None:
     respond = Respond(response_url=fake.response_url("cmd-2"))
     statuses = [respond(text=str(i)).status_code for i in range(6)]
     assert statuses == [200] * 5 + [404]
-
-
-# --------------------------------------------------------------------------- Socket Mode
-
-
-def test_apps_connections_open_needs_the_app_token(fake: FakeSlack) -> None:
-    web = WebClient(base_url=fake.api_base_url)
-    url = web.apps_connections_open(app_token="xapp-test")["url"]
-    assert url.startswith(f"ws://127.0.0.1:{fake.port}/link/?ticket=")
-    with pytest.raises(SlackApiError) as exc:
-        web.apps_connections_open(app_token="xapp-wrong")
-    assert exc.value.response["error"] == "invalid_auth"
-
-
-def test_socket_mode_round_trip_with_the_builtin_client(fake: FakeSlack, client: WebClient) -> None:
-    received: list[SocketModeRequest] = []
-
-    def on_request(sm: BaseSocketModeClient, req: SocketModeRequest) -> None:
-        received.append(req)
-        ack = SocketModeResponse(envelope_id=req.envelope_id, payload={"text": "on it"})
-        sm.send_socket_mode_response(ack)
-
-    sm = SocketModeClient(app_token="xapp-test", web_client=client)
-    sm.socket_mode_request_listeners.append(on_request)
-    try:
-        sm.connect()
-        assert fake.socket_connected(timeout=5)
-        payload = payloads.slash_command_payload(
-            "/coach",
-            "win shipped :rocket:",
-            team_id=TEAM,
-            user_id=ANN,
-            channel_id="C0PMS",
-            response_url=fake.response_url("sm-1"),
-        )
-        ack = fake.socket_send("slash_commands", payload, envelope_id="env-1")
-        assert ack == {"envelope_id": "env-1", "payload": {"text": "on it"}}
-        assert received[0].type == "slash_commands"
-        assert received[0].payload["text"] == "win shipped :rocket:"
-
-        again = fake.socket_send("slash_commands", payload, envelope_id="env-1", retry_attempt=1)
-        assert again["envelope_id"] == "env-1"  # a redelivery is acked again
-        assert [r.retry_attempt for r in received] == [0, 1]
-        assert len(fake.calls_to("socket_ack")) == 2
-
-        fake.socket_disconnect()  # Slack asks for a reconnect; the client opens a new URL
-        fake.wait_for("apps.connections.open", count=2)
-        assert fake.socket_connected(timeout=5)
-        deadline = time.monotonic() + 5
-        while True:  # the old connection may still be the newest for a moment
-            try:
-                ack = fake.socket_send("events_api", {"type": "event_callback"}, timeout=1)
-                break
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
-        assert ack["envelope_id"]
-    finally:
-        sm.close()
-
-
-def test_socket_send_without_client_fails_fast(fake: FakeSlack) -> None:
-    assert fake.socket_connected(timeout=0.1) is False
-    with pytest.raises(AssertionError, match="no Socket Mode client"):
-        fake.socket_send("events_api", {}, timeout=0.5)
-
-
-def test_socket_send_times_out_without_ack(fake: FakeSlack, client: WebClient) -> None:
-    sm = SocketModeClient(app_token="xapp-test", web_client=client)  # no listener: no ack
-    try:
-        sm.connect()
-        assert fake.socket_connected()
-        with pytest.raises(AssertionError, match="no ack"):
-            fake.socket_send("interactive", {"type": "block_actions"}, timeout=0.5)
-    finally:
-        sm.close()
-
-
-# --------------------------------------------------------------------------- signing
-
-
-def test_signed_headers_match_slack_sdk_verifier() -> None:
-    body, ctype = payloads.slash_command(
-        "/coach", "hi", team_id=TEAM, user_id=ANN, channel_id="C0PMS", response_url="http://x"
-    )
-    headers = signed_headers("s3cret", body, content_type=ctype)
-    verifier = SignatureVerifier("s3cret")
-    assert verifier.is_valid_request(body, headers)
-    assert headers["Content-Type"] == ctype
-    assert not verifier.is_valid_request(body + b"x", headers)
-    assert not SignatureVerifier("other").is_valid_request(body, headers)
-    stale = signed_headers("s3cret", body, timestamp=int(time.time()) - 600)
-    assert not verifier.is_valid_request(body, stale)
-
-
-# --------------------------------------------------------------------------- payloads
-
-
-def sample_keys(name: str) -> set[str]:
-    if not SAMPLES.exists():
-        pytest.skip(f"{SAMPLES} is not available")
-    return set(json.loads((SAMPLES / name).read_text()))
-
-
-# Keys in the (merged) Java SDK samples that Slack sends only to Enterprise Grid installs,
-# workflow-step functions, link unfurls or, for is_cleared, view_closed; plus deprecated ones.
-NOT_SENT_TO_A_PLAIN_APP = {
-    "enterprise_id",
-    "enterprise_name",
-    "function_data",
-    "interactivity",
-    "bot_access_token",
-    "app_unfurl",
-    "authed_users",
-    "authed_teams",
-}
-
-
-def assert_covers(
-    built: set[str], sample: set[str], *, also_absent: AbstractSet[str] = frozenset()
-) -> None:
-    missing = sample - built - NOT_SENT_TO_A_PLAIN_APP - also_absent
-    assert not missing, f"builder lacks sample keys {sorted(missing)}"
-
-
-def test_slash_command_keys_cover_the_sample() -> None:
-    built = payloads.slash_command_payload(
-        "/coach", "hi", team_id=TEAM, user_id=ANN, channel_id="C0PMS", response_url="http://x"
-    )
-    sample = sample_keys("app-backend/SlashCommandPayload.json")
-    assert_covers(set(built), sample)
-    assert set(built) <= sample
-    assert all(isinstance(v, str) for v in built.values())  # form fields
-
-
-def test_block_actions_keys_cover_the_sample() -> None:
-    action = {"action_id": "win_undo", "value": "42"}
-    on_message = payloads.block_actions_payload(
-        [action],
-        team_id=TEAM,
-        user_id=ANN,
-        channel_id="C0PMS",
-        message={"ts": "1700000000.000100", "text": "hi"},
-        response_url="http://x",
-    )
-    on_view = payloads.block_actions_payload([action], team_id=TEAM, user_id=ANN, view=modal())
-    sample = sample_keys("app-backend/BlockActionPayload.json")
-    assert_covers(set(on_message) | set(on_view), sample)
-    assert set(on_message) <= sample and set(on_view) <= sample
-    assert "response_url" not in on_view and on_view["container"]["type"] == "view"
-    assert on_message["container"]["type"] == "message"
-    assert on_message["actions"][0]["action_ts"] and on_message["actions"][0]["block_id"]
-    ephemeral = payloads.block_actions_payload([action], team_id=TEAM, user_id=ANN, channel_id="D1")
-    assert ephemeral["container"]["is_ephemeral"] is True and "message" not in ephemeral
-    reply = {"ts": "1700000000.000200", "text": "Logged"}
-    explicit = payloads.block_actions_payload(
-        [action], team_id=TEAM, user_id=ANN, channel_id="C0PMS", message=reply, is_ephemeral=True
-    )
-    assert explicit["container"]["message_ts"] == reply["ts"] and "message" not in explicit
-
-
-def test_view_submission_keys_cover_the_sample() -> None:
-    values = {"text": {"text": {"type": "plain_text_input", "value": "shipped"}}}
-    first = payloads.view_submission_payload(
-        modal(), values, team_id=TEAM, user_id=ANN, view_id="V0STABLE"
-    )
-    second = payloads.view_submission_payload(
-        modal(), values, team_id=TEAM, user_id=ANN, view_id="V0STABLE"
-    )
-    sample = sample_keys("app-backend/ViewSubmissionPayload.json")
-    assert_covers(set(first), sample, also_absent={"is_cleared"})
-    assert set(first) <= sample | {"response_urls"}
-    assert first["view"]["state"]["values"] == values
-    assert first["view"]["id"] == second["view"]["id"] == "V0STABLE"
-    assert first["trigger_id"] != second["trigger_id"]
-    view_sample = set(
-        json.loads((SAMPLES / "app-backend/ViewSubmissionPayload.json").read_text())["view"]
-    )
-    assert view_sample <= set(first["view"])
-
-
-def test_view_closed_and_event_keys_cover_the_samples() -> None:
-    closed = payloads.view_closed_payload(modal(), team_id=TEAM, user_id=ANN)
-    assert_covers(set(closed), sample_keys("app-backend/ViewClosedPayload.json"))
-    event = payloads.event_callback_payload(
-        {"type": "app_home_opened", "user": ANN, "channel": "D1", "tab": "home"}, team_id=TEAM
-    )
-    for name in ("AppHomeOpenedPayload", "MemberJoinedChannelPayload", "MessagePayload"):
-        sample = sample_keys(f"events/{name}.json")
-        assert_covers(set(event), sample)
-        assert set(event) - sample <= {"context_team_id", "context_enterprise_id"}
-    assert event["type"] == "event_callback" and event["event"]["event_ts"]
-
-
-def test_http_bodies_are_what_bolt_expects(fake: FakeSlack, client: WebClient) -> None:
-    """Bolt accepts the builders' bodies, signed, and its respond() reaches the hook."""
-    app = App(client=client, signing_secret="s3cret", process_before_response=True)
-    seen: dict[str, Any] = {}
-
-    @app.command("/coach")
-    def on_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
-        ack()
-        seen["command"] = command
-        respond(text="Logged")
-
-    @app.action("win_undo")
-    def on_action(ack: Any, body: dict[str, Any]) -> None:
-        ack()
-        seen["action"] = body
-
-    @app.view("win")
-    def on_submit(ack: Any, view: dict[str, Any]) -> None:
-        ack()
-        seen["view"] = view
-
-    @app.event("app_home_opened")
-    def on_home(event: dict[str, Any]) -> None:
-        seen["event"] = event
-
-    bodies = [
-        payloads.slash_command(
-            "/coach",
-            "shipped",
-            team_id=TEAM,
-            user_id=ANN,
-            channel_id="C0PMS",
-            response_url=fake.response_url("bolt-1"),
-        ),
-        payloads.block_actions(
-            [{"action_id": "win_undo", "value": "1"}],
-            team_id=TEAM,
-            user_id=ANN,
-            channel_id="C0PMS",
-            message={"ts": "1700000000.000100", "text": "x"},
-            response_url=fake.response_url("bolt-2"),
-        ),
-        payloads.view_submission(modal(callback_id="win"), {}, team_id=TEAM, user_id=ANN),
-        payloads.event_callback({"type": "app_home_opened", "user": ANN}, team_id=TEAM),
-    ]
-    for body, ctype in bodies:
-        headers: dict[str, str | Sequence[str]] = {
-            **signed_headers("s3cret", body, content_type=ctype)
-        }
-        resp = app.dispatch(BoltRequest(body=body.decode(), headers=headers))
-        assert resp.status == 200, resp.body
-    assert seen["command"]["text"] == "shipped"
-    assert seen["action"]["actions"][0]["value"] == "1"
-    assert seen["view"]["callback_id"] == "win"
-    assert seen["event"]["user"] == ANN
-    assert fake.wait_for("response_url")[0].args["text"] == "Logged"
-
-    body, ctype = payloads.url_verification("chal-1")
-    headers = {**signed_headers("s3cret", body, content_type=ctype)}
-    resp = app.dispatch(BoltRequest(body=body.decode(), headers=headers))
-    assert json.loads(resp.body)["challenge"] == "chal-1"
-
-
-def test_bolt_socket_mode_handler_acks(fake: FakeSlack, client: WebClient) -> None:
-    app = App(client=client, signing_secret="unused")
-
-    @app.command("/coach")
-    def on_command(ack: Any) -> None:
-        ack(text="Got it")
-
-    handler = SocketModeHandler(app, app_token="xapp-test")
-    try:
-        handler.connect()  # type: ignore[no-untyped-call]
-        assert fake.socket_connected()
-        payload = payloads.slash_command_payload(
-            "/coach",
-            "hi",
-            team_id=TEAM,
-            user_id=ANN,
-            channel_id="C0PMS",
-            response_url=fake.response_url("sm-bolt"),
-        )
-        ack = fake.socket_send("slash_commands", payload)
-        assert ack["payload"] == {"text": "Got it"}
-    finally:
-        handler.close()  # type: ignore[no-untyped-call]
-
-
-# --------------------------------------------------------------------------- lifecycle
-
-
-def test_stop_is_idempotent_and_frees_the_port() -> None:
-    fake = FakeSlack().start()
-    url = fake.api_base_url
-    fake.stop()
-    fake.stop()
-    with pytest.raises(OSError):
-        raw_post(url + "auth.test", b"", "application/x-www-form-urlencoded")
