@@ -153,7 +153,7 @@ class Win:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
-        # Spelled out (not dataclasses.asdict, which deep-copies): this is on /win's hot path.
+        # Spelled out: the instants become ISO text, and dataclasses.asdict would deep-copy.
         data: dict[str, Any] = {
             "id": self.id,
             "team_id": self.team_id,

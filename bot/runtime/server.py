@@ -274,7 +274,7 @@ class Server:
                 await self._refuse(conn, 500)
                 return
             finally:
-                environ.clear()
+                environ.clear()  # the body is not held while the connection waits for more
                 self._release(conn)
             closing = self._stopping.is_set()
             await self._write(conn, reply, head_only=request.method == b"HEAD", close=closing)
