@@ -82,6 +82,7 @@ class KeepAliveWebClient(WebClient):
             conn.close()
 
     def open_connections(self) -> int:
+        """How many connections this client holds open, all threads together."""
         with self._open_lock:
             return len(self._open)
 
