@@ -24,10 +24,17 @@ def log(slack: SlackDriver, text: str, user: str = "U0ALICE") -> None:
 def choose(
     slack: SlackDriver, reply: Response | dict, action_id: str, value: str, block_id: str = "b"
 ) -> Response:
-    """Pick an option of an overflow menu in an ephemeral reply."""
+    """Pick an option of an overflow menu in an ephemeral reply: one that the reply offers."""
     from bot.fakeslack import payloads
 
     message = reply.json if isinstance(reply, Response) else reply
+    offered = [
+        option["value"]
+        for block in message.get("blocks", [])
+        if block.get("accessory", {}).get("action_id") == action_id
+        for option in block["accessory"].get("options", [])
+    ]
+    assert value in offered, (value, offered)
     hook = f"menu-{time.monotonic_ns()}"
     url = slack.fake.response_url(hook)
     action = {
@@ -47,7 +54,6 @@ def choose(
     )
     response = slack.post(body, content_type)
     response.response_url, response.hook = url, hook
-    del message
     return response
 
 
@@ -103,9 +109,9 @@ def test_history_edit_and_delete(slack: SlackDriver, fake: FakeSlack, clock: Clo
     deleted = choose(slack, reply, ACTION_HISTORY_MENU, f"delete:{thing2}")
     [posted] = slack.hook_posts(deleted)
     assert "Deleted: Thing 2" in visible_text(posted) and posted["replace_original"] is True
-    assert [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")] == ["Thing 0", "Thing 1"]
+    assert [w.text for w in slack.store.wins.user_wins(TEAM, "U0ALICE")] == ["Thing 0", "Thing 1"]
 
-    thing1 = slack.store.user_wins(TEAM, "U0ALICE")[1].id
+    thing1 = slack.store.wins.user_wins(TEAM, "U0ALICE")[1].id
     edit = choose(slack, reply, ACTION_HISTORY_MENU, f"edit:{thing1}")
     assert edit.status == 200
     opened = fake.wait_for("views.open")[-1]
@@ -122,7 +128,7 @@ def test_history_edit_and_delete(slack: SlackDriver, fake: FakeSlack, clock: Clo
     saved = slack.submit(view, values_in, view_id=opened.response["view"]["id"])
     assert saved.json["response_action"] == "update"
     assert "Thing 1, reframed" in visible_text(saved.json["view"])
-    edited = slack.store.get_win(TEAM, "U0ALICE", thing1)
+    edited = slack.store.wins.get_win(TEAM, "U0ALICE", thing1)
     assert edited is not None
     assert (edited.text, edited.lane, edited.week) == (
         "Thing 1, reframed",
@@ -132,7 +138,7 @@ def test_history_edit_and_delete(slack: SlackDriver, fake: FakeSlack, clock: Clo
     assert edited.link == "https://x.example/doc" and edited.beneficiary == "Design"
     weeks = slack.store.redis.hgetall(f"pmc:v1:{{{TEAM}:U0ALICE}}:weeks")
     assert weeks == {"2026-W48:s": "1", "2026-W47:c": "1"}
-    assert slack.store.team_week_entries(TEAM, "2026-W47") == [("U0ALICE", thing1)]
+    assert slack.store.recaps.team_week_entries(TEAM, "2026-W47") == [("U0ALICE", thing1)]
     # The history message was refreshed through its response_url.
     refreshed = [
         c.args for c in fake.calls_to("response_url") if "Thing 1, reframed" in visible_text(c.args)
@@ -156,7 +162,7 @@ def test_undo_removes_the_last_logged_win(slack: SlackDriver, clock: Clock) -> N
     assert "Removed: Second" in reply.text
     reply = slack.command("/coach", "undo")
     assert "Removed: First" in reply.text
-    assert slack.store.user_wins(TEAM, "U0ALICE") == []
+    assert slack.store.wins.user_wins(TEAM, "U0ALICE") == []
 
 
 def test_target_changes_the_balance_goal(slack: SlackDriver) -> None:
@@ -185,7 +191,7 @@ def test_a_newcomers_setting_is_not_saved_until_their_first_win(
 
     log(slack, "shipped Launched it")
     assert "now *40%*" in slack.command("/coach", "target 40").text
-    assert slack.store.profile(TEAM, "U0ALICE")["target"] == "40"
+    assert slack.store.profiles.profile(TEAM, "U0ALICE")["target"] == "40"
 
 
 def test_a_newcomers_nudge_schedule_promises_nothing_before_their_first_win(
@@ -214,19 +220,19 @@ def test_timezone_explicit_and_auto(slack: SlackDriver, fake: FakeSlack, clock: 
     )
     clock.set(datetime(2026, 11, 29, 20, 0, tzinfo=UTC))  # Monday 05:00 in Tokyo
     log(slack, "clarity In Tokyo")
-    weeks = {w.text: w.week for w in slack.store.user_wins(TEAM, "U0ALICE")}
+    weeks = {w.text: w.week for w in slack.store.wins.user_wins(TEAM, "U0ALICE")}
     assert weeks == {"In Berlin": "2026-W48", "In Tokyo": "2026-W49"}
     # Slack's user_change does not override the explicit choice…
     slack.event(
         {"type": "user_change", "user": {"id": "U0ALICE", "team_id": TEAM, "tz": "America/Chicago"}}
     )
     time.sleep(0.2)
-    assert slack.store.profile_tz(TEAM, "U0ALICE") == "Asia/Tokyo"
+    assert slack.store.profiles.profile_tz(TEAM, "U0ALICE") == "Asia/Tokyo"
     # …until the PM says auto: Slack is asked after the answer, the zone told through respond.
     auto = slack.command("/coach", "timezone auto")
     assert texts.TZ_AUTO_ASKING in auto.text and "Europe/Berlin" not in auto.text
     assert texts.TZ_AUTO.format(tz="Europe/Berlin") in told(fake, auto)
-    assert slack.store.profile(TEAM, "U0ALICE")["tz_source"] == "slack"
+    assert slack.store.profiles.profile(TEAM, "U0ALICE")["tz_source"] == "slack"
 
 
 def test_pause_and_resume(slack: SlackDriver) -> None:
@@ -245,9 +251,9 @@ def test_pause_and_resume(slack: SlackDriver) -> None:
 def test_share_on_off(slack: SlackDriver) -> None:
     log(slack, "shipped Launched it")
     assert "may now appear" in slack.command("/coach", "share on").text
-    assert slack.store.profile(TEAM, "U0ALICE")["share"] == "1"
+    assert slack.store.profiles.profile(TEAM, "U0ALICE")["share"] == "1"
     assert "stay private" in slack.command("/coach", "share off").text
-    assert slack.store.profile(TEAM, "U0ALICE")["share"] == "0"
+    assert slack.store.profiles.profile(TEAM, "U0ALICE")["share"] == "0"
     assert "share on" in slack.command("/coach", "share maybe").text
 
 
@@ -265,7 +271,9 @@ def test_custom_prompts(slack: SlackDriver) -> None:
     assert "no prompt number 1" in slack.command("/coach", "prompts remove 1").text
     assert "by its number" in slack.command("/coach", "prompts remove one").text
     assert "under 280" in slack.command("/coach", "prompts add " + "x" * 281).text
-    assert [t for _, t in slack.store.custom_prompts(TEAM, "U0ALICE")] == ["Who did I unblock?"]
+    assert [t for _, t in slack.store.profiles.custom_prompts(TEAM, "U0ALICE")] == [
+        "Who did I unblock?"
+    ]
 
 
 def test_export_sends_a_brag_document_privately(
@@ -335,22 +343,10 @@ def test_forget_me_deletes_everything(
     assert "Everything PM Coach knew about you is deleted" in visible_text(posted)
     fake.wait_for("views.publish")
 
-    for key in rds.scan_iter("*"):
-        assert "U0ALICE" not in key, key
-        kind = rds.type(key)
-        members: list[str] = []
-        if kind == "set":
-            members = list(rds.smembers(key))
-        elif kind == "zset":
-            members = list(rds.zrange(key, 0, -1))
-        elif kind == "hash":
-            members = list(rds.hkeys(key)) + list(rds.hvals(key))
-        elif kind == "string":
-            members = [rds.get(key) or ""]
-        assert not any("U0ALICE" in m for m in members), (key, members)
+    assert mentions(rds, "U0ALICE") == []
     # Bob is untouched.
-    assert [w.text for w in slack.store.user_wins(TEAM, "U0BOB")] == ["Bob's"]
-    assert slack.store.team_users(TEAM) == {"U0BOB"}
+    assert [w.text for w in slack.store.wins.user_wins(TEAM, "U0BOB")] == ["Bob's"]
+    assert slack.store.teams.team_users(TEAM) == {"U0BOB"}
 
 
 def test_store_down_is_reported_for_coach(settings, fake: FakeSlack, clock: Clock) -> None:  # type: ignore[no-untyped-def]
@@ -419,5 +415,5 @@ def test_after_forget_me_only_a_win_starts_fresh(
     slack.settle()
     assert "Logged" in again.text
     assert welcomes(fake, "U0ALICE") == 2
-    assert slack.store.profile(TEAM, "U0ALICE")
-    assert any("due" in key for key in mentions(rds, "U0ALICE"))  # nudges scheduled again
+    assert slack.store.profiles.profile(TEAM, "U0ALICE")
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") is not None  # nudges scheduled again

@@ -58,13 +58,13 @@ class Enrolment(CoachBase):
             # profile: the store has no "enrol only if present" script.
             return NOT_ENROLLED
         tz = self.tz_for(team_id, user_id)
-        return self.store.enrol(
+        return self.store.profiles.enrol(
             team_id, user_id, tz, self.clock(), self.tz_source(team_id, user_id, tz)
         )
 
     def is_enrolled(self, team_id: str, user_id: str) -> bool:
         """Whether the PM has a profile (one read; every profile holds a zone)."""
-        return bool(self.store.profile_zone(team_id, user_id)[0])
+        return bool(self.store.profiles.profile_zone(team_id, user_id)[0])
 
     def _enrolled_only(self, team_id: str, user_id: str) -> str:
         """`start_enrolment(create=False)` for a PM's own buttons and answers: an enrolled
@@ -85,7 +85,7 @@ class Enrolment(CoachBase):
         try:
             enrolling = outcome in ("new", "reactivated")
             if enrolling:  # listed in the team at once, before Slack is asked for the zone
-                self.store.add_team_user(team_id, user_id)
+                self.store.teams.add_team_user(team_id, user_id)
             # Each step once: the schedule below already uses the zone learnt.
             self.learn_zone(team_id, user_id, reschedule=not enrolling)
             if enrolling:
@@ -96,7 +96,7 @@ class Enrolment(CoachBase):
     def _enrolled(self, team_id: str, user_id: str, outcome: str) -> None:
         if outcome not in ("new", "reactivated"):
             return
-        self.store.add_team_user(team_id, user_id)
+        self.store.teams.add_team_user(team_id, user_id)
         self._schedule_and_welcome(team_id, user_id, outcome)
 
     def _schedule_and_welcome(self, team_id: str, user_id: str, outcome: str) -> None:
@@ -106,7 +106,7 @@ class Enrolment(CoachBase):
             self.send_welcome(team_id, user_id)
 
     def send_welcome(self, team_id: str, user_id: str) -> None:
-        profile = self.store.profile(team_id, user_id)
+        profile = self.store.profiles.profile(team_id, user_id)
         tz = profile.get("tz") or self.tz_for(team_id, user_id)
         message = nudge_blocks.welcome(schedule_from_profile(profile), tz)
         try:
@@ -128,7 +128,7 @@ class Enrolment(CoachBase):
         if self.knows_zone(team_id, user_id):
             return
         try:
-            guess, source = self.store.profile_zone(team_id, user_id)
+            guess, source = self.store.profiles.profile_zone(team_id, user_id)
             if guess is None:  # no profile (yet): nothing to keep a zone in
                 return
             if source != "fallback":
@@ -138,7 +138,7 @@ class Enrolment(CoachBase):
                 return
             # The patient client: nobody waits for this answer.
             looked = self.lookup_tz(user_id, self.slack)
-            if looked is None or not self.store.set_tz(team_id, user_id, looked, "slack"):
+            if looked is None or not self.store.profiles.set_tz(team_id, user_id, looked, "slack"):
                 return  # Slack cannot say now; or the PM chose a zone, or left, meanwhile
             self.tz_cache.put(team_id, user_id, looked)
             moved = self._replace_guessed_wins(team_id, user_id, looked) if looked != guess else 0
@@ -153,8 +153,8 @@ class Enrolment(CoachBase):
         """Slack says the PM's zone is now `tz` (a `user_change` event): keep it unless the PM
         chose a zone; if theirs was only a guess, the wins logged under it move to their local
         week as in `learn_zone`. True if stored."""
-        guess, source = self.store.profile_zone(team_id, user_id)
-        if not self.store.set_tz(team_id, user_id, tz, "slack"):
+        guess, source = self.store.profiles.profile_zone(team_id, user_id)
+        if not self.store.profiles.set_tz(team_id, user_id, tz, "slack"):
             return False
         self.tz_cache.drop(team_id, user_id)
         if source == "fallback" and tz != guess:
@@ -169,17 +169,20 @@ class Enrolment(CoachBase):
         zone learnt or chosen), so every one of them was placed by the guess. A backdated win
         keeps its week: the PM picked its day. Returns how many moved."""
         moved = 0
-        for win in self.store.user_wins(team_id, user_id, newest_first=True, limit=REPLACE_MAX):
+        for win in self.store.wins.user_wins(
+            team_id, user_id, newest_first=True, limit=REPLACE_MAX
+        ):
             week = week_of(win.at, tz)
             if win.at == win.logged_at and week != win.week:
-                self.store.edit_win(replace(win, week=week))
+                self.store.wins.edit_win(replace(win, week=week))
                 moved += 1
         return moved
 
     # Forget me --------------------------------------------------------------------------------
 
     def forget(self, team_id: str, user_id: str) -> int:
-        deleted = self.store.forget(team_id, user_id)
+        """Delete everything stored about the PM (`/coach forget-me`); returns how many keys."""
+        deleted = self.store.profiles.forget(team_id, user_id)
         self.tz_cache.drop(team_id, user_id)
         self.log.info("pm_forgotten", team_id=team_id, user_id=user_id, keys=deleted)
         return deleted

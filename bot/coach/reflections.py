@@ -28,6 +28,8 @@ from bot.surfaces import texts
 
 @dataclass(frozen=True)
 class Export:
+    """A brag document ready to send: its range, Markdown, file name and how many wins."""
+
     range: ExportRange
     markdown: str
     filename: str
@@ -39,7 +41,7 @@ class Reflections(Enrolment):
 
     def latest_prompt(self, team_id: str, user_id: str) -> tuple[str, str]:
         """(prompt id, text) of the PM's latest nudge, or a fresh pick if there was none."""
-        record = self.store.nudge_record(team_id, user_id)
+        record = self.store.nudges.nudge_record(team_id, user_id)
         if record.get("prompt"):
             return record.get("prompt_id", ""), record["prompt"]
         ov = self.overview(team_id, user_id)
@@ -70,10 +72,10 @@ class Reflections(Enrolment):
             "text": text,
         }
         try:
-            self.store.add_reflection(team_id, user_id, reflection, now)
+            self.store.profiles.add_reflection(team_id, user_id, reflection, now)
         except OutcomeUnknown:  # the answer was lost: ask once whether it is stored
             try:
-                stored = self.store.has_reflection(team_id, user_id, reflection)
+                stored = self.store.profiles.has_reflection(team_id, user_id, reflection)
             except StoreUnavailable:
                 stored = False
             if not stored:
@@ -96,7 +98,7 @@ class Reflections(Enrolment):
         # A day of slack on both sides; the document keeps wins by their local date.
         start = local_noon(rng.start, tz) - timedelta(days=1)
         end = local_noon(rng.end, tz) + timedelta(days=1)
-        wins = self.store.user_wins(team_id, user_id, start=start, end=end)
+        wins = self.store.wins.user_wins(team_id, user_id, start=start, end=end)
         reflections = []
         if with_reflections:
             reflections = [
@@ -105,7 +107,7 @@ class Reflections(Enrolment):
                     prompt=str(r.get("prompt") or ""),
                     text=str(r["text"]),
                 )
-                for r in self.store.reflections(team_id, user_id, start=start, end=end)
+                for r in self.store.profiles.reflections(team_id, user_id, start=start, end=end)
             ]
         document = brag_document(
             wins,
@@ -122,6 +124,7 @@ class Reflections(Enrolment):
         )
 
     def display_name(self, user_id: str) -> str:
+        """How the brag document names the PM; their user id if Slack cannot say."""
         try:
             user = self.profile_client.users_info(user=user_id).get("user") or {}
         except (SlackApiError, SlackClientError, OSError):

@@ -25,14 +25,16 @@ class PMSettings(Enrolment):
         fields = schedule.to_fields()
         if not schedule.enabled:
             fields = {"nudges": "off"}
-        self.store.set_profile(team_id, user_id, **fields)
+        self.store.profiles.set_profile(team_id, user_id, **fields)
         return self.schedule_next(team_id, user_id)
 
     def snooze(self, team_id: str, user_id: str, days: int = 1) -> datetime:
         """Raises NotEnrolled for a PM without a profile (an old nudge after forget-me)."""
         self._enrolled(team_id, user_id, self._enrolled_only(team_id, user_id))
         until = self.clock() + timedelta(days=days)
-        self.store.set_profile(team_id, user_id, snooze_at=str(int(until.timestamp() * 1000)))
+        self.store.profiles.set_profile(
+            team_id, user_id, snooze_at=str(int(until.timestamp() * 1000))
+        )
         self.schedule_next(team_id, user_id)
         return until
 
@@ -40,8 +42,8 @@ class PMSettings(Enrolment):
         """Raises NotEnrolled for a PM without a profile (an old nudge after forget-me)."""
         self._enrolled(team_id, user_id, self._enrolled_only(team_id, user_id))
         week = week_of(self.clock(), self.tz_for(team_id, user_id))
-        self.store.set_profile(team_id, user_id, skip_week=week)
-        self.store.clear_profile(team_id, user_id, "snooze_at")
+        self.store.profiles.set_profile(team_id, user_id, skip_week=week)
+        self.store.profiles.clear_profile(team_id, user_id, "snooze_at")
         self.schedule_next(team_id, user_id)
         return week
 
@@ -52,14 +54,15 @@ class PMSettings(Enrolment):
         self.enrol(team_id, user_id)
         first = week_of(self.clock(), self.tz_for(team_id, user_id))
         paused = [shift_week(first, i) for i in range(weeks)]
-        self.store.pause(team_id, user_id, paused)
+        self.store.profiles.pause(team_id, user_id, paused)
         self.schedule_next(team_id, user_id)
         return paused[0], paused[-1]
 
     def resume(self, team_id: str, user_id: str) -> int:
+        """End a pause from this week on; returns how many paused weeks were removed."""
         self.enrol(team_id, user_id)
         current = week_of(self.clock(), self.tz_for(team_id, user_id))
-        removed = self.store.resume(team_id, user_id, current)
+        removed = self.store.profiles.resume(team_id, user_id, current)
         self.schedule_next(team_id, user_id)
         return removed
 
@@ -73,24 +76,24 @@ class PMSettings(Enrolment):
         if not 1 <= percent <= 100:
             raise ValueError("target must be 1–100")
         self.enrol(team_id, user_id)
-        self.store.set_profile(team_id, user_id, target=str(percent))
+        self.store.profiles.set_profile(team_id, user_id, target=str(percent))
 
     def set_share(self, team_id: str, user_id: str, share: bool) -> None:
         self.enrol(team_id, user_id)
-        self.store.set_profile(team_id, user_id, share="1" if share else "0")
+        self.store.profiles.set_profile(team_id, user_id, share="1" if share else "0")
 
     def set_timezone(self, team_id: str, user_id: str, tz: str | None) -> str:
         """An explicit IANA zone, or None to follow Slack's zone again. Returns the zone."""
         self.enrol(team_id, user_id)
         if tz is None:
             zone_name = self.slack_tz(user_id)
-            self.store.set_tz(team_id, user_id, zone_name, "slack", force=True)
+            self.store.profiles.set_tz(team_id, user_id, zone_name, "slack", force=True)
         else:
             found = canonical_tz(tz)
             if found is None:
                 raise ValueError("unknown time zone")
             zone_name = found
-            self.store.set_tz(team_id, user_id, zone_name, "explicit")
+            self.store.profiles.set_tz(team_id, user_id, zone_name, "explicit")
         self.tz_cache.put(team_id, user_id, zone_name)
         self.schedule_next(team_id, user_id)
         self.log.info(
@@ -110,7 +113,7 @@ class PMSettings(Enrolment):
         if looked is None:
             return None
         self.enrol(team_id, user_id)
-        self.store.set_tz(team_id, user_id, looked, "slack", force=True)
+        self.store.profiles.set_tz(team_id, user_id, looked, "slack", force=True)
         self.tz_cache.put(team_id, user_id, looked)
         self.schedule_next(team_id, user_id)
         self.log.info("tz_set", team_id=team_id, user_id=user_id, tz=looked, source="slack")
@@ -133,6 +136,7 @@ class PMSettings(Enrolment):
         return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
     def bot_in_channel(self, channel_id: str) -> bool:
+        """Whether the app is a member of the channel (the team recap posts there)."""
         try:
             info = self.profile_client.conversations_info(channel=channel_id).get("channel") or {}
         except (SlackApiError, SlackClientError, OSError):

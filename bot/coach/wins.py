@@ -26,6 +26,8 @@ from bot.store import LogOutcome, OutcomeUnknown, StoreUnavailable
 
 @dataclass(frozen=True)
 class Logged:
+    """A win logged (or edited), and where the PM stands with it."""
+
     win: Win
     duplicate: bool
     standing: Standing
@@ -35,6 +37,8 @@ class Logged:
 
 @dataclass(frozen=True)
 class Undone:
+    """The win removed by an undo, and where the PM stands without it."""
+
     win: Win | None  # None: already removed
     standing: Standing | None
 
@@ -84,7 +88,7 @@ class Wins(CoachBase):
                 beneficiary=beneficiary,
             )
             try:
-                outcome = self.store.log_win(
+                outcome = self.store.wins.log_win(
                     win,
                     tz=tz,
                     now=now,
@@ -98,7 +102,7 @@ class Wins(CoachBase):
             self.log.info("tz_changed_elsewhere", team_id=team_id, user_id=user_id)
             tz = outcome.tz
             # The stored zone; cached only if it is trusted (it may be another request's guess).
-            if self.store.profile_zone(team_id, user_id) == (tz, "fallback"):
+            if self.store.profiles.profile_zone(team_id, user_id) == (tz, "fallback"):
                 self.tz_cache.drop(team_id, user_id)
                 tz_source = "fallback"
             else:
@@ -109,7 +113,7 @@ class Wins(CoachBase):
         duplicate = outcome.status == "duplicate"
         removed = False
         if duplicate:
-            stored = self.store.get_win(team_id, user_id, outcome.win_id)
+            stored = self.store.wins.get_win(team_id, user_id, outcome.win_id)
             removed = stored is None  # undone since the first delivery
             win = stored or win
         self.log.info(
@@ -136,7 +140,7 @@ class Wins(CoachBase):
         or the check failed too): the win may still land, so the PM must not hear "not
         saved"."""
         try:
-            found = self.store.stored_win(win, now=now)
+            found = self.store.wins.stored_win(win, now=now)
         except StoreUnavailable:
             found = None
         ids = {"team_id": win.team_id, "user_id": win.user_id, "win_id": win.id}
@@ -149,7 +153,7 @@ class Wins(CoachBase):
     def draft(self, team_id: str, user_id: str, text: str) -> tuple[str, LaneSuggestion]:
         """Keep `/win <text>` until the PM picks a lane; suggest one from the wording."""
         text = validate_text(text)
-        draft_id = self.store.save_draft(team_id, user_id, {"text": text})
+        draft_id = self.store.profiles.save_draft(team_id, user_id, {"text": text})
         return draft_id, suggest_lane(text)
 
     def log_draft(self, team_id: str, user_id: str, draft_id: str, lane: Lane) -> Logged | None:
@@ -158,9 +162,9 @@ class Wins(CoachBase):
         Returns None when the draft expired and was never logged.
         """
         source = f"draft:{draft_id}"
-        draft = self.store.get_draft(team_id, user_id, draft_id)
+        draft = self.store.profiles.get_draft(team_id, user_id, draft_id)
         if draft is None:
-            win = self.store.get_win(team_id, user_id, win_id(team_id, user_id, source))
+            win = self.store.wins.get_win(team_id, user_id, win_id(team_id, user_id, source))
             if win is None:
                 return None
             # Already logged by the first click: re-log through the same source to read the
@@ -179,7 +183,8 @@ class Wins(CoachBase):
     # History, edit, undo ----------------------------------------------------------------------
 
     def history(self, team_id: str, user_id: str, count: int) -> list[Win]:
-        return self.store.user_wins(team_id, user_id, newest_first=True, limit=count)
+        """The PM's latest `count` wins, newest first."""
+        return self.store.wins.user_wins(team_id, user_id, newest_first=True, limit=count)
 
     def edit_win(
         self,
@@ -195,7 +200,7 @@ class Wins(CoachBase):
     ) -> Logged | None:
         """Change a win. Its local week stays the one it was logged in unless the date moves.
         None when the win no longer exists."""
-        current = self.store.get_win(team_id, user_id, win_id_)
+        current = self.store.wins.get_win(team_id, user_id, win_id_)
         if current is None:
             return None
         text = validate_text(text)
@@ -221,14 +226,15 @@ class Wins(CoachBase):
             beneficiary=beneficiary,
             extra=current.extra,
         )
-        outcome = self.store.edit_win(edited)
+        outcome = self.store.wins.edit_win(edited)
         if outcome.state is None:
             return None
         self.log.info("win_edited", team_id=team_id, user_id=user_id, win_id=win_id_)
         return Logged(win=edited, duplicate=False, standing=self.standing(outcome.state, tz, now))
 
     def undo(self, team_id: str, user_id: str, win_id_: str) -> Undone:
-        outcome = self.store.delete_win(team_id, user_id, win_id_)
+        """Remove one win (a second undo of it finds nothing and removes nothing)."""
+        outcome = self.store.wins.delete_win(team_id, user_id, win_id_)
         if outcome.win is None or outcome.state is None:
             return Undone(win=None, standing=None)
         self.log.info("win_undone", team_id=team_id, user_id=user_id, win_id=win_id_)
@@ -237,7 +243,7 @@ class Wins(CoachBase):
 
     def undo_last(self, team_id: str, user_id: str) -> Undone:
         """Remove the win the PM logged most recently (whatever date it was for)."""
-        last = self.store.last_logged_id(team_id, user_id)
+        last = self.store.wins.last_logged_id(team_id, user_id)
         if last is None:
             return Undone(win=None, standing=None)
         return self.undo(team_id, user_id, last)
