@@ -27,7 +27,7 @@ from bot.runtime.logs import get_logger
 from bot.scheduled.recaps import Recaps, member_weeks
 from bot.store import Keys, Store, connect, week_candidates
 
-BATCH = 500  # Store.recap_members' batch
+BATCH = 500  # RecapRepo.recap_members' batch
 BOT = "U0FAKEBOT01"
 
 
@@ -84,15 +84,15 @@ def breakdown(recaps: Recaps, stub: MembersStub, week: str) -> dict[str, float]:
     store = recaps.store
     t0 = time.perf_counter()
     in_channel = recaps.members(stub, RECAP_CHANNEL)  # type: ignore[arg-type]
-    users = store.team_users(TEAM)
+    users = store.teams.team_users(TEAM)
     pms = [u for u in in_channel if u in users]
     t1 = time.perf_counter()
-    rows = store.recap_members(TEAM, pms, week=week)
+    rows = store.recaps.recap_members(TEAM, pms, week=week)
     t2 = time.perf_counter()
     members = member_weeks(rows, week)
     t3 = time.perf_counter()
     candidates = week_candidates(row for row in rows if row.share == "1")
-    wins = store.first_clarity_wins(TEAM, week, candidates, MAX_HIGHLIGHTS)
+    wins = store.recaps.first_clarity_wins(TEAM, week, candidates, MAX_HIGHLIGHTS)
     t4 = time.perf_counter()
     built = build_recap(week, members, wins, prompt_of_the_week(week).text)
     t5 = time.perf_counter()
@@ -234,7 +234,7 @@ def memory_figures(result: dict[str, Any]) -> list[Figure]:
             "the win's JSON",
             "state it",
             "INFO",
-            f"Store.log_win's own commands, captured and replayed 500 wins per pipeline; "
+            f"WinRepo.log_win's own commands, captured and replayed 500 wins per pipeline; "
             f"MEMORY USAGE per win by key: {parts}",
             result,
         ),

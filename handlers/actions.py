@@ -134,7 +134,7 @@ def history_menu(
         coach = coach_of(context)
         in_view = (body.get("container") or {}).get("type") == "view"
         if choice == "edit":
-            win = coach.store.get_win(team_id, user_id, win_id_)
+            win = coach.store.wins.get_win(team_id, user_id, win_id_)
             if win is None:
                 return
             tz = coach.tz_for(team_id, user_id)

@@ -95,7 +95,9 @@ def history(args: str, ctx: Ctx) -> None:
     wins = ctx.coach.history(ctx.team_id, ctx.user_id, count)
     tz = ctx.coach.tz_for(ctx.team_id, ctx.user_id)
     text, reply = coach_blocks.history(wins, tz)
-    mine = ctx.coach.store.reflections(ctx.team_id, ctx.user_id, limit=3, newest_first=True)
+    mine = ctx.coach.store.profiles.reflections(
+        ctx.team_id, ctx.user_id, limit=3, newest_first=True
+    )
     ctx.reply((text, reply + nudge_blocks.reflections_blocks(mine, tz)))
 
 
@@ -153,7 +155,7 @@ def target(args: str, ctx: Ctx) -> None:
 
 def timezone(args: str, ctx: Ctx) -> None:
     if not args:
-        profile = ctx.coach.store.profile(ctx.team_id, ctx.user_id)
+        profile = ctx.coach.store.profiles.profile(ctx.team_id, ctx.user_id)
         tz = profile.get("tz") or ctx.coach.tz_for(ctx.team_id, ctx.user_id)
         source = "you chose it" if profile.get("tz_source") == "explicit" else "from Slack"
         if profile.get("tz_source") in (None, "fallback"):  # Slack is not asked while it waits
@@ -217,7 +219,7 @@ def prompts(args: str, ctx: Ctx) -> None:
             ctx.say(texts.PROMPTS_BAD.get(str(exc), texts.PROMPTS_BAD["blank"]))
             return
         ctx.coach.enrol(ctx.team_id, ctx.user_id)
-        number = store.add_prompt(ctx.team_id, ctx.user_id, text, MAX_CUSTOM_PROMPTS)
+        number = store.profiles.add_prompt(ctx.team_id, ctx.user_id, text, MAX_CUSTOM_PROMPTS)
         if number is None:
             ctx.say(texts.PROMPTS_FULL.format(limit=MAX_CUSTOM_PROMPTS))
         else:
@@ -228,7 +230,7 @@ def prompts(args: str, ctx: Ctx) -> None:
             ctx.say(texts.PROMPTS_BAD["bad_number"])
             return
         number = int(rest.strip())
-        if store.remove_prompt(ctx.team_id, ctx.user_id, number):
+        if store.profiles.remove_prompt(ctx.team_id, ctx.user_id, number):
             ctx.say(texts.PROMPTS_REMOVED.format(number=number))
         else:
             ctx.say(texts.PROMPTS_NOT_FOUND.format(number=number))
@@ -236,7 +238,7 @@ def prompts(args: str, ctx: Ctx) -> None:
     if action:
         ctx.reply(coach_blocks.help_reply(unknown=f"prompts {args}"))
         return
-    custom = store.custom_prompts(ctx.team_id, ctx.user_id)
+    custom = store.profiles.custom_prompts(ctx.team_id, ctx.user_id)
     ctx.reply(coach_blocks.prompts_list(len(library()), len(THEMES), custom))
 
 
@@ -245,12 +247,12 @@ def nudges(args: str, ctx: Ctx) -> None:
     coach = ctx.coach
     tz = coach.tz_for(ctx.team_id, ctx.user_id)
     if not args:
-        schedule = schedule_from_profile(coach.store.profile(ctx.team_id, ctx.user_id))
+        schedule = schedule_from_profile(coach.store.profiles.profile(ctx.team_id, ctx.user_id))
         ctx.say(texts.NUDGES_SHOW.format(schedule=schedule.describe(), tz=tz))
         return
     try:
         if args.lower() == "on":
-            current = schedule_from_profile(coach.store.profile(ctx.team_id, ctx.user_id))
+            current = schedule_from_profile(coach.store.profiles.profile(ctx.team_id, ctx.user_id))
             schedule = NudgeSchedule(days=current.days, at=current.at)
         else:
             schedule = parse_schedule(args)
@@ -274,7 +276,7 @@ def recap(args: str, ctx: Ctx) -> None:
         if schedule is None:
             ctx.say(texts.RECAP_SHOW_OFF)
             return
-        due = ctx.coach.store.recap_due_at(ctx.team_id)
+        due = ctx.coach.store.recaps.recap_due_at(ctx.team_id)
         when = due.astimezone(zone(schedule.tz)).strftime("%a %d %b, %H:%M") if due else "—"
         ctx.say(
             texts.RECAP_SHOW.format(

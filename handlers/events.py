@@ -38,7 +38,7 @@ def uninstalled(event: dict[str, Any], body: dict[str, Any], context: Any) -> No
     team."""
     coach = coach_of(context)
     team_id = str(body.get("team_id") or context.get("team_id") or "")
-    coach.store.mark_uninstalled(team_id, coach.clock())
+    coach.store.teams.mark_uninstalled(team_id, coach.clock())
     context["log"].warning("team_uninstalled", kind=event.get("type"))
 
 

@@ -119,7 +119,7 @@ def open_prompts(ack: Ack, body: dict[str, Any], client: WebClient, context: Any
 
     def work() -> None:
         team_id, user_id = ids_of(body)
-        custom = coach_of(context).store.custom_prompts(team_id, user_id)
+        custom = coach_of(context).store.profiles.custom_prompts(team_id, user_id)
         client.views_open(
             trigger_id=body["trigger_id"], view=home.prompts_modal(custom, len(library()))
         )
@@ -138,9 +138,9 @@ def remove_prompt(
         coach = coach_of(context)
         value = str(action.get("value") or "")
         if is_number(value):
-            coach.store.remove_prompt(team_id, user_id, int(value))
+            coach.store.profiles.remove_prompt(team_id, user_id, int(value))
         view = body.get("view") or {}
-        custom = coach.store.custom_prompts(team_id, user_id)
+        custom = coach.store.profiles.custom_prompts(team_id, user_id)
         client.views_update(
             view_id=view.get("id"),
             hash=view.get("hash"),
@@ -206,7 +206,7 @@ def settings_submitted(
             ack(response_action="errors", errors={home.FIELD_TARGET: texts.HOME_FORGOTTEN})
             return
         coach.set_target(team_id, user_id, int(target_value))
-        current_tz = coach.store.profile(team_id, user_id)
+        current_tz = coach.store.profiles.profile(team_id, user_id)
         if tz_value and canonical_tz(tz_value) != current_tz.get("tz"):
             coach.set_timezone(team_id, user_id, tz_value)
         follow_slack = not tz_value and current_tz.get("tz_source") == "explicit"
@@ -252,7 +252,7 @@ def prompts_submitted(
         if enrolled == NOT_ENROLLED:  # a form left open across forget-me
             ack(response_action="errors", errors={home.FIELD_PROMPT: texts.HOME_FORGOTTEN})
             return
-        added = coach.store.add_prompt(team_id, user_id, text, MAX_CUSTOM_PROMPTS)
+        added = coach.store.profiles.add_prompt(team_id, user_id, text, MAX_CUSTOM_PROMPTS)
     except StoreUnavailable:
         ack(response_action="errors", errors={home.FIELD_PROMPT: texts.NOT_SAVED_SHORT})
         return

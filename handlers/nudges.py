@@ -24,7 +24,7 @@ def recorded_nudge(coach: Coach, team_id: str, user_id: str, ts: str) -> dict[st
     """The PM's latest nudge as the store recorded it (channel, ts, prompt, prompt id) when
     `ts` names it, else {}. A payload's ts or channel only ever selects: what the app updates
     is what it posted (private_metadata and message fields are the client's to edit)."""
-    record = coach.store.nudge_record(team_id, user_id)
+    record = coach.store.nudges.nudge_record(team_id, user_id)
     if not ts or record.get("ts") != ts or not record.get("channel"):
         return {}
     return {k: record.get(k, "") for k in ("channel", "ts", "prompt", "prompt_id")}
@@ -55,7 +55,7 @@ def _prompt_text(coach: Coach, team_id: str, user_id: str, prompt_id: str) -> st
     of the PM's own (`custom:<n>`); "" when it names none of them."""
     if not prompt_id:
         return ""
-    record = coach.store.nudge_record(team_id, user_id)
+    record = coach.store.nudges.nudge_record(team_id, user_id)
     if record.get("prompt_id") == prompt_id and record.get("prompt"):
         return record["prompt"]
     built_in = next((p.text for p in library() if p.id == prompt_id), None)
@@ -63,7 +63,7 @@ def _prompt_text(coach: Coach, team_id: str, user_id: str, prompt_id: str) -> st
         return built_in
     kind, _, number = prompt_id.partition(":")
     if kind == "custom" and is_number(number):
-        mine = dict(coach.store.custom_prompts(team_id, user_id))
+        mine = dict(coach.store.profiles.custom_prompts(team_id, user_id))
         return mine.get(int(number), "")
     return ""
 

@@ -64,7 +64,7 @@ HOSTILE = [
 
 
 def wins_of(slack: SlackDriver, user: str = "U0ALICE", team: str = TEAM) -> list[Any]:
-    return slack.store.user_wins(team, user)
+    return slack.store.wins.user_wins(team, user)
 
 
 def live_mentions(obj: Any) -> list[str]:
@@ -412,7 +412,7 @@ def test_concurrent_double_click_on_both_lanes_logs_once(
     assert all("Logged" in t for t in texts)
     weeks = slack.store.redis.hgetall(f"pmc:v1:{{{TEAM}:U0ALICE}}:weeks")
     assert sum(int(v) for v in weeks.values()) == 1
-    assert len(slack.store.team_week_entries(TEAM, "2026-W48")) == 1
+    assert len(slack.store.recaps.team_week_entries(TEAM, "2026-W48")) == 1
     assert_clean(fake, question, *clicks)
 
 
@@ -495,7 +495,7 @@ def test_redelivery_after_undo_never_claims_logged(slack: SlackDriver) -> None:
     again = slack.command("/win", "clarity Framed it", trigger_id="trig-redo")
     assert wins_of(slack) == []
     assert "Logged" not in again.text, again.text
-    assert slack.store.team_week_entries(TEAM, "2026-W48") == []
+    assert slack.store.recaps.team_week_entries(TEAM, "2026-W48") == []
 
 
 def test_malformed_modal_submissions_store_nothing(slack: SlackDriver, fake: FakeSlack) -> None:
@@ -568,7 +568,7 @@ def test_odd_coach_spellings_are_understood(slack: SlackDriver, fake: FakeSlack)
         reply = slack.command("/coach", raw)
         assert expected in told(fake, reply), (raw, told(fake, reply))  # tz auto: a follow-up
         replies.append(reply)
-    profile = slack.store.profile(TEAM, "U0ALICE")
+    profile = slack.store.profiles.profile(TEAM, "U0ALICE")
     assert profile["target"] == "35" and profile["share"] == "0"
     assert profile["tz"] == "Europe/Berlin" and profile["tz_source"] == "slack"
     assert slack.store.redis.smembers(f"pmc:v1:{{{TEAM}:U0ALICE}}:paused") == set()
@@ -627,7 +627,7 @@ def test_overlong_timezone_is_refused_kindly(slack: SlackDriver) -> None:
     reply = slack.command("/coach", "timezone Europe/" + "A" * 300)
     assert reply.status == 200
     assert "don't know the time zone" in reply.text
-    assert slack.store.profile_tz(TEAM, "U0ALICE") == "Europe/Berlin"
+    assert slack.store.profiles.profile_tz(TEAM, "U0ALICE") == "Europe/Berlin"
 
 
 def test_lowercase_utc_is_accepted(slack: SlackDriver) -> None:
@@ -635,7 +635,7 @@ def test_lowercase_utc_is_accepted(slack: SlackDriver) -> None:
     slack.command("/win", "shipped Set up")  # settings are a PM's: a win enrols first
     reply = slack.command("/coach", "timezone utc")
     assert "now *UTC*" in reply.text, reply.text
-    assert slack.store.profile_tz(TEAM, "U0ALICE") == "UTC"
+    assert slack.store.profiles.profile_tz(TEAM, "U0ALICE") == "UTC"
 
 
 def test_coach_accepts_any_whitespace_separator(slack: SlackDriver) -> None:
@@ -668,8 +668,8 @@ def test_hostile_prompts_fill_up_and_stay_inert(slack: SlackDriver, fake: FakeSl
     long = slack.command("/coach", "prompts add " + "p" * 281)
     assert "under 280" in long.text
     listing = slack.command("/coach", "prompts")
-    assert len(slack.store.custom_prompts(TEAM, "U0ALICE")) == 20
-    assert {t for _, t in slack.store.custom_prompts(TEAM, "U0ALICE")} == {prompt}
+    assert len(slack.store.profiles.custom_prompts(TEAM, "U0ALICE")) == 20
+    assert {t for _, t in slack.store.profiles.custom_prompts(TEAM, "U0ALICE")} == {prompt}
     home = open_home(slack, fake)
     slack.click_in_view(home, ACTION_HOME_PROMPTS)
     modal = fake.wait_for("views.open")[-1]
@@ -700,7 +700,7 @@ def test_edit_and_delete_races(slack: SlackDriver, fake: FakeSlack) -> None:
     assert "no longer exists" in visible_text(saved.json["view"])
     assert wins_of(slack) == []
     assert slack.store.redis.hgetall(f"pmc:v1:{{{TEAM}:U0ALICE}}:weeks") == {}
-    assert slack.store.team_week_entries(TEAM, "2026-W48") == []
+    assert slack.store.recaps.team_week_entries(TEAM, "2026-W48") == []
     opens = len(fake.calls_to("views.open"))
     assert overflow(slack, f"edit:{win.id}").status == 200
     settle()
@@ -837,7 +837,7 @@ def test_a_transient_users_info_failure_does_not_pin_the_zone(
     assert "Logged" in slack.command("/win", "clarity First, Slack hiccuped").text
     slack.coach.tz_cache.drop(TEAM, "U0ALICE")  # as a restarted or second process would
     assert "Logged" in slack.command("/win", "clarity Second, Slack fine").text
-    assert slack.store.profile_tz(TEAM, "U0ALICE") == "Europe/Berlin"
+    assert slack.store.profiles.profile_tz(TEAM, "U0ALICE") == "Europe/Berlin"
 
 
 # Newcomers and forget-me ---------------------------------------------------------------------
@@ -861,7 +861,7 @@ def test_clicks_from_a_user_who_never_used_the_app_write_nothing(
     assert "Welcome to PM Coach" in visible_text(home)
     settle()
     assert user_keys(rds, "U0BOB") == []
-    assert "U0BOB" not in slack.store.team_users(TEAM)
+    assert "U0BOB" not in slack.store.teams.team_users(TEAM)
     assert fake.calls_to("views.open") == []
     assert_clean(fake, *clicks)
 
@@ -902,7 +902,7 @@ def test_commands_from_a_user_who_never_used_the_app(
     slack.settle()
     assert wins_of(slack, "U0BOB") == []
     assert user_keys(rds, "U0BOB") == []
-    assert "U0BOB" not in slack.store.team_users(TEAM)
+    assert "U0BOB" not in slack.store.teams.team_users(TEAM)
     assert fake.messages("U0BOB") == []  # no welcome DM: a command never enrols
     assert_clean(fake, *replies)
 
@@ -940,7 +940,7 @@ def test_forget_me_then_win_again_starts_fresh(
     again = slack.command("/win", "clarity After")
     assert "Clarity streak: 1 week" in again.text and "target 50%" in again.text
     assert [w.text for w in wins_of(slack)] == ["After"]
-    profile = slack.store.profile(TEAM, "U0ALICE")
+    profile = slack.store.profiles.profile(TEAM, "U0ALICE")
     assert (profile["tz"], profile["tz_source"]) == ("Europe/Berlin", "slack")
     assert "target" not in profile
     assert "1 win logged in all" in slack.command("/coach", "stats").text
@@ -989,14 +989,14 @@ def test_two_teams_never_see_or_change_each_other(
 
     assert {w.id for w in wins_of(slack)} == a_ids
     assert [w.text for w in wins_of(slack, "U0BOB")] == ["Bob in A"]
-    profile = slack.store.profile(TEAM, "U0ALICE")
+    profile = slack.store.profiles.profile(TEAM, "U0ALICE")
     assert profile["target"] == "70" and profile.get("share") is None
-    assert slack.store.custom_prompts(TEAM, "U0ALICE") == [(1, "A's prompt")]
+    assert slack.store.profiles.custom_prompts(TEAM, "U0ALICE") == [(1, "A's prompt")]
     assert rds.smembers(f"pmc:v1:{{{TEAM}:U0ALICE}}:paused") == set()
-    assert slack.store.team_users(TEAM) == {"U0ALICE", "U0BOB"}
-    assert len(slack.store.team_week_entries(TEAM, "2026-W48")) == 3
+    assert slack.store.teams.team_users(TEAM) == {"U0ALICE", "U0BOB"}
+    assert len(slack.store.recaps.team_week_entries(TEAM, "2026-W48")) == 3
     assert user_keys(rds, "U0ALICE", TEAM_B) == []
-    assert slack.store.team_users(TEAM_B) == set()
+    assert slack.store.teams.team_users(TEAM_B) == set()
     assert "A's clarity" in visible_text(open_home(slack, fake))
     assert_clean(fake, b_undo, export)
 
@@ -1007,9 +1007,9 @@ def test_team_b_win_lands_only_in_team_b(slack: SlackDriver, rds: redis.Redis) -
     assert "Logged" in b.command("/win", "clarity Only in B").text
     assert wins_of(slack) == []
     assert [w.text for w in wins_of(slack, team=TEAM_B)] == ["Only in B"]
-    assert slack.store.team_users(TEAM) == set()
-    assert slack.store.team_users(TEAM_B) == {"U0ALICE"}
-    assert slack.store.team_week_entries(TEAM, "2026-W48") == []
+    assert slack.store.teams.team_users(TEAM) == set()
+    assert slack.store.teams.team_users(TEAM_B) == {"U0ALICE"}
+    assert slack.store.recaps.team_week_entries(TEAM, "2026-W48") == []
     for key in rds.scan_iter("pmc:v1:*"):
         assert f"{{{TEAM}:" not in str(key) and f"{{{TEAM}}}" not in str(key), key
         if rds.type(key) == "zset":
@@ -1144,7 +1144,9 @@ def test_prompts_modal_forged_and_hostile_submissions(slack: SlackDriver, fake: 
     assert submit("   \n").json == {} or "errors" not in submit("   \n").json
     assert "prompt" in submit("q" * 281).json["errors"]
     assert submit("<!channel> & what did I decide?").status == 200
-    assert slack.store.custom_prompts(TEAM, "U0ALICE") == [(1, "<!channel> & what did I decide?")]
+    assert slack.store.profiles.custom_prompts(TEAM, "U0ALICE") == [
+        (1, "<!channel> & what did I decide?")
+    ]
     home = open_home(slack, fake)
     slack.click_in_view(home, ACTION_HOME_PROMPTS)
     opened = fake.wait_for("views.open")[-1]
@@ -1158,7 +1160,8 @@ def test_prompts_modal_forged_and_hostile_submissions(slack: SlackDriver, fake: 
     ]
     assert slack.click_in_view(live, ACTION_PROMPT_REMOVE).status == 200
     fake.wait_for("views.update")
-    assert len(slack.store.custom_prompts(TEAM, "U0ALICE")) == 1  # forged number: nothing removed
+    # forged number: nothing removed
+    assert len(slack.store.profiles.custom_prompts(TEAM, "U0ALICE")) == 1
     assert_clean(fake)
 
 

@@ -191,20 +191,20 @@ def test_a_subcommand_failing_after_enrolment_says_not_done_once(
     fake.add_user(NEW, tz="Europe/Berlin")
     assert "Logged" in slack.command("/win", "shipped First", user=NEW).text  # a win enrols
     assert len(fake.messages(NEW)) == 1  # the welcome, once the zone is learnt
-    slack.store.mark_inactive(TEAM, NEW)
-    slack.store.reschedule(TEAM, NEW, None)
+    slack.store.profiles.mark_inactive(TEAM, NEW)
+    slack.store.nudges.reschedule(TEAM, NEW, None)
 
     def down(*_args: Any, **_kwargs: Any) -> None:
         raise redis.exceptions.ConnectionError("Connection reset by peer")
 
-    monkeypatch.setattr(slack.store, "set_profile", down)
+    monkeypatch.setattr(slack.store.profiles, "set_profile", down)
     reply = slack.command("/coach", "target 40", user=NEW)
     assert reply.status == 200
     assert "did *not* go through" in reply.text and "40%" not in reply.text
     assert hook_texts(fake, reply) == []
     assert len(fake.messages(NEW)) == 1
-    assert slack.store.due_at(TEAM, NEW) is not None
-    assert "inactive" not in slack.store.profile(TEAM, NEW)
+    assert slack.store.nudges.due_at(TEAM, NEW) is not None
+    assert "inactive" not in slack.store.profiles.profile(TEAM, NEW)
 
 
 def test_acknowledged_work_finishes_at_shutdown_and_late_work_runs_inline(
@@ -266,7 +266,7 @@ def test_forget_me_is_confirmed_even_if_the_home_cannot_be_reset(
     fake.fail("views.publish", "not_enabled")
     confirm = slack.click(ask, ACTION_FORGET)
     assert confirm.status == 200
-    assert slack.store.user_wins(TEAM, "U0ALICE") == []  # it really is gone
+    assert slack.store.wins.user_wins(TEAM, "U0ALICE") == []  # it really is gone
     said = hook_texts(fake, confirm)
     assert not any("nothing was changed" in s for s in said), said
     assert any("deleted" in s for s in said), said
@@ -289,14 +289,14 @@ def test_reflect_with_text_as_first_use_enrols_nobody(slack: SlackDriver, fake: 
     fake.add_user(NEW, tz="Europe/Berlin")
     reply = slack.command("/reflect", "I unblocked the data team", user=NEW)
     assert texts.NOT_SET_UP in reply.text and "I unblocked the data team" in reply.text
-    assert fake.messages(NEW) == [] and slack.store.profile(TEAM, NEW) == {}
+    assert fake.messages(NEW) == [] and slack.store.profiles.profile(TEAM, NEW) == {}
 
 
 def test_recap_here_does_not_wait_for_slack(slack: SlackDriver, fake: FakeSlack) -> None:
     fake.add_channel("C0TEAM", members=["U0ADMIN"])
     with held_until_answered(slack, "conversations.info") as seen:
         reply = slack.command("/coach", "recap here", user="U0ADMIN", channel="C0TEAM")
-    assert reply.status == 200 and "C0TEAM" in json.dumps(slack.store.team_settings(TEAM))
+    assert reply.status == 200 and "C0TEAM" in json.dumps(slack.store.recaps.team_settings(TEAM))
     assert seen == [0] and fake.calls_to("conversations.info")  # asked after answering
 
 
@@ -308,21 +308,21 @@ def test_a_failed_enrolment_follow_up_never_contradicts_a_saved_change(
     if surface == "coach_target":
         # A command never enrols: it re-enrols a PM who had left (after their first win).
         assert "Logged" in slack.command("/win", "shipped First", user=NEW).text
-        slack.store.mark_inactive(TEAM, NEW)
+        slack.store.profiles.mark_inactive(TEAM, NEW)
 
     def down(*_args: Any, **_kwargs: Any) -> None:
         raise redis.exceptions.ConnectionError("Connection reset by peer")
 
-    monkeypatch.setattr(slack.store, "add_team_user", down)
+    monkeypatch.setattr(slack.store.teams, "add_team_user", down)
     if surface == "coach_target":
         reply = slack.command("/coach", "target 40", user=NEW)
         assert "40%" in reply.text
-        assert slack.store.profile(TEAM, NEW).get("target") == "40"
+        assert slack.store.profiles.profile(TEAM, NEW).get("target") == "40"
     else:
         ask = slack.command("/win", "Framed the Q3 bet", user=NEW)
         reply = slack.click(ask, ACTION_PICK_CLARITY, user=NEW)
         assert "Logged" in hook_texts(fake, reply)[0]
-        assert len(slack.store.user_wins(TEAM, NEW)) == 1
+        assert len(slack.store.wins.user_wins(TEAM, NEW)) == 1
     said = hook_texts(fake, reply)
     assert not any("did *not* go through" in s for s in said), said
 
@@ -378,7 +378,7 @@ def test_a_redis_error_reply_is_not_a_500(
     # A refusal counts as the store being unavailable: said in the answer itself.
     assert texts.NOT_DONE in reply.text and reply.json["response_type"] == "ephemeral"
     assert hook_texts(fake, reply) == []  # nothing after contradicts (or repeats) it
-    assert slack.store.profile(TEAM, "U0ALICE").get("share") != "1"
+    assert slack.store.profiles.profile(TEAM, "U0ALICE").get("share") != "1"
 
 
 def test_a_win_stored_under_redis_oom_is_never_called_unchanged(
@@ -387,7 +387,7 @@ def test_a_win_stored_under_redis_oom_is_never_called_unchanged(
     slack.command("/win", "shipped warm-up win")  # an enrolled PM
     with redis_full(rds, redis_url):
         reply = slack.command("/win", "clarity Framed the bet")
-    stored = [w for w in slack.store.user_wins(TEAM, "U0ALICE") if w.text == "Framed the bet"]
+    stored = [w for w in slack.store.wins.user_wins(TEAM, "U0ALICE") if w.text == "Framed the bet"]
     said = [*hook_texts(fake, reply), reply.text]
     if stored:  # the script ran before the refused index write: the PM hears "logged"
         assert "Logged" in reply.text and not any("nothing was changed" in s for s in said), said

@@ -345,8 +345,8 @@ def test_run_sends_due_nudges_from_its_own_tick(
     client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
     store = Store(client)
     now = datetime.now(UTC)
-    store.enrol(TEAM, "U0ALICE", "Europe/Berlin", now)
-    store.reschedule(TEAM, "U0ALICE", now - timedelta(minutes=1))
+    store.profiles.enrol(TEAM, "U0ALICE", "Europe/Berlin", now)
+    store.nudges.reschedule(TEAM, "U0ALICE", now - timedelta(minutes=1))
     port = free_port()
     process = Process(cli_env(fake, redis_url, PORT=str(port)))
     try:
@@ -355,5 +355,5 @@ def test_run_sends_due_nudges_from_its_own_tick(
         assert call.args["metadata"]["event_type"] == "pmc_nudge"
     finally:
         assert process.stop() == 0
-    assert store.due_at(TEAM, "U0ALICE") is not None
-    assert store.due_at(TEAM, "U0ALICE") > now  # type: ignore[operator]
+    assert store.nudges.due_at(TEAM, "U0ALICE") is not None
+    assert store.nudges.due_at(TEAM, "U0ALICE") > now  # type: ignore[operator]

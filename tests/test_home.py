@@ -111,7 +111,7 @@ def test_settings_modal_changes_settings_and_refreshes_home(
     reply = slack.submit(view, values, view_id=opened.response["view"]["id"])
     assert reply.status == 200 and "errors" not in reply.json
     fake.wait_for("views.publish", count=publishes + 1)
-    profile = slack.store.profile(TEAM, "U0ALICE")
+    profile = slack.store.profiles.profile(TEAM, "U0ALICE")
     assert (profile["target"], profile["tz"], profile["tz_source"], profile["share"]) == (
         "30",
         "America/New_York",
@@ -145,7 +145,7 @@ def test_prompts_modal_adds_and_removes(slack: SlackDriver, fake: FakeSlack) -> 
         view, {"prompt": {"value": {"type": "plain_text_input", "value": "Who did I unblock?"}}}
     )
     assert added.status == 200
-    assert slack.store.custom_prompts(TEAM, "U0ALICE") == [(1, "Who did I unblock?")]
+    assert slack.store.profiles.custom_prompts(TEAM, "U0ALICE") == [(1, "Who did I unblock?")]
     # Re-open and remove it with its button; the modal and the Home are refreshed.
     _home_click(slack, fake, ACTION_HOME_PROMPTS)
     opened = fake.wait_for("views.open", count=2)[-1]
@@ -155,7 +155,7 @@ def test_prompts_modal_adds_and_removes(slack: SlackDriver, fake: FakeSlack) -> 
     assert slack.click_in_view(live, ACTION_PROMPT_REMOVE).status == 200
     update = fake.wait_for("views.update")[-1]
     assert "Who did I unblock?" not in visible_text(update.args["view"])
-    assert slack.store.custom_prompts(TEAM, "U0ALICE") == []
+    assert slack.store.profiles.custom_prompts(TEAM, "U0ALICE") == []
 
 
 def test_log_a_win_from_home_refreshes_it(slack: SlackDriver, fake: FakeSlack) -> None:
@@ -183,7 +183,7 @@ def test_delete_from_home_refreshes_it(slack: SlackDriver, fake: FakeSlack) -> N
     slack.command("/win", "clarity Keep")
     slack.command("/win", "shipped Drop me")
     home = open_home(slack, fake)
-    drop = next(w for w in slack.store.user_wins(TEAM, "U0ALICE") if w.text == "Drop me")
+    drop = next(w for w in slack.store.wins.user_wins(TEAM, "U0ALICE") if w.text == "Drop me")
     action = {
         "type": "overflow",
         "action_id": "history_menu",

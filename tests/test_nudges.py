@@ -81,7 +81,7 @@ def test_first_use_enrols_with_one_welcome_dm(
     text = visible_text(welcome)
     assert "every Fri at 15:00 (Europe/Berlin)" in text
     assert "/coach nudges mon,thu 09:30" in text and "/coach nudges off" in text
-    assert slack.store.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN
 
 
 def test_the_welcome_is_never_posted_twice(slack: SlackDriver, fake: FakeSlack) -> None:
@@ -92,7 +92,7 @@ def test_the_welcome_is_never_posted_twice(slack: SlackDriver, fake: FakeSlack) 
     fake.server_error("chat.postMessage", status=503)
     assert "Logged" in slack.command("/win", "shipped Released the beta", user="U0BOB").text
     assert len(fake.calls_to("chat.postMessage")) == 1 and dms(fake, "U0BOB") == []
-    assert slack.store.due_at(TEAM, "U0BOB") is not None
+    assert slack.store.nudges.due_at(TEAM, "U0BOB") is not None
     fake.rate_limit("chat.postMessage", retry_after=1)
     assert "Logged" in slack.command("/win", "shipped Released it", user="U0CAROL").text
     assert len(fake.calls_to("chat.postMessage")) == 3 and len(dms(fake, "U0CAROL")) == 1
@@ -111,7 +111,7 @@ def test_opening_the_home_does_not_enrol(
     fake.wait_for("views.publish", count=2)
     assert "Your PM Coach" in visible_text(fake.home_view("U0BOB"))
     assert len(dms(fake, "U0BOB")) == 1
-    assert slack.store.due_at(TEAM, "U0BOB") == datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
+    assert slack.store.nudges.due_at(TEAM, "U0BOB") == datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
 
 
 def test_the_nudge_dm(slack: SlackDriver, fake: FakeSlack) -> None:
@@ -128,9 +128,9 @@ def test_the_nudge_dm(slack: SlackDriver, fake: FakeSlack) -> None:
     assert "This week so far: 2 🚀 shipped, 0 🧭 clarity" in text
     for label in ("Log a clarity win", "Reflect", "Snooze 1 day", "Skip this week"):
         assert label in text
-    record = slack.store.nudge_record(TEAM, "U0ALICE")
+    record = slack.store.nudges.nudge_record(TEAM, "U0ALICE")
     assert record["ts"] == nudge["ts"] and record["prompt"] in text
-    assert slack.store.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(days=7)
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(days=7)
 
 
 def test_reflect_button_stores_privately_and_updates_the_nudge(
@@ -143,7 +143,7 @@ def test_reflect_button_stores_privately_and_updates_the_nudge(
     opened = fake.wait_for("views.open")[-1]
     view = opened.args["view"]
     assert view["callback_id"] == "reflect_modal"
-    prompt = slack.store.nudge_record(TEAM, "U0ALICE")["prompt"]
+    prompt = slack.store.nudges.nudge_record(TEAM, "U0ALICE")["prompt"]
     assert prompt in visible_text(view)
     empty = slack.submit(view, {"answer": {"value": {"type": "plain_text_input", "value": " "}}})
     assert empty.json["response_action"] == "errors"
@@ -151,7 +151,7 @@ def test_reflect_button_stores_privately_and_updates_the_nudge(
     done = slack.submit(view, {"answer": {"value": {"type": "plain_text_input", "value": answer}}})
     assert done.status == 200
     fake.wait_for("chat.update")
-    [stored] = slack.store.reflections(TEAM, "U0ALICE")
+    [stored] = slack.store.profiles.reflections(TEAM, "U0ALICE")
     assert stored["text"] == answer and stored["prompt"] == prompt
     [updated] = nudges(fake)
     assert "Reflection saved privately" in visible_text(updated)
@@ -183,7 +183,7 @@ def test_log_a_clarity_win_from_the_nudge(
     )
     fake.wait_for("chat.update")
     assert "Clarity win logged" in visible_text(nudges(fake)[0])
-    assert "Framed Q1 for the team" in [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")]
+    assert "Framed Q1 for the team" in [w.text for w in slack.store.wins.user_wins(TEAM, "U0ALICE")]
 
 
 def test_snooze_sends_again_a_day_later_once(
@@ -195,11 +195,11 @@ def test_snooze_sends_again_a_day_later_once(
     click_dm(slack, nudges(fake)[0], ACTION_NUDGE_SNOOZE)
     fake.wait_for("chat.update")
     assert "Snoozed" in visible_text(nudges(fake)[0])
-    due = slack.store.due_at(TEAM, "U0ALICE")
+    due = slack.store.nudges.due_at(TEAM, "U0ALICE")
     assert due == FRI_15_BERLIN + timedelta(days=1, minutes=10)
     assert len(tick(slack, due).sent) == 1
     assert len(nudges(fake)) == 2
-    assert slack.store.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(days=7)
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(days=7)
 
 
 def test_skip_this_week(slack: SlackDriver, fake: FakeSlack, clock: Clock) -> None:
@@ -212,27 +212,27 @@ def test_skip_this_week(slack: SlackDriver, fake: FakeSlack, clock: Clock) -> No
     click_dm(slack, nudges(fake)[0], ACTION_NUDGE_SKIP)
     fake.wait_for("chat.update")
     assert "Skipping this week" in visible_text(nudges(fake)[0])
-    assert slack.store.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 
 
 def test_reflect_command_with_text_and_form(slack: SlackDriver, fake: FakeSlack) -> None:
     enrol(slack)
     tick(slack, FRI_15_BERLIN)
-    prompt = slack.store.nudge_record(TEAM, "U0ALICE")["prompt"]
+    prompt = slack.store.nudges.nudge_record(TEAM, "U0ALICE")["prompt"]
     reply = slack.command("/reflect", "I kept the roadmap review short")
     assert "Saved privately" in reply.text and prompt[:40] in reply.text
     slack.command("/reflect", "")
     view = fake.wait_for("views.open")[-1].args["view"]
     assert view["callback_id"] == "reflect_modal" and prompt in visible_text(view)
-    assert len(slack.store.reflections(TEAM, "U0ALICE")) == 1
+    assert len(slack.store.profiles.reflections(TEAM, "U0ALICE")) == 1
     too_long = slack.command("/reflect", "x" * 3001)
-    assert "3,000" in too_long.text and len(slack.store.reflections(TEAM, "U0ALICE")) == 1
+    assert "3,000" in too_long.text and len(slack.store.profiles.reflections(TEAM, "U0ALICE")) == 1
     # Invisible characters only: nothing is saved, the form opens as for an empty command.
     fake.clear_calls()
     invisible = slack.command("/reflect", "\u200b\u200f")
     assert invisible.status == 200 and "Saved" not in invisible.text
     assert fake.wait_for("views.open")[-1].args["view"]["callback_id"] == "reflect_modal"
-    assert len(slack.store.reflections(TEAM, "U0ALICE")) == 1
+    assert len(slack.store.profiles.reflections(TEAM, "U0ALICE")) == 1
 
 
 def test_export_includes_reflections_only_when_asked(slack: SlackDriver, fake: FakeSlack) -> None:
@@ -249,10 +249,10 @@ def test_coach_nudges_schedule_and_off(slack: SlackDriver, fake: FakeSlack) -> N
     reply = slack.command("/coach", "nudges mon,thu 09:30")
     assert "Mon, Thu at 09:30 (Europe/Berlin)" in reply.text
     assert "Next one: Thu 26 Nov, 09:30" in reply.text
-    assert slack.store.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
     assert "Tell me the days" in slack.command("/coach", "nudges someday").text
     assert "off" in slack.command("/coach", "nudges off").text
-    assert slack.store.due_at(TEAM, "U0ALICE") is None
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") is None
     assert tick(slack, datetime(2026, 11, 26, 8, 30, tzinfo=UTC)).sent == []
     assert "Mon, Thu at 09:30" in slack.command("/coach", "nudges on").text
     assert "Mon, Thu at 09:30" in slack.command("/coach", "nudges").text
@@ -261,7 +261,7 @@ def test_coach_nudges_schedule_and_off(slack: SlackDriver, fake: FakeSlack) -> N
 def test_zone_change_moves_the_schedule(slack: SlackDriver) -> None:
     enrol(slack)
     slack.command("/coach", "timezone America/New_York")
-    assert slack.store.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
     slack.event(
         {"type": "user_change", "user": {"id": "U0BOB", "team_id": TEAM, "tz": "Asia/Tokyo"}}
     )
@@ -290,7 +290,7 @@ def test_three_ignored_nudges_back_off_and_interaction_restores(
 def test_paused_pm_gets_nothing(slack: SlackDriver, fake: FakeSlack) -> None:
     enrol(slack)
     slack.command("/coach", "pause 2w")
-    assert slack.store.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(weeks=2)
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(weeks=2)
     assert tick(slack, FRI_15_BERLIN).sent == []
     assert len(nudges(fake)) == 0
 
@@ -302,22 +302,22 @@ def test_pm_who_left_is_marked_inactive_and_not_retried(
     fake.fail("chat.postMessage", "user_not_found", times=None)
     report = tick(slack, FRI_15_BERLIN)
     assert [reason for _, reason in report.dropped] == ["inactive:user_not_found"]
-    assert slack.store.profile(TEAM, "U0ALICE")["inactive"] == "1"
-    assert slack.store.due_at(TEAM, "U0ALICE") is None
+    assert slack.store.profiles.profile(TEAM, "U0ALICE")["inactive"] == "1"
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") is None
     fake.clear_faults()
     assert tick(slack, FRI_15_BERLIN + timedelta(weeks=1)).sent == []
     # Coming back (any interaction) restores the schedule.
     clock.set(FRI_15_BERLIN + timedelta(days=1))
     slack.command("/win", "clarity I'm back")
-    assert slack.store.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(weeks=1)
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(weeks=1)
 
 
 def test_uninstalled_team_gets_nothing(slack: SlackDriver, fake: FakeSlack) -> None:
     enrol(slack)
-    slack.store.mark_uninstalled(TEAM, FRI_15_BERLIN)
+    slack.store.teams.mark_uninstalled(TEAM, FRI_15_BERLIN)
     report = tick(slack, FRI_15_BERLIN)
     assert report.sent == [] and [r for _, r in report.dropped] == ["team_uninstalled"]
-    assert slack.store.due_at(TEAM, "U0ALICE") is None
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") is None
 
 
 def test_forget_me_removes_the_schedule(
@@ -361,10 +361,10 @@ def test_nudge_schedule_from_the_home_settings(slack: SlackDriver, fake: FakeSla
         "nudge_time": {"value": {"type": "timepicker", "selected_time": "09:30"}},
     }
     assert "errors" not in slack.submit(view, base).json
-    assert slack.store.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
     off = dict(base, nudge_days={"value": {"type": "checkboxes", "selected_options": []}})
     assert "errors" not in slack.submit(view, off).json
-    assert slack.store.due_at(TEAM, "U0ALICE") is None
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") is None
     assert "Reflection nudges:* off" in visible_text(fake.home_view("U0ALICE"))
 
 
@@ -389,11 +389,11 @@ def test_slack_zone_change_reschedules(slack: SlackDriver) -> None:
 
     deadline = time.monotonic() + 5
     while (
-        slack.store.due_at(TEAM, "U0ALICE") != datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
+        slack.store.nudges.due_at(TEAM, "U0ALICE") != datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
         and time.monotonic() < deadline
     ):
         time.sleep(0.02)
-    assert slack.store.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
 
 
 def test_old_nudges_after_forget_me_enrol_nobody(
@@ -439,5 +439,5 @@ def test_old_nudges_after_forget_me_enrol_nobody(
         },
         user="U0BOB",
     )
-    assert [w.text for w in slack.store.user_wins(TEAM, "U0BOB")] == ["Framed Q1 again"]
-    assert slack.store.profile(TEAM, "U0BOB") and welcomes(fake, "U0BOB") == 2
+    assert [w.text for w in slack.store.wins.user_wins(TEAM, "U0BOB")] == ["Framed Q1 again"]
+    assert slack.store.profiles.profile(TEAM, "U0BOB") and welcomes(fake, "U0BOB") == 2

@@ -50,20 +50,20 @@ def test_only_admins_change_recap_settings(
     assert texts.RECAP_CHECKING_ADMIN in asked.text and "Only" not in asked.text
     [refused] = hook_texts(fake, asked)
     assert "Only Slack workspace admins and owners" in refused
-    assert slack.store.team_settings(TEAM).get("recap_channel") is None
+    assert slack.store.recaps.team_settings(TEAM).get("recap_channel") is None
     configure(slack)
-    settings_now = slack.store.team_settings(TEAM)
+    settings_now = slack.store.recaps.team_settings(TEAM)
     assert settings_now["recap_channel"] == CHANNEL and settings_now["recap_set_by"] == "U0ADMIN"
-    assert slack.store.recap_due_at(TEAM) == MON_9  # Monday 09:00 in the admin's zone
+    assert slack.store.recaps.recap_due_at(TEAM) == MON_9  # Monday 09:00 in the admin's zone
     moved = slack.command("/coach", "recap fri 16:30 Europe/Berlin", user="U0ADMIN")
     assert "Fri 16:30 (Europe/Berlin)" in told(fake, moved)
-    assert slack.store.recap_due_at(TEAM) == datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
+    assert slack.store.recaps.recap_due_at(TEAM) == datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
     someday = slack.command("/coach", "recap someday", user="U0ADMIN")
     assert "Try `/coach recap here`" in told(fake, someday)
     shown = slack.command("/coach", "recap", user="U0ALICE")
     assert f"<#{CHANNEL}>" in shown.text and "Fri 16:30" in shown.text
     assert "is off" in told(fake, slack.command("/coach", "recap off", user="U0ADMIN"))
-    assert slack.store.recap_due_at(TEAM) is None
+    assert slack.store.recaps.recap_due_at(TEAM) is None
     assert "DM" not in refused
 
 
@@ -177,7 +177,7 @@ def test_three_racing_ticks_post_exactly_one_recap(
     posts = [m for m in fake.messages(CHANNEL)]
     assert len([m for m in posts if "thread_ts" not in m]) == 1
     assert len([m for m in posts if "thread_ts" in m]) == 1
-    assert slack.store.recap_due_at(TEAM) == MON_9 + timedelta(weeks=1)
+    assert slack.store.recaps.recap_due_at(TEAM) == MON_9 + timedelta(weeks=1)
 
 
 def test_rate_limited_post_is_posted_once(slack: SlackDriver, fake: FakeSlack) -> None:
@@ -201,7 +201,7 @@ def test_failure_after_the_main_message_never_reposts_it(
     configure(slack)
     _week_of_wins(slack, clock)
     week = "2026-W48"
-    slack.store.set_recap_state(TEAM, week, f"posted:{CHANNEL}:1795999999.000100")
+    slack.store.recaps.set_recap_state(TEAM, week, f"posted:{CHANNEL}:1795999999.000100")
     calls_before = len(fake.calls_to("chat.postMessage"))
     fake.server_error("chat.postMessage", times=1)
     assert slack.recaps.post(TEAM, week).status == "posted_thread_retry"
@@ -219,8 +219,8 @@ def test_not_in_channel_turns_the_recap_off_and_tells_the_admin(
     fake.fail("chat.postMessage", "not_in_channel")
     [outcome] = slack.recaps.run_due(MON_9)
     assert outcome.status == "turned_off:not_in_channel"
-    assert slack.store.team_settings(TEAM).get("recap_channel") is None
-    assert slack.store.recap_due_at(TEAM) is None
+    assert slack.store.recaps.team_settings(TEAM).get("recap_channel") is None
+    assert slack.store.recaps.recap_due_at(TEAM) is None
     [dm] = [m for m in fake.messages("U0ADMIN") if "team recap" in m.get("text", "")]
     assert "/invite @PM Coach" in dm["text"]
 
@@ -262,7 +262,7 @@ def test_a_big_channel_costs_few_round_trips(
         pipe.hset(f"pmc:v1:{{{TEAM}:{user}}}:profile", mapping={"tz": "UTC"})
     pipe.execute()
     setup_channel(fake, users)
-    store.set_team_settings(
+    store.recaps.set_team_settings(
         TEAM,
         recap_channel=CHANNEL,
         recap_day="0",
@@ -375,7 +375,7 @@ def test_thread_reads_only_the_wins_it_shows_and_counts_the_rest_exactly(
     for k, user in enumerate([*sharers, private]):
         coach.set_timezone(TEAM, user, "Europe/London")
         coach.set_share(TEAM, user, user != private)
-        store.add_team_user(TEAM, user)
+        store.teams.add_team_user(TEAM, user)
         for n in range(50):
             at = monday + timedelta(minutes=4 * n + k)  # the PMs' wins interleave in time
             lane = Lane.CLARITY if n % 2 else Lane.SHIPPED
@@ -383,7 +383,7 @@ def test_thread_reads_only_the_wins_it_shows_and_counts_the_rest_exactly(
                 id=f"{user}-{n}", team_id=TEAM, user_id=user, lane=lane,
                 text=f"{user} win {n}", at=at, week="2026-W48", logged_at=at,
             )  # fmt: skip
-            outcome = store.log_win(win, tz="Europe/London", now=at)
+            outcome = store.wins.log_win(win, tz="Europe/London", now=at)
             assert outcome.status == "logged", outcome
     setup_channel(fake, [*sharers, private])
     rds.config_resetstat()
@@ -415,13 +415,13 @@ def test_a_thread_reply_claimed_by_a_process_that_died_is_posted_after_its_lease
     configure(slack)
     _week_of_wins(slack, clock)
     week = "2026-W48"
-    slack.store.set_recap_state(TEAM, week, f"posted:{CHANNEL}:1795999999.000100")
-    assert slack.store.claim_recap_thread(TEAM, week, "dead", lease_s=0.05) == "ok"
+    slack.store.recaps.set_recap_state(TEAM, week, f"posted:{CHANNEL}:1795999999.000100")
+    assert slack.store.recaps.claim_recap_thread(TEAM, week, "dead", lease_s=0.05) == "ok"
     calls_before = len(fake.calls_to("chat.postMessage"))
     assert slack.recaps.post(TEAM, week).status == "held:pending"
     assert len(fake.calls_to("chat.postMessage")) == calls_before
     deadline = datetime.now(UTC) + timedelta(seconds=10)
-    while slack.store.recap_state(TEAM, week)[1] and datetime.now(UTC) < deadline:
+    while slack.store.recaps.recap_state(TEAM, week)[1] and datetime.now(UTC) < deadline:
         threading.Event().wait(0.01)  # the dead holder's lease runs out on Redis's clock
     assert slack.recaps.post(TEAM, week).status == "thread_posted"
     assert slack.recaps.post(TEAM, week).status == "already_posted"

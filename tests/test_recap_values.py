@@ -90,7 +90,7 @@ def test_recap_shows_the_exact_balances_and_a_private_pm_counts_without_a_title(
 
     recap = slack.recaps.build(TEAM, WEEK, CHANNEL)
     assert (recap.this, recap.previous, recap.four_weeks) == (this, before, four)
-    pms = set(IN_CHANNEL) & slack.store.team_users(TEAM)  # the admin: a PM or not
+    pms = set(IN_CHANNEL) & slack.store.teams.team_users(TEAM)  # the admin: a PM or not
     assert {"U0ALICE", "U0BOB"} <= pms and recap.members == len(pms)
     assert [o.status for o in slack.recaps.run_due(MON_9)] == ["posted"]
     main, thread = fake.messages(CHANNEL)

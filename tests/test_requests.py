@@ -70,14 +70,14 @@ def test_forged_or_stale_requests_get_401(slack: SlackDriver, case: str) -> None
             headers={"X-Slack-Request-Timestamp": str(now), "X-Slack-Signature": ""},
         )
     assert reply.status == 401
-    assert slack.store.user_wins(TEAM, "U0ALICE") == []
+    assert slack.store.wins.user_wins(TEAM, "U0ALICE") == []
 
 
 def test_signed_at_the_edge_of_the_window_is_accepted(slack: SlackDriver) -> None:
     body, content_type = _win_body("clarity edge of window")
     reply = slack.post(body, content_type, timestamp=int(time.time()) - 290)
     assert reply.status == 200
-    assert len(slack.store.user_wins(TEAM, "U0ALICE")) == 1
+    assert len(slack.store.wins.user_wins(TEAM, "U0ALICE")) == 1
 
 
 def test_url_verification_echoes_the_challenge(slack: SlackDriver) -> None:
@@ -122,27 +122,30 @@ def test_user_change_follows_slack_zone_unless_explicit(slack: SlackDriver) -> N
     change = {"type": "user_change", "user": {"id": "U0ALICE", "team_id": TEAM, "tz": "Asia/Tokyo"}}
     assert slack.event(change).status == 200
     deadline = time.monotonic() + 5
-    while slack.store.profile_tz(TEAM, "U0ALICE") != "Asia/Tokyo" and time.monotonic() < deadline:
+    while (
+        slack.store.profiles.profile_tz(TEAM, "U0ALICE") != "Asia/Tokyo"
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.02)
-    assert slack.store.profile_tz(TEAM, "U0ALICE") == "Asia/Tokyo"
-    slack.store.set_tz(TEAM, "U0ALICE", "Europe/Lisbon", "explicit")
+    assert slack.store.profiles.profile_tz(TEAM, "U0ALICE") == "Asia/Tokyo"
+    slack.store.profiles.set_tz(TEAM, "U0ALICE", "Europe/Lisbon", "explicit")
     slack.event(
         {"type": "user_change", "user": {"id": "U0ALICE", "team_id": TEAM, "tz": "America/Chicago"}}
     )  # the driver waits for the event's after-ack work: nothing more is coming
-    assert slack.store.profile_tz(TEAM, "U0ALICE") == "Europe/Lisbon"
+    assert slack.store.profiles.profile_tz(TEAM, "U0ALICE") == "Europe/Lisbon"
     # A person who never used PM Coach gets no profile from a user_change.
     slack.event(
         {"type": "user_change", "user": {"id": "U0STRANGER", "team_id": TEAM, "tz": "Asia/Tokyo"}}
     )
-    assert slack.store.profile_tz(TEAM, "U0STRANGER") is None
+    assert slack.store.profiles.profile_tz(TEAM, "U0STRANGER") is None
 
 
 def test_uninstall_is_recorded(slack: SlackDriver) -> None:
     assert slack.event({"type": "app_uninstalled"}).status == 200
     deadline = time.monotonic() + 5
-    while not slack.store.is_uninstalled(TEAM) and time.monotonic() < deadline:
+    while not slack.store.teams.is_uninstalled(TEAM) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert slack.store.is_uninstalled(TEAM)
+    assert slack.store.teams.is_uninstalled(TEAM)
 
 
 def test_coach_help_and_unknown(slack: SlackDriver) -> None:

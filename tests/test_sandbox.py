@@ -160,12 +160,13 @@ def test_the_sandbox_never_touches_the_redis_at_redis_url(
     byte-identical, says once that REDIS_URL is ignored, and shows nothing of that team."""
     store = Store(rds)
     now = datetime.now(UTC)
-    store.enrol(REAL_TEAM, REAL_PM, "Europe/Berlin", now - timedelta(days=30))
-    store.add_team_user(REAL_TEAM, REAL_PM)
-    store.reschedule(REAL_TEAM, REAL_PM, now - timedelta(hours=1))  # due: any tick would send
+    store.profiles.enrol(REAL_TEAM, REAL_PM, "Europe/Berlin", now - timedelta(days=30))
+    store.teams.add_team_user(REAL_TEAM, REAL_PM)
+    # due: any tick would send
+    store.nudges.reschedule(REAL_TEAM, REAL_PM, now - timedelta(hours=1))
     raw = redis.Redis.from_url(redis_url)
     before = _snapshot(raw)
-    assert before and store.due_at(REAL_TEAM, REAL_PM) is not None
+    assert before and store.nudges.due_at(REAL_TEAM, REAL_PM) is not None
     script = tmp_path / "week.txt"
     script.write_text("/win clarity Sandbox only\n:advance 1d\n:advance 1w\n/coach stats\n")
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}

@@ -30,11 +30,11 @@ def test_moving_the_nudge_later_on_the_day_it_was_sent_sends_no_second_one(
     reply = slack.command("/coach", "nudges fri 17:00")
     assert "17:00" in reply.text
     # The scenario really happens: the PM is due again later the same local day.
-    assert slack.store.due_at(TEAM, "U0ALICE") == FRI_17_BERLIN
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == FRI_17_BERLIN
 
     clock.set(FRI_17_BERLIN)
     report = slack.ticker.tick(FRI_17_BERLIN)
     slack.settle()
     assert len(nudges(fake)) == 1, "a second nudge on the same local day"
     assert [detail for _, detail in report.skipped] == ["already_sent"]
-    assert slack.store.due_at(TEAM, "U0ALICE") == NEXT_FRI_17_BERLIN
+    assert slack.store.nudges.due_at(TEAM, "U0ALICE") == NEXT_FRI_17_BERLIN

@@ -66,8 +66,8 @@ def enrol_pm(
     runtime = build_runtime(settings, redis_client=rds, clock=clock)
     coach = runtime.deps.coach
     coach.tz_cache.put(TEAM, user, tz)
-    coach.store.enrol(TEAM, user, tz, clock())
-    coach.store.set_profile(TEAM, user, **parse_schedule(schedule).to_fields())
+    coach.store.profiles.enrol(TEAM, user, tz, clock())
+    coach.store.profiles.set_profile(TEAM, user, **parse_schedule(schedule).to_fields())
     coach.schedule_next(TEAM, user)
 
 
@@ -133,7 +133,7 @@ def test_three_racing_tickers_over_six_weeks_with_dst(
         for thread in threads:
             thread.join()
         for user in {u for (u, _), when in expected.items() if when == instant}:
-            store.enrol(TEAM, user, "UTC", at)  # the PM interacts: no back-off in this run
+            store.profiles.enrol(TEAM, user, "UTC", at)  # the PM interacts: no back-off in this run
     counts = sent_slots(fake, many)
     duplicates = {k: n for k, n in counts.items() if n > 1}
     missing = set(expected) - set(counts)
@@ -148,14 +148,14 @@ def test_a_process_that_died_after_claiming_loses_nothing(
     """A claim abandoned before sending is taken over after the lease and sent once."""
     enrol_pm(settings, rds, clock, "U0ALICE", "Europe/Berlin")
     store = Store(rds)
-    [claim] = store.claim_due(FRI_15_BERLIN, lease_s=300, limit=10, token_prefix="dead")
+    [claim] = store.nudges.claim_due(FRI_15_BERLIN, lease_s=300, limit=10, token_prefix="dead")
     assert claim.user_id == "U0ALICE"
     ticker = make_ticker(settings, rds)
     assert ticker.tick(FRI_15_BERLIN + timedelta(minutes=1)).sent == []  # still leased
     report = ticker.tick(FRI_15_BERLIN + timedelta(minutes=6))
     assert len(report.sent) == 1
     assert sent_slots(fake, ["U0ALICE"]) == {("U0ALICE", "2026-11-27"): 1}
-    assert store.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(weeks=1)
+    assert store.nudges.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(weeks=1)
 
 
 def test_a_lost_answer_is_checked_in_history_not_reposted(
@@ -174,7 +174,7 @@ def test_a_lost_answer_is_checked_in_history_not_reposted(
     assert len(fake.calls_to("chat.postMessage")) == 1  # no second post
     assert fake.calls_to("conversations.history")
     assert sent_slots(fake, ["U0ALICE"]) == {("U0ALICE", "2026-11-27"): 1}
-    record = Store(rds).nudge_record(TEAM, "U0ALICE")
+    record = Store(rds).nudges.nudge_record(TEAM, "U0ALICE")
     assert record["ts"] == fake.messages("U0ALICE")[-1]["ts"]
 
 
@@ -184,8 +184,8 @@ def test_a_lost_request_is_posted_after_checking(
     """If the history shows the post never arrived, the retry posts it: once."""
     enrol_pm(settings, rds, clock, "U0ALICE", "Europe/Berlin")
     store = Store(rds)
-    [claim] = store.claim_due(FRI_15_BERLIN, lease_s=60, limit=10, token_prefix="lost")
-    store.mark_unknown(TEAM, "U0ALICE", "2026-11-27", claim.token)
+    [claim] = store.nudges.claim_due(FRI_15_BERLIN, lease_s=60, limit=10, token_prefix="lost")
+    store.nudges.mark_unknown(TEAM, "U0ALICE", "2026-11-27", claim.token)
     report = make_ticker(settings, rds).tick(FRI_15_BERLIN + timedelta(minutes=2))
     assert len(report.sent) == 1
     assert sent_slots(fake, ["U0ALICE"]) == {("U0ALICE", "2026-11-27"): 1}
@@ -229,7 +229,7 @@ def test_missed_nudges_go_out_late_by_day_and_never_at_night(
     ticker = make_ticker(settings, rds)
     night = ticker.tick(datetime(2026, 11, 27, 13, 30, tzinfo=UTC))  # 22:30 in Tokyo
     assert [(c.user_id, r) for c, r in night.skipped] == [("U0TOKYO", "night")]
-    assert Store(rds).due_at(TEAM, "U0TOKYO") == datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    assert Store(rds).nudges.due_at(TEAM, "U0TOKYO") == datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
     late = ticker.tick(FRI_15_BERLIN + timedelta(hours=2))
     assert [c.user_id for c, _ in late.sent] == ["U0ALICE"]
     missed = ticker.tick(datetime(2026, 12, 4, 9, 0, tzinfo=UTC) + timedelta(hours=7))

@@ -24,7 +24,7 @@ from tests.driver import SlackDriver, visible_text
 
 
 def wins_of(slack: SlackDriver, user: str = "U0ALICE") -> list:
-    return slack.store.user_wins(TEAM, user)
+    return slack.store.wins.user_wins(TEAM, user)
 
 
 def test_win_with_lane_is_logged_and_confirmed(slack: SlackDriver) -> None:
@@ -162,7 +162,7 @@ def test_win_with_no_text_opens_the_modal(slack: SlackDriver, fake: FakeSlack) -
     [win] = wins_of(slack)
     assert win.week == "2026-W47"  # backdated into last week
     assert win.link == "https://docs.example.com/terms" and win.beneficiary == "Sales EMEA"
-    assert slack.store.team_week_wins(TEAM, "2026-W47") == [win]
+    assert slack.store.recaps.team_week_wins(TEAM, "2026-W47") == [win]
 
 
 def test_undo_inside_the_modal_updates_it(slack: SlackDriver, fake: FakeSlack) -> None:
@@ -255,7 +255,7 @@ def test_first_request_reads_the_zone_from_slack(slack: SlackDriver, fake: FakeS
     slack.command("/win", "clarity one", user="U0BOB")
     slack.command("/win", "clarity two", user="U0BOB")
     assert [c.args.get("user") for c in fake.calls_to("users.info")] == ["U0BOB"]
-    assert slack.store.profile_tz(TEAM, "U0BOB") == "America/New_York"
+    assert slack.store.profiles.profile_tz(TEAM, "U0BOB") == "America/New_York"
 
 
 def test_week_uses_the_pms_local_zone(slack: SlackDriver, clock: Clock) -> None:
@@ -274,13 +274,16 @@ def test_zone_changed_by_another_process_is_respected(slack: SlackDriver, clock:
     from datetime import UTC, datetime
 
     slack.command("/win", "clarity first")
-    slack.store.set_tz(TEAM, "U0ALICE", "Asia/Tokyo", "explicit")  # as another process would
+    # as another process would
+    slack.store.profiles.set_tz(TEAM, "U0ALICE", "Asia/Tokyo", "explicit")
     clock.set(datetime(2026, 11, 29, 20, 0, tzinfo=UTC))  # Monday 05:00 in Tokyo
     slack.command("/win", "clarity second")
     second = next(w for w in wins_of(slack) if w.text == "second")
     assert second.week == "2026-W49"
-    assert slack.store.team_week_entries(TEAM, "2026-W48") == [("U0ALICE", wins_of(slack)[0].id)]
-    assert slack.store.team_week_entries(TEAM, "2026-W49") == [("U0ALICE", second.id)]
+    assert slack.store.recaps.team_week_entries(TEAM, "2026-W48") == [
+        ("U0ALICE", wins_of(slack)[0].id)
+    ]
+    assert slack.store.recaps.team_week_entries(TEAM, "2026-W49") == [("U0ALICE", second.id)]
 
 
 def test_backdate_default_is_today_in_the_pms_zone(

@@ -152,7 +152,7 @@ class CoachBase:
         cached = self.tz_cache.get(team_id, user_id)
         if cached is not None:
             return cached, "slack"
-        tz, source = self.store.profile_zone(team_id, user_id)
+        tz, source = self.store.profiles.profile_zone(team_id, user_id)
         if tz and source != "fallback":
             self.tz_cache.put(team_id, user_id, tz)
             return tz, "slack"
@@ -196,7 +196,7 @@ class CoachBase:
 
     def overview(self, team_id: str, user_id: str) -> Overview:
         """Everything the Home and stats show, in at most two Redis round trips."""
-        snap = self.store.snapshot(team_id, user_id)
+        snap = self.store.wins.snapshot(team_id, user_id)
         now = self.clock()
         tz = snap.profile.get("tz") or self.tz_for(team_id, user_id)
         if snap.profile.get("tz"):
@@ -218,8 +218,8 @@ class CoachBase:
 
     def schedule_next(self, team_id: str, user_id: str) -> datetime | None:
         """Put the PM's next nudge in the due index from their current settings."""
-        profile = self.store.profile(team_id, user_id)
-        paused = self.store.snapshot_paused(team_id, user_id)
+        profile = self.store.profiles.profile(team_id, user_id)
+        paused = self.store.profiles.snapshot_paused(team_id, user_id)
         due = None
         if profile and profile.get("inactive") != "1":
             tz = profile.get("tz") or self.tz_for(team_id, user_id)
@@ -230,5 +230,5 @@ class CoachBase:
                 snoozed = datetime.fromtimestamp(int(snooze) / 1000, tz=UTC)
                 if self.clock() < snoozed < due:
                     due = snoozed
-        self.store.reschedule(team_id, user_id, due)
+        self.store.nudges.reschedule(team_id, user_id, due)
         return due

@@ -181,7 +181,7 @@ class _Attach(Middleware):
         if event_id:
             team_id = str(body.get("team_id") or context.team_id or "")
             try:
-                first = deps.coach.store.claim_event(team_id, str(event_id))
+                first = deps.coach.store.teams.claim_event(team_id, str(event_id))
             except StoreUnavailable:
                 first = True  # Events we handle are idempotent; better twice than never.
             if not first:

@@ -170,8 +170,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         runtime.redis.ping()
         cause = runtime.store.health()  # reachable, but does it take writes?
-        alive = runtime.store.live_processes(utc_now())
-        backlog = runtime.store.backlog(utc_now())
+        alive = runtime.store.teams.live_processes(utc_now())
+        backlog = runtime.store.nudges.backlog(utc_now())
         if cause == "ok":
             print(
                 f"redis:  ok ({safe_url(settings.redis_url)}; {alive} live pm-coach "

@@ -107,7 +107,7 @@ class Sandbox:
         recaps = self.runtime.recaps
         admin = PEOPLE[2]
         self.runtime.deps.coach.tz_cache.put(TEAM, admin.user_id, admin.tz)
-        self.runtime.store.enrol(TEAM, admin.user_id, admin.tz, self.clock())
+        self.runtime.store.profiles.enrol(TEAM, admin.user_id, admin.tz, self.clock())
         recaps.set_channel(TEAM, CHANNEL, admin.user_id, admin.tz)
         if demo:
             seed_history(self.runtime, self.clock)
@@ -395,7 +395,7 @@ class Sandbox:
         numbering = self.screen.fresh()
         runs = 0
         while runs < 500:
-            due = self.runtime.store.earliest_due()
+            due = self.runtime.store.nudges.earliest_due()
             if due is None or due > target:
                 break
             self.clock.set(max(due, self.clock()) + timedelta(seconds=1))

@@ -88,7 +88,7 @@ def seed_history(runtime: Runtime, clock: SimClock, weeks: int = 12, seed: int =
     leaning = {"alice": (0.25, 0.65), "bob": (0.15, 0.25), "sam": (0.45, 0.55)}
     for person in PEOPLE:
         coach.tz_cache.put(TEAM, person.user_id, person.tz)
-        runtime.store.enrol(TEAM, person.user_id, person.tz, now - timedelta(weeks=weeks))
+        runtime.store.profiles.enrol(TEAM, person.user_id, person.tz, now - timedelta(weeks=weeks))
         start, end = leaning[person.name]
         for week in range(weeks, 0, -1):
             share = start + (end - start) * (weeks - week) / max(weeks - 1, 1)

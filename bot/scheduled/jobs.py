@@ -14,7 +14,7 @@ from bot.store import Store, StoreUnavailable, unavailable_cause
 def heartbeat(store: Store, process_id: str, clock: Callable[[], datetime], log: Any) -> None:
     """Tell Redis this process is alive, so `pm-coach check` can count live processes."""
     try:
-        alive = store.heartbeat(process_id, clock())
+        alive = store.teams.heartbeat(process_id, clock())
     except StoreUnavailable as exc:  # down, or refusing writes (OOM, read-only replica...)
         log.warning("heartbeat_failed", reason="redis_unavailable", cause=unavailable_cause(exc))
         return

@@ -80,7 +80,7 @@ class RecapOutcome:
 
 
 def member_weeks(rows: Iterable[RecapMember], week: str) -> list[MemberWeek]:
-    """What the recap of `week` needs of each PM read by `Store.recap_members`. Aggregates
+    """What the recap of `week` needs of each PM read by `RecapRepo.recap_members`. Aggregates
     need four weeks; only sharing PMs' streaks (milestones) need them all."""
     window = weeks_back(week, recap_domain.TREND_WEEKS)
     return [
@@ -117,20 +117,20 @@ class Recaps:
     # Settings ---------------------------------------------------------------------------------
 
     def schedule(self, team_id: str) -> RecapSchedule | None:
-        return RecapSchedule.from_settings(self.store.team_settings(team_id))
+        return RecapSchedule.from_settings(self.store.recaps.team_settings(team_id))
 
     def set_channel(self, team_id: str, channel: str, set_by: str, tz: str) -> RecapSchedule:
         current = self.schedule(team_id)
         fields = {"recap_channel": channel, "recap_set_by": set_by}
         if current is None:
             fields |= {"recap_day": str(DEFAULT_DAY), "recap_time": "09:00", "recap_tz": tz}
-        self.store.set_team_settings(team_id, **fields)
+        self.store.recaps.set_team_settings(team_id, **fields)
         return self._reschedule(team_id)
 
     def set_time(
         self, team_id: str, day: int, at: clock_time, tz: str, set_by: str
     ) -> RecapSchedule | None:
-        self.store.set_team_settings(
+        self.store.recaps.set_team_settings(
             team_id,
             recap_day=str(day),
             recap_time=at.strftime("%H:%M"),
@@ -140,13 +140,13 @@ class Recaps:
         return self.schedule(team_id) and self._reschedule(team_id)
 
     def turn_off(self, team_id: str) -> None:
-        self.store.clear_team_settings(team_id, "recap_channel")
-        self.store.schedule_recap(team_id, None)
+        self.store.recaps.clear_team_settings(team_id, "recap_channel")
+        self.store.recaps.schedule_recap(team_id, None)
 
     def _reschedule(self, team_id: str) -> RecapSchedule:
         schedule = self.schedule(team_id)
         assert schedule is not None
-        self.store.schedule_recap(team_id, schedule.next_after(self.clock()))
+        self.store.recaps.schedule_recap(team_id, schedule.next_after(self.clock()))
         return schedule
 
     # Building ---------------------------------------------------------------------------------
@@ -165,12 +165,14 @@ class Recaps:
     def build(self, team_id: str, week: str, channel: str) -> Recap:
         """The recap of `week` for the PMs in `channel` (no users.info per member)."""
         in_channel = self.members(self.client_for(team_id), channel)
-        users = self.store.team_users(team_id)
+        users = self.store.teams.team_users(team_id)
         pms = [u for u in in_channel if u in users]
-        rows = self.store.recap_members(team_id, pms, week=week)
+        rows = self.store.recaps.recap_members(team_id, pms, week=week)
         members = member_weeks(rows, week)
         candidates = week_candidates(row for row in rows if row.share == "1")
-        wins = self.store.first_clarity_wins(team_id, week, candidates, recap_domain.MAX_HIGHLIGHTS)
+        wins = self.store.recaps.first_clarity_wins(
+            team_id, week, candidates, recap_domain.MAX_HIGHLIGHTS
+        )
         return recap_domain.build_recap(week, members, wins, prompt_of_the_week(week).text)
 
     # Posting ----------------------------------------------------------------------------------
@@ -181,9 +183,9 @@ class Recaps:
         if schedule is None:
             return RecapOutcome(team_id, week, "not_configured")
         token = uuid.uuid4().hex[:12]
-        claim = self.store.claim_recap(team_id, week, token, LEASE_S)
+        claim = self.store.recaps.claim_recap(team_id, week, token, LEASE_S)
         if force and claim != "ok" and not claim.startswith("pending:"):
-            self.store.set_recap_state(team_id, week, f"pending:{token}")
+            self.store.recaps.set_recap_state(team_id, week, f"pending:{token}")
             claim = "ok"
         if claim.startswith("posted:"):
             _, _, ts = claim.removeprefix("posted:").partition(":")
@@ -196,7 +198,7 @@ class Recaps:
         except SlackApiError as exc:
             return self._refused(team_id, week, schedule, token, exc)
         except (SlackClientError, OSError) as exc:
-            self.store.release_recap(team_id, week, token)
+            self.store.recaps.release_recap(team_id, week, token)
             self.log.warning("recap_build_failed", team_id=team_id, error=type(exc).__name__)
             return RecapOutcome(team_id, week, "retry")
         self._pace(team_id)
@@ -208,13 +210,13 @@ class Recaps:
             return self._refused(team_id, week, schedule, token, exc)
         except (SlackClientError, OSError) as exc:
             # It may have been posted: never repost blindly.
-            self.store.set_recap_state(team_id, week, "unknown")
+            self.store.recaps.set_recap_state(team_id, week, "unknown")
             self.log.error(
                 "recap_outcome_unknown", team_id=team_id, week=week, error=type(exc).__name__
             )
             return RecapOutcome(team_id, week, "unknown")
         ts = str(response["ts"])
-        self.store.set_recap_state(team_id, week, f"posted:{schedule.channel}:{ts}")
+        self.store.recaps.set_recap_state(team_id, week, f"posted:{schedule.channel}:{ts}")
         self.log.info("recap_posted", team_id=team_id, week=week, members=recap.members)
         return self._thread(team_id, week, schedule, "", ts, recap)
 
@@ -232,7 +234,7 @@ class Recaps:
         lease that ends), released when nothing was posted, never reposted once its answer
         was lost."""
         token = uuid.uuid4().hex[:12]
-        held = self.store.claim_recap_thread(team_id, week, token, LEASE_S)
+        held = self.store.recaps.claim_recap_thread(team_id, week, token, LEASE_S)
         if held.startswith("pending:"):
             return RecapOutcome(team_id, week, "held:pending", ts)
         if held != "ok":
@@ -242,7 +244,7 @@ class Recaps:
             recap = recap or self.build(team_id, week, channel)
             reply = recap_surface.thread_reply(recap)
         except (SlackApiError, SlackClientError, OSError) as exc:
-            self.store.release_recap_thread(team_id, week, token)
+            self.store.recaps.release_recap_thread(team_id, week, token)
             self.log.warning("recap_thread_build_failed", team_id=team_id, error=type(exc).__name__)
             return RecapOutcome(team_id, week, "posted_thread_retry", ts)
         if reply is not None:
@@ -250,17 +252,17 @@ class Recaps:
             try:
                 self.client_for(team_id).chat_postMessage(channel=channel, thread_ts=ts, **reply)
             except SlackApiError as exc:
-                self.store.release_recap_thread(team_id, week, token)
+                self.store.recaps.release_recap_thread(team_id, week, token)
                 self.log.warning(
                     "recap_thread_failed", team_id=team_id, error=exc.response.get("error")
                 )
                 return RecapOutcome(team_id, week, "posted_thread_retry", ts)
             except (SlackClientError, OSError) as exc:
                 # It may have been posted: never repost blindly (like the main message).
-                self.store.set_recap_thread(team_id, week, "unknown")
+                self.store.recaps.set_recap_thread(team_id, week, "unknown")
                 self.log.error("recap_thread_unknown", team_id=team_id, error=type(exc).__name__)
                 return RecapOutcome(team_id, week, "posted", ts)
-        self.store.set_recap_thread(team_id, week, "done")
+        self.store.recaps.set_recap_thread(team_id, week, "done")
         return RecapOutcome(team_id, week, "posted" if not claim else "thread_posted", ts)
 
     def _refused(
@@ -268,12 +270,12 @@ class Recaps:
     ) -> RecapOutcome:
         error = str(exc.response.get("error") or exc.response.status_code)
         if error in GONE:
-            self.store.set_recap_state(team_id, week, f"failed:{error}")
+            self.store.recaps.set_recap_state(team_id, week, f"failed:{error}")
             self.turn_off(team_id)
             self._tell_admin(team_id, schedule, error)
             self.log.warning("recap_turned_off", team_id=team_id, error=error)
             return RecapOutcome(team_id, week, f"turned_off:{error}")
-        self.store.release_recap(team_id, week, token)
+        self.store.recaps.release_recap(team_id, week, token)
         self.log.warning("recap_refused", team_id=team_id, error=error)
         return RecapOutcome(team_id, week, f"retry:{error}")
 
@@ -289,7 +291,7 @@ class Recaps:
             self.log.warning("recap_admin_dm_failed", team_id=team_id, error=type(exc).__name__)
 
     def _pace(self, team_id: str) -> None:
-        [wait] = self.store.reserve_sends(team_id, 1, self.rate_per_s, self.burst)
+        [wait] = self.store.nudges.reserve_sends(team_id, 1, self.rate_per_s, self.burst)
         if wait > 0:
             time.sleep(wait)
 
@@ -298,10 +300,10 @@ class Recaps:
     def run_due(self, now: datetime) -> list[RecapOutcome]:
         """Post every recap due at `now` (called by each process's tick)."""
         outcomes = []
-        for team_id, due in self.store.claim_due_recaps(now, LEASE_S):
+        for team_id, due in self.store.recaps.claim_due_recaps(now, LEASE_S):
             schedule = self.schedule(team_id)
-            if schedule is None or self.store.is_uninstalled(team_id):
-                self.store.schedule_recap(team_id, None)
+            if schedule is None or self.store.teams.is_uninstalled(team_id):
+                self.store.recaps.schedule_recap(team_id, None)
                 continue
             week = schedule.week_for(due)
             if now - due > GRACE:
@@ -310,7 +312,7 @@ class Recaps:
                 outcome = self.post(team_id, week)
             outcomes.append(outcome)
             if outcome.status.startswith(("retry", "posted_thread_retry", "held:pending")):
-                self.store.schedule_recap(team_id, now + RETRY_AFTER)
+                self.store.recaps.schedule_recap(team_id, now + RETRY_AFTER)
             elif self.schedule(team_id) is not None:
-                self.store.schedule_recap(team_id, schedule.next_after(max(now, due)))
+                self.store.recaps.schedule_recap(team_id, schedule.next_after(max(now, due)))
         return outcomes

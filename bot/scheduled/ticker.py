@@ -138,7 +138,7 @@ class Ticker:
     def client(self, team_id: str) -> WebClient:
         if team_id not in self._clients:
             self._clients[team_id] = self._client_for(
-                team_id, lambda seconds: self.store.penalize_sends(team_id, seconds)
+                team_id, lambda seconds: self.store.nudges.penalize_sends(team_id, seconds)
             )
         return self._clients[team_id]
 
@@ -155,7 +155,7 @@ class Ticker:
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="nudge") as pool:
             while time.monotonic() - started < budget_s:
                 self._round += 1
-                claims = self.store.claim_due(
+                claims = self.store.nudges.claim_due(
                     now,
                     lease_s=self.lease_s,
                     limit=self.batch,
@@ -177,8 +177,8 @@ class Ticker:
     def _batch(
         self, claims: list[Claim], now: datetime, pool: ThreadPoolExecutor, report: TickReport
     ) -> None:
-        states = self.store.nudge_states([(c.team_id, c.user_id) for c in claims])
-        gone = self.store.uninstalled(sorted({c.team_id for c in claims}))
+        states = self.store.nudges.nudge_states([(c.team_id, c.user_id) for c in claims])
+        gone = self.store.teams.uninstalled(sorted({c.team_id for c in claims}))
         completions: list[Completion] = []
         profile_changes = []
         to_send: list[tuple[Claim, Plan, NudgeState]] = []
@@ -201,9 +201,9 @@ class Ticker:
                 continue
             completions.append(Completion(claim.team_id, claim.user_id, claim.token, plan.next_due))
             report.add("dropped" if plan.action == "drop" else "skipped", claim, plan.reason)
-        self.store.update_profiles(profile_changes)
+        self.store.profiles.update_profiles(profile_changes)
 
-        guards = self.store.guard(
+        guards = self.store.nudges.guard(
             [(c.team_id, c.user_id, p.slot, c.token) for c, p, _ in to_send], self.lease_s
         )
         ready: list[tuple[Claim, Plan, NudgeState, bool]] = []
@@ -223,14 +223,16 @@ class Ticker:
                 ready.append((claim, plan, state, True))  # a lost answer: look before posting
             else:  # pending by another holder whose lease just ran out: let it finish
                 report.add("deferred", claim, "in_flight_elsewhere")
-        self.store.complete(completions)
+        self.store.nudges.complete(completions)
 
         by_team: dict[str, list[tuple[Claim, Plan, NudgeState, bool]]] = {}
         for item in ready:
             by_team.setdefault(item[0].team_id, []).append(item)
         pending: set[Future[SentNudge | None]] = set()
         for team_id, items in by_team.items():
-            waits = self.store.reserve_sends(team_id, len(items), self.rate_per_s, self.burst)
+            waits = self.store.nudges.reserve_sends(
+                team_id, len(items), self.rate_per_s, self.burst
+            )
             start = time.monotonic()
             for item, delay in zip(items, waits, strict=True):
                 pending.add(pool.submit(self._deliver, *item, now, start + delay, report))
@@ -310,7 +312,7 @@ class Ticker:
         except (SlackClientError, OSError) as exc:
             # The post may have reached Slack: never repost blindly. Mark it unknown; the retry
             # looks in the DM's history first.
-            self.store.mark_unknown(claim.team_id, claim.user_id, plan.slot, claim.token)
+            self.store.nudges.mark_unknown(claim.team_id, claim.user_id, plan.slot, claim.token)
             self.log.warning(
                 "nudge_outcome_unknown",
                 team_id=claim.team_id,
@@ -342,9 +344,9 @@ class Ticker:
         )
 
     def _record(self, accepted: list[SentNudge], report: TickReport) -> None:
-        """Record posts Slack accepted, then complete their claims (`Store.mark_sent_many`)."""
+        """Record posts Slack accepted, then complete their claims (`NudgeRepo.mark_sent_many`)."""
         try:
-            self.store.mark_sent_many(accepted)
+            self.store.nudges.mark_sent_many(accepted)
         except StoreUnavailable:
             # Their guards stay "pending" until the lease ends; the retry then looks in each
             # DM's history before posting, so nothing is sent twice.
@@ -388,15 +390,17 @@ class Ticker:
         error = str(exc.response.get("error") or "")
         status = int(getattr(exc.response, "status_code", 200) or 200)
         if error in PERMANENT_FOR_USER:
-            self.store.mark_inactive(claim.team_id, claim.user_id)
-            self.store.complete([Completion(claim.team_id, claim.user_id, claim.token, None)])
+            self.store.profiles.mark_inactive(claim.team_id, claim.user_id)
+            self.store.nudges.complete(
+                [Completion(claim.team_id, claim.user_id, claim.token, None)]
+            )
             self.log.warning(
                 "nudge_user_gone", team_id=claim.team_id, user_id=claim.user_id, error=error
             )
             report.add("dropped", claim, f"inactive:{error}")
             return
         # 5xx, 429 after slack-sdk's retries, or a transient error: Slack did not take it.
-        self.store.release_guard(claim.team_id, claim.user_id, plan.slot, claim.token)
+        self.store.nudges.release_guard(claim.team_id, claim.user_id, plan.slot, claim.token)
         self.log.warning(
             "nudge_refused", team_id=claim.team_id, user_id=claim.user_id, error=error or status
         )
@@ -409,7 +413,7 @@ class Ticker:
         self, claim: Claim, now: datetime, report: TickReport, reason: str, soon: bool = False
     ) -> None:
         backoff = timedelta(0) if soon else timedelta(minutes=min(2**claim.attempt, 30))
-        self.store.complete(
+        self.store.nudges.complete(
             [Completion(claim.team_id, claim.user_id, claim.token, None, retry_at=now + backoff)]
         )
         report.add("retried", claim, reason)

@@ -118,15 +118,6 @@ class Store:
         """Close the store's own connections (the client's pool is closed with the client)."""
         self.transport.close()
 
-    def __getattr__(self, name: str) -> Any:  # TRANSITIONAL: removed after the call-site pass
-        for repo in ("wins", "profiles", "nudges", "teams", "recaps"):
-            if name in {"wins", "profiles", "nudges", "teams", "recaps"}:
-                break
-            target = self.__dict__.get(repo)
-            if target is not None and hasattr(type(target), name):
-                return getattr(target, name)
-        raise AttributeError(name)
-
 
 def _cluster_slot_owners(client: redis.Redis) -> list[Any]:
     """(start, end, owner id) of every slot range of a cluster node (CLUSTER SLOTS)."""

@@ -89,7 +89,7 @@ def test_a_reflect_form_naming_another_message_updates_only_the_recorded_nudge(
     elsewhere = {"channel": welcome["channel"], "ts": welcome["ts"], "prompt": "x"}
     assert slack.submit(with_metadata(view, elsewhere), answer("First")).status == 200
     assert fake.calls_to("chat.update") == []  # the driver waited for the work after the ack
-    assert len(slack.store.reflections(TEAM, ME)) == 1
+    assert len(slack.store.profiles.reflections(TEAM, ME)) == 1
     redirected = {"channel": "C0GENERAL", "ts": nudge["ts"]}
     assert slack.submit(with_metadata(view, redirected), answer("Second")).status == 200
     [update] = fake.calls_to("chat.update")
@@ -108,7 +108,7 @@ def test_a_win_form_naming_another_message_updates_nothing(
     fake.clear_calls()
     forged = {"origin": "nudge", "channel": welcome["channel"], "ts": welcome["ts"]}
     assert slack.submit(with_metadata(view, forged), win_values("Framed Q1")).status == 200
-    assert "Framed Q1" in [w.text for w in slack.store.user_wins(TEAM, ME)]
+    assert "Framed Q1" in [w.text for w in slack.store.wins.user_wins(TEAM, ME)]
     assert fake.calls_to("chat.update") == []
 
 
@@ -119,7 +119,7 @@ def test_a_button_click_naming_another_message_updates_nothing(
     welcome, nudge = nudged(slack, fake)
     fake.clear_calls()
     assert click_dm(slack, {**nudge, "ts": welcome["ts"]}, ACTION_NUDGE_SNOOZE).status == 200
-    assert slack.store.profile(TEAM, ME).get("snooze_at")
+    assert slack.store.profiles.profile(TEAM, ME).get("snooze_at")
     assert fake.calls_to("chat.update") == []
 
 
@@ -140,14 +140,14 @@ def test_an_edited_forms_response_url_elsewhere_is_never_called(
     another server gets no POST (the PM's history stays here); the genuine one does."""
     slack.command("/win", "clarity Thing 1")
     reply = slack.command("/coach", "history")
-    win = slack.store.user_wins(TEAM, ME)[0]
+    win = slack.store.wins.user_wins(TEAM, ME)[0]
     choose(slack, reply, ACTION_HISTORY_MENU, f"edit:{win.id}")
     view = opened_view(fake, 1)
     genuine = json.loads(view["private_metadata"])
     target = elsewhere.response_url("internal-admin")
     forged = with_metadata(view, {**genuine, "response_url": target})
     assert slack.submit(forged, win_values("Thing 1, edited")).status == 200
-    assert slack.store.get_win(TEAM, ME, win.id).text == "Thing 1, edited"  # type: ignore[union-attr]
+    assert slack.store.wins.get_win(TEAM, ME, win.id).text == "Thing 1, edited"  # type: ignore[union-attr]
     assert elsewhere.calls == []
     assert logs.events("response_url_refused") and target not in logs.text
     # Control: the genuine metadata refreshes the history message through the fake's hook.
@@ -203,7 +203,7 @@ def add_emoji_prompt(slack: SlackDriver, rds: redis.Redis) -> None:
     values = {FIELD_PROMPT: {"value": {"type": "plain_text_input", "value": EMOJI_PROMPT}}}
     assert slack.submit(form, values).status == 200
     assert form["callback_id"] == VIEW_PROMPTS
-    assert slack.store.custom_prompts(TEAM, ME) == [(1, EMOJI_PROMPT)]
+    assert slack.store.profiles.custom_prompts(TEAM, ME) == [(1, EMOJI_PROMPT)]
     rds.sadd(Keys.shown(TEAM, ME), *(p.id for p in library()))
 
 
@@ -215,7 +215,7 @@ def test_a_280_emoji_prompt_opens_every_form_and_is_kept_whole(
     add_emoji_prompt(slack, rds)
     run_tick(slack, FRI_15_BERLIN)
     [nudge] = nudges(fake)
-    assert slack.store.nudge_record(TEAM, ME)["prompt"] == EMOJI_PROMPT
+    assert slack.store.nudges.nudge_record(TEAM, ME)["prompt"] == EMOJI_PROMPT
     click_dm(slack, nudge, ACTION_NUDGE_REFLECT)
     reflect = opened_view(fake, 1)
     assert EMOJI_PROMPT in visible_text(reflect)
@@ -226,7 +226,7 @@ def test_a_280_emoji_prompt_opens_every_form_and_is_kept_whole(
     assert slack.command("/reflect", "").status == 200
     command_form = opened_view(fake, 3)
     assert slack.submit(command_form, answer("From the command")).status == 200
-    saved = {r["text"]: r["prompt"] for r in slack.store.reflections(TEAM, ME)}
+    saved = {r["text"]: r["prompt"] for r in slack.store.profiles.reflections(TEAM, ME)}
     assert saved == {"From the button": EMOJI_PROMPT, "From the command": EMOJI_PROMPT}
 
 

@@ -451,7 +451,7 @@ def test_the_same_requests_signed_properly_do_take_effect(target: Target) -> Non
         statuses[kind] = raw_post(target.slack.base_url, body, content_type, good(body, ts))
     settle(0.4)
     assert statuses == dict.fromkeys(KINDS, 200)
-    wins = [w.text for w in target.slack.store.user_wins(TEAM, "U0ALICE")]
+    wins = [w.text for w in target.slack.store.wins.user_wins(TEAM, "U0ALICE")]
     assert sorted(wins) == ["A forged modal win", "A forged win"]
     methods = {c.method for c in target.fake.calls}
     assert {"views.publish", "chat.postMessage"} <= methods, methods
@@ -474,7 +474,7 @@ def test_signed_within_the_window_and_trimmed_headers_are_accepted(target: Targe
     ]
     statuses.append(raw_post(target.slack.base_url, body, content_type, padded))
     assert statuses == [200, 200, 200]
-    assert len(target.slack.store.user_wins(TEAM, "U0ALICE")) == 3
+    assert len(target.slack.store.wins.user_wins(TEAM, "U0ALICE")) == 3
 
 
 def test_a_flood_of_forgeries_alongside_genuine_traffic(target: Target) -> None:
@@ -503,7 +503,7 @@ def test_a_flood_of_forgeries_alongside_genuine_traffic(target: Target) -> None:
         genuine_statuses = [f.result() for f in genuine_futures]
     settle(0.3)
     assert set(forged_statuses) == {401} and set(genuine_statuses) == {200}
-    wins = sorted(w.text for w in target.slack.store.user_wins(TEAM, "U0ALICE"))
+    wins = sorted(w.text for w in target.slack.store.wins.user_wins(TEAM, "U0ALICE"))
     assert wins == sorted(f"genuine {i}" for i in range(20))
     journal = json.dumps([c.args for c in target.fake.calls])
     assert "forged" not in journal.lower() and "smuggled" not in journal

@@ -389,7 +389,7 @@ def form(
 def win_by_reply(slack: SlackDriver, reply: dict[str, Any], user: str) -> Any:
     """The win a confirmation is about: its Undo button carries the win id."""
     undo = find_action(reply.get("blocks", []), ACTION_UNDO)
-    return slack.store.get_win(TEAM, user, undo["value"])
+    return slack.store.wins.get_win(TEAM, user, undo["value"])
 
 
 def export_content(slack: SlackDriver, fake: FakeSlack, user: str, args: str = "") -> str:
@@ -455,7 +455,7 @@ def test_corpus_through_win_with_a_lane(
             assert "Logged" not in reply.text, text[:80]
             if len(expected) > MAX_TEXT:
                 assert "limit is 3,000" in reply.text, reply.text[:200]
-    stored = sorted(w.text for w in slack.store.user_wins(TEAM, user))
+    stored = sorted(w.text for w in slack.store.wins.user_wins(TEAM, user))
     assert stored == sorted(kept)
     assert len(kept) >= 80
     content = export_content(slack, fake, user)
@@ -489,7 +489,7 @@ def test_corpus_through_win_then_a_lane_button(
         win = win_by_reply(slack, posted, user)
         assert win is not None and win.text == expected, text[:80]
         kept.append(expected)
-    assert sorted(w.text for w in slack.store.user_wins(TEAM, user)) == sorted(kept)
+    assert sorted(w.text for w in slack.store.wins.user_wins(TEAM, user)) == sorted(kept)
     assert not list(slack.store.redis.scan_iter(f"*{{{TEAM}:{user}}}:draft:*"))
     assert len(kept) >= 75
     content = export_content(slack, fake, user)
@@ -516,7 +516,7 @@ def test_corpus_through_the_win_form(
         else:
             assert done.json.get("response_action") == "errors", text[:80]
             assert FIELD_TEXT in done.json["errors"]
-    assert sorted(w.text for w in slack.store.user_wins(TEAM, user)) == sorted(kept)
+    assert sorted(w.text for w in slack.store.wins.user_wins(TEAM, user)) == sorted(kept)
 
     # Who benefited: stored stripped up to 200 characters, refused beyond.
     for i, text in enumerate(CORPUS):
@@ -529,7 +529,7 @@ def test_corpus_through_the_win_form(
             assert FIELD_BENEFICIARY in done.json["errors"]
             continue
         assert done.json.get("response_action") == "update", (text[:80], done.json)
-    by_text = [w for w in slack.store.user_wins(TEAM, user) if w.text == "For someone"]
+    by_text = [w for w in slack.store.wins.user_wins(TEAM, user) if w.text == "For someone"]
     expected = sorted(t.strip() for t in CORPUS if len(t) <= MAX_BENEFICIARY and t.strip())
     assert sorted(w.beneficiary for w in by_text if w.beneficiary is not None) == expected
 
@@ -540,7 +540,7 @@ def test_corpus_through_the_win_form(
         replies.append(done)
         if done.json.get("response_action") == "errors":
             assert set(done.json["errors"]) <= {FIELD_LINK}, done.json
-    links = [w.link for w in slack.store.user_wins(TEAM, user) if w.text == "Linked"]
+    links = [w.link for w in slack.store.wins.user_wins(TEAM, user) if w.text == "Linked"]
     assert links, "no hostile-looking link was accepted at all"
     for link in links:
         assert not any(c in link for c in "<>| \n\t"), link[:80]
@@ -572,7 +572,7 @@ def test_corpus_through_edit_from_history(
             current = text
         else:
             assert done.json.get("response_action") == "errors", text[:80]
-        [stored] = slack.store.user_wins(TEAM, user)
+        [stored] = slack.store.wins.user_wins(TEAM, user)
         assert stored.text == current, text[:80]
     replies.append(slack.command("/coach", "history", user=user))
     assert scan(fake, replies, typed_targets(CORPUS)) == []
@@ -615,7 +615,7 @@ def test_corpus_through_reflect_command_and_form(
         else:
             assert done.json.get("response_action") == "errors", text[:80]
     for user, texts in kept.items():
-        stored = [r["text"] for r in slack.store.reflections(TEAM, user)]
+        stored = [r["text"] for r in slack.store.profiles.reflections(TEAM, user)]
         assert sorted(stored) == sorted(texts), user
         replies.append(slack.command("/coach", "history", user=user))
         content = export_content(slack, fake, user, "with reflections")
@@ -650,7 +650,7 @@ def test_corpus_through_prompts_command_and_form(
             if expected:
                 assert done.json.get("response_action") == "errors", text[:80]
     for user, texts in kept.items():
-        assert [t for _, t in slack.store.custom_prompts(TEAM, user)] == texts, user
+        assert [t for _, t in slack.store.profiles.custom_prompts(TEAM, user)] == texts, user
         replies.append(slack.command("/coach", "prompts", user=user))
     assert scan(fake, replies, typed_targets(CORPUS)) == []
     assert_healthy(replies, logs)
@@ -742,7 +742,7 @@ def test_generated_texts_through_win_and_the_lane_question(
     expected = text.strip()
     if win_text_ok(expected):
         assert (
-            slack.store.get_win(
+            slack.store.wins.get_win(
                 TEAM, user, find_action(replies[0].json["blocks"], ACTION_UNDO)["value"]
             ).text
             == expected
@@ -791,13 +791,13 @@ def test_generated_texts_through_the_forms_and_reflect(
     reflected = slack.command("/reflect", text, user=USERS["reflect"])
     replies.append(reflected)
     if visible(text) and len(text) <= MAX_TEXT:
-        assert text in [r["text"] for r in slack.store.reflections(TEAM, USERS["reflect"])]
+        assert text in [r["text"] for r in slack.store.profiles.reflections(TEAM, USERS["reflect"])]
     added = slack.command("/coach", f"prompts add {text}", user="U0HPRC0")
     replies.append(added)
     match = re.search(r"Added prompt (\d+)", added.text)
     if visible(text) and len(text.strip()) <= MAX_PROMPT:
         assert match, added.text
-        prompts = dict(slack.store.custom_prompts(TEAM, "U0HPRC0"))
+        prompts = dict(slack.store.profiles.custom_prompts(TEAM, "U0HPRC0"))
         assert prompts[int(match.group(1))] == text.strip()
         slack.command("/coach", f"prompts remove {match.group(1)}", user="U0HPRC0")
     else:

@@ -164,7 +164,7 @@ def test_the_lease_alone_stops_a_second_process_sending_the_same_nudge(
     assert (second.sent, second.deferred, second.skipped) == ([], [], [])
     assert len(first["result"].sent) == 1
     assert sent_slots(fake, ["U0ALICE"]) == {("U0ALICE", "2026-11-27"): 1}
-    assert Store(rds).due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(weeks=1)
+    assert Store(rds).nudges.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(weeks=1)
 
 
 def test_the_send_guard_alone_stops_a_second_send_after_the_lease_ran_out(
@@ -188,7 +188,7 @@ def test_the_send_guard_alone_stops_a_second_send_after_the_lease_ran_out(
     third = b.tick(later + timedelta(seconds=b.lease_s + 60))
     assert [why for _, why in third.skipped] == ["already_sent"] and third.sent == []
     assert sent_slots(fake, ["U0ALICE"]) == {("U0ALICE", "2026-11-27"): 1}
-    assert Store(rds).due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(weeks=1)
+    assert Store(rds).nudges.due_at(TEAM, "U0ALICE") == FRI_15_BERLIN + timedelta(weeks=1)
 
 
 # Recaps: recaps index vs recap claim ----------------------------------------------------------
@@ -199,13 +199,13 @@ def _recap_team(settings: Settings, rds: redis.Redis, fake: FakeSlack, clock: Cl
     runtime = build_runtime(settings, redis_client=rds, clock=clock)
     store = runtime.store
     at = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    store.enrol(TEAM, "U0ALICE", "Europe/London", at, "explicit")
-    store.set_profile(TEAM, "U0ALICE", share="1")
+    store.profiles.enrol(TEAM, "U0ALICE", "Europe/London", at, "explicit")
+    store.profiles.set_profile(TEAM, "U0ALICE", share="1")
     win = Win("w1", TEAM, "U0ALICE", Lane.CLARITY, "Framed the pricing bet", at, WEEK, at)
-    assert store.log_win(win, tz="Europe/London", now=at).status == "logged"
+    assert store.wins.log_win(win, tz="Europe/London", now=at).status == "logged"
     fake.add_channel(CHANNEL, members=["U0ALICE"])
     runtime.recaps.set_channel(TEAM, CHANNEL, "U0ADMIN", "Europe/London")
-    assert store.recap_due_at(TEAM) == MON_9
+    assert store.recaps.recap_due_at(TEAM) == MON_9
 
 
 def _posts(fake: FakeSlack) -> tuple[int, int]:
@@ -239,7 +239,7 @@ def test_the_recaps_index_alone_stops_a_second_recap(
         assert b.run_due(now) == []
     assert [o.status for o in first["result"]] == ["posted"]
     assert _posts(fake) == (1, 1)
-    assert Store(rds).recap_due_at(TEAM) == MON_9 + timedelta(weeks=1)
+    assert Store(rds).recaps.recap_due_at(TEAM) == MON_9 + timedelta(weeks=1)
 
 
 def test_the_recap_claim_alone_stops_a_second_recap(
@@ -287,10 +287,10 @@ def _sharer_and_private_pm(settings: Settings, rds: redis.Redis, clock: Clock) -
         ("U0ALICE", "1", "Aligned sales on the Q1 bet"),
         ("U0BOB", "0", PRIVATE_TITLE),
     ):
-        store.enrol(TEAM, user, "Europe/London", at, "explicit")
-        store.set_profile(TEAM, user, share=share)
+        store.profiles.enrol(TEAM, user, "Europe/London", at, "explicit")
+        store.profiles.set_profile(TEAM, user, share=share)
         win = Win(f"{user}-1", TEAM, user, Lane.CLARITY, text, at, WEEK, at)
-        assert store.log_win(win, tz="Europe/London", now=at).status == "logged"
+        assert store.wins.log_win(win, tz="Europe/London", now=at).status == "logged"
     return runtime
 
 
@@ -329,8 +329,8 @@ def test_the_build_filter_alone_keeps_a_private_pms_win_out(
     PM who does not share out of the highlights and the thread. Guards: the
     `w.user_id in sharing` filter of `build_recap`."""
     store = _sharer_and_private_pm(settings, rds, clock).store
-    rows = store.recap_members(TEAM, ["U0ALICE", "U0BOB"], week=WEEK)
-    wins = store.first_clarity_wins(TEAM, WEEK, week_candidates(rows), 30)
+    rows = store.recaps.recap_members(TEAM, ["U0ALICE", "U0BOB"], week=WEEK)
+    wins = store.recaps.first_clarity_wins(TEAM, WEEK, week_candidates(rows), 30)
     assert PRIVATE_TITLE in [w.text for w in wins]  # the filter below is all that is left
     recap = recap_domain.build_recap(
         WEEK, member_weeks(rows, WEEK), wins, prompt_of_the_week(WEEK).text
@@ -349,7 +349,7 @@ def test_two_processes_finishing_a_posted_recap_post_one_thread_reply(
     lease ran out) post one reply. Guards: the thread reply's claim (`SET NX` before the
     reply; without it both post it)."""
     _recap_team(settings, rds, fake, clock)
-    Store(rds).set_recap_state(TEAM, WEEK, f"posted:{CHANNEL}:1795999999.000100")
+    Store(rds).recaps.set_recap_state(TEAM, WEEK, f"posted:{CHANNEL}:1795999999.000100")
     held = HeldPost()
     a, b = recaps(settings, redis_url, clock, held), recaps(settings, redis_url, clock)
     with in_thread(lambda: a.post(TEAM, WEEK), held) as first:

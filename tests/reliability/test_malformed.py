@@ -362,10 +362,10 @@ def test_only_a_revoked_bot_token_uninstalls(
     users_only = {"type": "tokens_revoked", "tokens": {"oauth": ["U0ALICE"], "bot": []}}
     assert slack.event(users_only).status == 200
     assert slack.event({"type": "tokens_revoked", "tokens": {"oauth": ["U0ALICE"]}}).status == 200
-    assert not slack.store.is_uninstalled(TEAM)
+    assert not slack.store.teams.is_uninstalled(TEAM)
     bot = {"type": "tokens_revoked", "tokens": {"bot": ["U0PMCOACH"]}}
     assert slack.event(bot).status == 200
-    assert slack.store.is_uninstalled(TEAM)
+    assert slack.store.teams.is_uninstalled(TEAM)
 
 
 def test_problem_names_the_field_never_its_content() -> None:

@@ -114,8 +114,10 @@ def test_three_tick_processes_a_month_of_1000_pms(
             n += 1
             fake.add_user(user, tz=group.tz)
             coach.tz_cache.put(group.team, user, group.tz)
-            store.enrol(group.team, user, group.tz, clock())
-            store.set_profile(group.team, user, **parse_schedule(group.schedule).to_fields())
+            store.profiles.enrol(group.team, user, group.tz, clock())
+            store.profiles.set_profile(
+                group.team, user, **parse_schedule(group.schedule).to_fields()
+            )
             coach.schedule_next(group.team, user)
             members[group.team].append(user)
             zone_of[user] = (group.team, group.tz)
@@ -139,7 +141,7 @@ def test_three_tick_processes_a_month_of_1000_pms(
         # The PMs nudged now interact (any click or command): no back-off next week.
         for user, _ in {k for k, when in expected.items() if when == instant}:
             team, tz = zone_of[user]
-            store.enrol(team, user, tz, at)
+            store.profiles.enrol(team, user, tz, at)
     assert failures == []
 
     counts = sent_slots(fake, [u for team in members.values() for u in team if u != "U0ADMIN"])
@@ -154,7 +156,7 @@ def test_three_tick_processes_a_month_of_1000_pms(
         posts = fake.messages(channel)
         main = [m for m in posts if "thread_ts" not in m]
         assert len(main) == len(weeks), [m.get("text", "")[:60] for m in main]
-        states = {week: store.recap_state(team, week)[0] for week in weeks}
+        states = {week: store.recaps.recap_state(team, week)[0] for week in weeks}
         posted_ts = [s.rsplit(":", 1)[-1] for s in states.values() if s.startswith("posted:")]
         assert sorted(posted_ts) == sorted(m["ts"] for m in main), states
         threads = Counter(m["thread_ts"] for m in posts if "thread_ts" in m)

@@ -134,7 +134,7 @@ def test_no_pm_is_told_logged_for_a_win_that_is_not_there(
     for thread in threads:
         thread.join(timeout=20)
 
-    stored = {w.text for u in users for w in Store(faulty.fresh()).user_wins(TEAM, u)}
+    stored = {w.text for u in users for w in Store(faulty.fresh()).wins.user_wins(TEAM, u)}
     told_logged_missing = [s for s in sent if s.logged and f"fault-{s.user}-{s.n}" not in stored]
     told_not_saved_there = [s for s in sent if s.not_saved and f"fault-{s.user}-{s.n}" in stored]
     during = [s for s in sent if s.started >= down_at and s.ended <= up_from]
@@ -171,7 +171,7 @@ def test_every_surface_recovers_without_a_restart(
     event = {"type": "app_home_opened", "user": "U0ALICE", "tab": "home", "event_ts": "1.1"}
     assert slack.event(event).status == 200
     fake.wait_for("views.publish")
-    texts = sorted(w.text for w in Store(faulty.fresh()).user_wins(TEAM, "U0ALICE"))
+    texts = sorted(w.text for w in Store(faulty.fresh()).wins.user_wins(TEAM, "U0ALICE"))
     assert texts == ["Aligned sales and eng", "back again"]
     settle()
     assert logs.errors() == []
@@ -182,8 +182,8 @@ def enrol(runtime: object, fake: FakeSlack, clock: Clock, users: list[str]) -> N
     for user in users:
         fake.add_user(user, tz="Europe/Berlin")
         coach.tz_cache.put(TEAM, user, "Europe/Berlin")
-        coach.store.enrol(TEAM, user, "Europe/Berlin", clock())
-        coach.store.set_profile(TEAM, user, **parse_schedule("fri 15:00").to_fields())
+        coach.store.profiles.enrol(TEAM, user, "Europe/Berlin", clock())
+        coach.store.profiles.set_profile(TEAM, user, **parse_schedule("fri 15:00").to_fields())
         coach.schedule_next(TEAM, user)
 
 
@@ -216,8 +216,8 @@ def test_scheduled_work_resumes_once_after_an_outage_across_the_due_instant(
     assert len(main_posts) == 1
     store = Store(faulty.fresh())
     for user in users:
-        assert store.due_at(TEAM, user) == FRI_15_BERLIN + timedelta(weeks=1)
-    assert store.recap_due_at(TEAM) == MON_9_LONDON + timedelta(weeks=1)
+        assert store.nudges.due_at(TEAM, user) == FRI_15_BERLIN + timedelta(weeks=1)
+    assert store.recaps.recap_due_at(TEAM) == MON_9_LONDON + timedelta(weeks=1)
     assert len(logs.events("tick_failed")) == 4
     assert logs.errors() == []
 

@@ -129,10 +129,10 @@ def test_a_late_reply_never_turns_the_first_delivery_into_a_redelivery(claim: st
             before = sets_run(redis_.admin)
             sleeper = busy_for(redis_.url, 1.5)
             if claim == "event":
-                first: Any = store.claim_event(TEAM, f"Ev{attempt}")
+                first: Any = store.teams.claim_event(TEAM, f"Ev{attempt}")
                 expected: Any = True
             else:
-                first = store.claim_recap(TEAM, f"2026-W{40 + attempt}", "tok", lease_s=60)
+                first = store.recaps.claim_recap(TEAM, f"2026-W{40 + attempt}", "tok", lease_s=60)
                 expected = "ok"
             sleeper.join()
             if sets_run(redis_.admin) - before == 2:  # the late reply made the client resend
@@ -141,9 +141,9 @@ def test_a_late_reply_never_turns_the_first_delivery_into_a_redelivery(claim: st
         assert resent, "Redis never answered late enough for the client to resend"
         # A real redelivery (another call) is still recognised.
         if claim == "event":
-            assert store.claim_event(TEAM, "Ev0") is False
+            assert store.teams.claim_event(TEAM, "Ev0") is False
         else:
-            assert store.claim_recap(TEAM, "2026-W40", "other", lease_s=60) == "pending:tok"
+            assert store.recaps.claim_recap(TEAM, "2026-W40", "other", lease_s=60) == "pending:tok"
         store.redis.close()
 
 
@@ -223,7 +223,7 @@ def test_redis_at_maxmemory_means_not_saved_and_unhealthy(app_on: Any, fake: Fak
         fill(redis_.admin)
         assert_refused_everywhere(slack, fake, redis_.url, "oom", "out of memory")
         assert "*not saved*" in slack.command("/reflect", "Framed it").text  # refused: known
-        assert not slack.store.reflections(TEAM, "U0ALICE")
+        assert not slack.store.profiles.reflections(TEAM, "U0ALICE")
         redis_.admin.config_set("maxmemory", "0")
         assert slack.get("/healthz").status == 200
         assert "Logged" in slack.command("/win", TYPED).text
@@ -283,16 +283,16 @@ def test_a_win_refused_as_too_long_comes_back_to_copy(slack: SlackDriver) -> Non
         echoed = "".join(b["text"]["text"].strip("`") for b in blocks[1:])
         escaped = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         assert echoed == escaped
-    assert not slack.store.user_wins(TEAM, "U0ALICE")
-    assert not slack.store.reflections(TEAM, "U0ALICE")
+    assert not slack.store.wins.user_wins(TEAM, "U0ALICE")
+    assert not slack.store.profiles.reflections(TEAM, "U0ALICE")
 
 
 # An answer that comes too late is not a refusal ------------------------------------------
 
 
 def _stored_texts(slack: SlackDriver) -> list[str]:
-    wins = [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")]
-    reflections = [str(r["text"]) for r in slack.store.reflections(TEAM, "U0ALICE")]
+    wins = [w.text for w in slack.store.wins.user_wins(TEAM, "U0ALICE")]
+    reflections = [str(r["text"]) for r in slack.store.profiles.reflections(TEAM, "U0ALICE")]
     return wins + reflections
 
 
@@ -364,7 +364,7 @@ def test_a_reflection_whose_answer_is_lost_is_checked_not_refused(
     assert "Logged" in slack.command("/win", "shipped warm-up").text
     _lose_answers(monkeypatch, slack.store, **({"ran": "ZADD"} if ran else {"unsent": "ZADD"}))
     reply = slack.command("/reflect", "Framed the bet")
-    stored = [str(r["text"]) for r in slack.store.reflections(TEAM, "U0ALICE")]
+    stored = [str(r["text"]) for r in slack.store.profiles.reflections(TEAM, "U0ALICE")]
     assert "not saved" not in reply.text.lower()
     if ran:
         assert "Saved privately" in reply.text and stored == ["Framed the bet"]
@@ -381,8 +381,8 @@ def test_a_first_win_whose_answer_is_lost_still_enrols_the_pm(
     _lose_answers(monkeypatch, slack.store, ran="EVALSHA")
     reply = slack.command("/win", "clarity Framed the bet")
     assert "Logged" in reply.text
-    assert [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")] == ["Framed the bet"]
-    assert "U0ALICE" in slack.store.team_users(TEAM)
+    assert [w.text for w in slack.store.wins.user_wins(TEAM, "U0ALICE")] == ["Framed the bet"]
+    assert "U0ALICE" in slack.store.teams.team_users(TEAM)
     assert slack.fake.calls_to("chat.postMessage")  # the welcome DM
 
 
@@ -396,4 +396,4 @@ def test_a_win_whose_answer_and_check_are_lost_is_unconfirmed(
     reply = slack.command("/win", "clarity Framed the bet")
     assert "couldn't confirm your win" in reply.text and "not saved" not in reply.text
     assert "```clarity Framed the bet```" in str(reply.json["blocks"])  # as typed
-    assert "Framed the bet" in [w.text for w in slack.store.user_wins(TEAM, "U0ALICE")]
+    assert "Framed the bet" in [w.text for w in slack.store.wins.user_wins(TEAM, "U0ALICE")]

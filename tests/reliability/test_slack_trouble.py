@@ -92,7 +92,7 @@ def test_nudges_are_delivered_once_through_slack_trouble(
     accepted = [c for c in fake.calls_to("chat.postMessage") if c.status == 200]
     assert sorted(c.args["channel"] for c in accepted) == sorted(users)
     store = Store(rds)
-    assert {store.due_at(TEAM, u) for u in users} == {FRI_15_BERLIN + timedelta(weeks=1)}
+    assert {store.nudges.due_at(TEAM, u) for u in users} == {FRI_15_BERLIN + timedelta(weeks=1)}
     assert logs.errors() == []
 
 
@@ -159,10 +159,10 @@ def test_the_recap_is_posted_once_through_slack_trouble(
     if fault == "timeout_on_the_post":
         # README: a recap whose answer was lost is never repeated automatically (its thread
         # reply neither); the operator checks the channel and uses `pm-coach recap --force`.
-        assert thread == [] and Store(rds).recap_state(TEAM, "2026-W48")[0] == "unknown"
+        assert thread == [] and Store(rds).recaps.recap_state(TEAM, "2026-W48")[0] == "unknown"
     else:
         assert len(thread) == 1 and thread[0]["thread_ts"] == main[0]["ts"]
-    assert Store(rds).recap_due_at(TEAM) == MON_9_LONDON + timedelta(weeks=1)
+    assert Store(rds).recaps.recap_due_at(TEAM) == MON_9_LONDON + timedelta(weeks=1)
     assert logs.errors() == []
 
 

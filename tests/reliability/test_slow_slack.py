@@ -55,25 +55,25 @@ def test_a_first_win_is_answered_while_users_info_is_held(
         reply = unsettled(slack).command("/win", "clarity Framed the pricing bet", user=NEW)
         assert reply.status == 200 and "Logged" in reply.text
         assert fake.calls_to("users.info") == []  # not answered: the answer did not wait for it
-        [win] = slack.store.user_wins(TEAM, NEW)
+        [win] = slack.store.wins.user_wins(TEAM, NEW)
         assert win.week == "2026-W48"  # the guess until the zone is known
-        assert slack.store.profile_zone(TEAM, NEW) == ("UTC", "fallback")
+        assert slack.store.profiles.profile_zone(TEAM, NEW) == ("UTC", "fallback")
         assert fake.messages(NEW) == []  # the welcome waits for the zone
     finally:
         gate.set()
     slack.settle()
-    assert slack.store.profile_zone(TEAM, NEW) == ("Asia/Tokyo", "slack")
-    [win] = slack.store.user_wins(TEAM, NEW)
+    assert slack.store.profiles.profile_zone(TEAM, NEW) == ("Asia/Tokyo", "slack")
+    [win] = slack.store.wins.user_wins(TEAM, NEW)
     assert win.week == "2026-W49"  # Monday in Tokyo: the week it was logged in, locally
     weeks = slack.store.redis.hgetall(f"pmc:v1:{{{TEAM}:{NEW}}}:weeks")
     assert weeks == {"2026-W49:c": "1"}
     [welcome] = fake.messages(NEW)
     assert "Asia/Tokyo" in welcome["text"]
-    assert slack.store.due_at(TEAM, NEW) is not None
+    assert slack.store.nudges.due_at(TEAM, NEW) is not None
     assert len(fake.arrivals("users.info")) == 1
     # Later wins use the learnt zone with no further question to Slack.
     assert "Logged" in slack.command("/win", "shipped The launch", user=NEW).text
-    assert [w.week for w in slack.store.user_wins(TEAM, NEW)] == ["2026-W49", "2026-W49"]
+    assert [w.week for w in slack.store.wins.user_wins(TEAM, NEW)] == ["2026-W49", "2026-W49"]
     assert len(fake.arrivals("users.info")) == 1
 
 
@@ -90,7 +90,7 @@ def test_a_backdated_win_keeps_the_day_the_pm_picked_when_the_zone_is_learnt(
         backdated = slack.coach.log_win(
             team_id=TEAM,
             user_id=NEW,
-            lane=slack.coach.store.user_wins(TEAM, NEW)[0].lane,
+            lane=slack.coach.store.wins.user_wins(TEAM, NEW)[0].lane,
             text="Saturday's call",
             source="test:backdated",
             day=datetime(2026, 11, 28, tzinfo=UTC).date(),
@@ -100,7 +100,7 @@ def test_a_backdated_win_keeps_the_day_the_pm_picked_when_the_zone_is_learnt(
     finally:
         gate.set()
     slack.settle()
-    weeks = {w.text: w.week for w in slack.store.user_wins(TEAM, NEW)}
+    weeks = {w.text: w.week for w in slack.store.wins.user_wins(TEAM, NEW)}
     assert weeks == {"Framed the bet": "2026-W49", "Saturday's call": "2026-W48"}
 
 
@@ -113,11 +113,11 @@ def test_a_user_change_event_places_wins_logged_under_the_guess_too(
     clock.set(datetime(2026, 11, 29, 20, 0, tzinfo=UTC))  # Sun 20:00 UTC = Mon 05:00 Tokyo
     fake.fail("users.info", "internal_error", times=None)
     assert "Logged" in slack.command("/win", "clarity Framed the bet", user=NEW).text
-    assert [w.week for w in slack.store.user_wins(TEAM, NEW)] == ["2026-W48"]
+    assert [w.week for w in slack.store.wins.user_wins(TEAM, NEW)] == ["2026-W48"]
     user = {"id": NEW, "team_id": TEAM, "tz": "Asia/Tokyo"}
     assert slack.event({"type": "user_change", "user": user}).status == 200
-    assert slack.store.profile_zone(TEAM, NEW) == ("Asia/Tokyo", "slack")
-    assert [w.week for w in slack.store.user_wins(TEAM, NEW)] == ["2026-W49"]
+    assert slack.store.profiles.profile_zone(TEAM, NEW) == ("Asia/Tokyo", "slack")
+    assert [w.week for w in slack.store.wins.user_wins(TEAM, NEW)] == ["2026-W49"]
     assert slack.store.redis.hgetall(f"pmc:v1:{{{TEAM}:{NEW}}}:weeks") == {"2026-W49:c": "1"}
 
 
@@ -131,12 +131,12 @@ def test_an_unknown_zone_is_not_asked_of_slack_on_every_win(
     for i in range(4):
         assert "Logged" in slack.command("/win", f"clarity Win {i}", user=NEW).text
     assert len(fake.calls_to("users.info")) == 1
-    assert slack.store.profile_zone(TEAM, NEW) == ("UTC", "fallback")
+    assert slack.store.profiles.profile_zone(TEAM, NEW) == ("UTC", "fallback")
     fake.clear_faults()
     monkeypatch.setattr(coach_module, "ZONE_RETRY_S", 0.0)  # the window has passed
     assert "Logged" in slack.command("/win", "clarity Win 4", user=NEW).text
     assert len(fake.calls_to("users.info")) == 2
-    assert slack.store.profile_zone(TEAM, NEW) == ("America/New_York", "slack")
+    assert slack.store.profiles.profile_zone(TEAM, NEW) == ("America/New_York", "slack")
 
 
 def test_the_zone_shown_says_when_it_is_a_guess(
@@ -170,7 +170,7 @@ def test_a_new_pms_form_opens_without_waiting_for_users_info(
     finally:
         gate.set()
     slack.settle()
-    assert slack.store.profile_zone(TEAM, NEW) == ("Europe/Berlin", "slack")
+    assert slack.store.profiles.profile_zone(TEAM, NEW) == ("Europe/Berlin", "slack")
 
 
 RECAP_CHANNEL = "C0RECAPS"
@@ -193,13 +193,13 @@ def test_recap_settings_are_answered_while_users_info_is_held(
         assert reply.status == 200 and texts.RECAP_CHECKING_ADMIN in reply.text
         assert follow_up not in reply.text
         assert fake.calls_to("users.info") == []  # not answered: the answer did not wait for it
-        assert slack.store.team_settings(TEAM).get("recap_channel") is None
+        assert slack.store.recaps.team_settings(TEAM).get("recap_channel") is None
     finally:
         gate.set()
     slack.settle()
     told = hook_texts(fake, reply)
     assert follow_up in told[0], told
-    stored = slack.store.team_settings(TEAM).get("recap_channel")
+    stored = slack.store.recaps.team_settings(TEAM).get("recap_channel")
     assert stored == (RECAP_CHANNEL if user == "U0ADMIN" else None)
     assert len(fake.calls_to("users.info")) == 1
 
@@ -218,13 +218,13 @@ def test_timezone_auto_is_answered_while_users_info_is_held(
         assert reply.status == 200 and texts.TZ_AUTO_ASKING in reply.text
         assert "Europe/Berlin" not in reply.text and "Asia/Tokyo" not in reply.text
         assert len(fake.calls_to("users.info")) == asked  # the answer did not wait for it
-        assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Asia/Tokyo", "explicit")
+        assert slack.store.profiles.profile_zone(TEAM, "U0ALICE") == ("Asia/Tokyo", "explicit")
     finally:
         gate.set()
     slack.settle()
     [told] = hook_texts(fake, reply)
     assert texts.TZ_AUTO.format(tz="Europe/Berlin") in told
-    assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Europe/Berlin", "slack")
+    assert slack.store.profiles.profile_zone(TEAM, "U0ALICE") == ("Europe/Berlin", "slack")
 
 
 def test_timezone_auto_keeps_the_zone_when_slack_cannot_say(
@@ -239,7 +239,7 @@ def test_timezone_auto_keeps_the_zone_when_slack_cannot_say(
     assert texts.TZ_AUTO_ASKING in reply.text
     [told] = hook_texts(fake, reply)
     assert texts.TZ_AUTO_FAILED.format(tz="Asia/Tokyo") in told
-    assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Asia/Tokyo", "explicit")
+    assert slack.store.profiles.profile_zone(TEAM, "U0ALICE") == ("Asia/Tokyo", "explicit")
 
 
 def test_clearing_the_zone_in_the_home_settings_does_not_wait_for_slack(
@@ -266,11 +266,11 @@ def test_clearing_the_zone_in_the_home_settings_does_not_wait_for_slack(
         reply = unsettled(slack).submit(view, values)
         assert reply.status == 200 and "errors" not in (reply.json if reply.body else {})
         assert len(fake.calls_to("users.info")) == asked  # the answer did not wait for it
-        assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Asia/Tokyo", "explicit")
+        assert slack.store.profiles.profile_zone(TEAM, "U0ALICE") == ("Asia/Tokyo", "explicit")
     finally:
         gate.set()
     slack.settle()
-    assert slack.store.profile_zone(TEAM, "U0ALICE") == ("Europe/Berlin", "slack")
+    assert slack.store.profiles.profile_zone(TEAM, "U0ALICE") == ("Europe/Berlin", "slack")
 
 
 # Item 6: forms open at once, or not at all -----------------------------------------------------

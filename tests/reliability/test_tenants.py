@@ -80,7 +80,7 @@ def populate_a(slack: SlackDriver, fake: FakeSlack) -> dict[str, Any]:
     recap_here = slack.command("/coach", "recap here", user="U0ADMIN", channel=A_CHANNEL)
     assert "posted here" in told(fake, recap_here)
     settle()
-    win_ids = [w.id for w in slack.store.user_wins(TEAM, "U0ALICE")]
+    win_ids = [w.id for w in slack.store.wins.user_wins(TEAM, "U0ALICE")]
     draft = find_action(question.json["blocks"], ACTION_PICK_CLARITY)["value"]
     return {"first": first, "question": question, "win_ids": win_ids, "draft": draft}
 
@@ -180,12 +180,12 @@ def test_team_b_never_reads_or_changes_team_a(
     said_to_b += "".join(bytes(f["content"]).decode() for f in fake.files("U0ALICE")[files_before:])
     assert "A's" not in said_to_b
     # …and B really did get its own data, under its own keys.
-    assert sorted(w.text for w in slack.store.user_wins(TEAM_B, "U0ALICE")) == [
+    assert sorted(w.text for w in slack.store.wins.user_wins(TEAM_B, "U0ALICE")) == [
         "B's modal win",
         "B's own win",
     ]
-    assert slack.store.profile(TEAM_B, "U0ALICE")["tz"] == "America/Chicago"
-    assert slack.store.profile(TEAM, "U0ALICE")["tz"] == "Asia/Tokyo"
+    assert slack.store.profiles.profile(TEAM_B, "U0ALICE")["tz"] == "America/Chicago"
+    assert slack.store.profiles.profile(TEAM, "U0ALICE")["tz"] == "Asia/Tokyo"
 
 
 def test_forget_me_in_b_leaves_a_intact(
@@ -247,7 +247,7 @@ def test_uninstalling_b_stops_only_b(
     settle()
     assert b.event({"type": "app_uninstalled"}).status == 200
     settle()
-    assert slack.store.is_uninstalled(TEAM_B) and not slack.store.is_uninstalled(TEAM)
+    assert slack.store.teams.is_uninstalled(TEAM_B) and not slack.store.teams.is_uninstalled(TEAM)
     report = slack.ticker.tick(datetime(2026, 11, 27, 14, 0, 30, tzinfo=UTC))
     assert sorted((c.team_id, c.user_id) for c, _ in report.sent) == [
         (TEAM, "U0ALICE"),
@@ -267,5 +267,5 @@ def test_a_user_change_delivered_for_b_does_not_touch_a(
     change = {"type": "user_change", "user": {"id": "U0BOB", "team_id": TEAM, "tz": "Asia/Dubai"}}
     assert b.event(change).status == 200
     settle()
-    assert slack.store.profile_tz(TEAM, "U0BOB") == "America/New_York"
+    assert slack.store.profiles.profile_tz(TEAM, "U0BOB") == "America/New_York"
     assert team_state(rds, TEAM) == before_a
