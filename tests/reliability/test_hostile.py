@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -232,9 +231,39 @@ assert len(CORPUS) >= 100 and len(set(CORPUS)) == len(CORPUS), len(CORPUS)
 # Oracles: what each entry point must do with a text (from the product's rules) ------------
 
 
+# Characters a reader does not see (README: text made only of spaces, control or format
+# characters, or marks is blank), each named. Every blank text the corpus and the generated
+# texts hold is made of these; every other text holds a character a reader sees.
+INVISIBLE = {
+    " ": "space",
+    "\t": "tab",
+    "\n": "line feed",
+    "\r": "carriage return",
+    "\u00a0": "no-break space",
+    "\u3000": "ideographic space",
+    "\u2028": "line separator",
+    "\x00": "NUL",
+    "\x1b": "escape",
+    "\x7f": "delete",
+    "\u00ad": "soft hyphen",
+    "\u200b": "zero width space",
+    "\u200c": "zero width non-joiner",
+    "\u200d": "zero width joiner",
+    "\u200e": "left-to-right mark",
+    "\u202e": "right-to-left override",
+    "\u2060": "word joiner",
+    "\ufeff": "zero width no-break space",
+    "\u0301": "combining acute accent",
+    "\u0302": "combining circumflex accent",
+    "\u0303": "combining tilde",
+    "\u20dd": "combining enclosing circle",
+    "\u0903": "devanagari sign visarga (a spacing mark)",
+}
+
+
 def visible(text: str) -> bool:
-    """README: text made only of spaces, control/format characters or marks is blank."""
-    return any(unicodedata.category(c)[0] not in ("Z", "C", "M") for c in text)
+    """Whether a reader sees anything of `text` (see INVISIBLE)."""
+    return any(char not in INVISIBLE for char in text)
 
 
 def win_text_ok(text: str) -> bool:
@@ -683,7 +712,7 @@ def test_corpus_as_coach_arguments(
 
 # Generated texts ---------------------------------------------------------------------------
 
-FRAGMENTS = [
+SEEN_FRAGMENTS = [
     "<!channel>",
     "<!here>",
     "<!everyone>",
@@ -701,27 +730,26 @@ FRAGMENTS = [
     "`",
     "```",
     "> ",
-    "\n",
-    "\r\n",
-    "\t",
-    "\x00",
-    "\u202e",
-    "\u200d",
-    "\u0301",
     "👩\u200d👩\u200d👧",
     "]]",
     "redis.call('FLUSHALL')",
     '{"a": 1}',
-    " ",
 ]
-TEXTS = st.lists(
+UNSEEN_FRAGMENTS = ["\n", "\r\n", "\t", "\x00", "\u202e", "\u200d", "\u0301", " "]
+FRAGMENTS = SEEN_FRAGMENTS + UNSEEN_FRAGMENTS
+_PIECES = st.lists(
     st.one_of(
         st.sampled_from(FRAGMENTS),
         st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
     ),
-    min_size=1,
-    max_size=14,
+    max_size=7,
 ).map("".join)
+# Either a text with something a reader sees (anything around a fragment that is seen) or one
+# with nothing (invisible characters only), so the oracle knows which by construction.
+TEXTS = st.one_of(
+    st.builds(lambda *parts: "".join(parts), _PIECES, st.sampled_from(SEEN_FRAGMENTS), _PIECES),
+    st.text(st.sampled_from(sorted(INVISIBLE)), max_size=14),
+)
 GENERATED = settings(
     max_examples=20,
     deadline=None,
