@@ -91,7 +91,9 @@ class KeepAliveWebClient(WebClient):
         test ends or watches to play the server's side of a kept-alive connection."""
         return [conn.sock for conn, _ in self._local.conns.values() if conn.sock is not None]
 
-    # slack-sdk's hook: everything around it (retries, parsing, errors) stays slack-sdk's.
+    # slack-sdk's hook: everything around it (retries, parsing, errors) stays slack-sdk's. A
+    # private method, hence the pin in pyproject.toml; tests/test_internals_slack.py fails
+    # when a release changes its signature, its call path, what it returns or raises.
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
@@ -230,7 +232,8 @@ class LineParsedResponse(HTTPResponse):
     """http.client's response, with the header block parsed line by line into the same
     `HTTPMessage` (`set_raw`, as the email package's parser stores them) instead of through
     the email package's feed parser, which costs more than the rest of a post. The rest is
-    `HTTPResponse.begin` as it stands (status line, 1xx skipped, length, chunking, close)."""
+    `HTTPResponse.begin` as it stands (status line, 1xx skipped, length, chunking, close);
+    tests/test_internals_slack.py fails when a Python's `begin` differs from the one copied."""
 
     def begin(self) -> None:
         if self.headers is not None:
