@@ -53,9 +53,6 @@ is claimed again after it (see DESIGN-SCHEDULING.md).
 Operations:
   pmc:v1:ops:procs            zset   process id, score = last heartbeat (epoch ms)          pruned
   pmc:v1:ops:recaps           zset   team id, score = next recap due (epoch ms)             while on
-
-Costs: logging a win is one round trip (one EVALSHA); a PM's first request in a process adds
-one profile read.
 """
 
 from __future__ import annotations
