@@ -72,8 +72,10 @@ __all__ = [
 
 
 class Store:
-    """Every read and write of PM Coach state, by area. Connections are passed in (the client)
-    or made by the transport with the client's settings, never configured here."""
+    """Every read and write of PM Coach state, by area: `wins`, `profiles`, `nudges`, `recaps`,
+    `teams` share one client and one transport. Connections are passed in (the client) or made
+    by the transport with the client's settings, never configured here. `transport` replaces
+    the default one (`Transport(client)`): another wire, or a test's (see `Transport.wire`)."""
 
     def __init__(self, client: redis.Redis, *, transport: Transport | None = None) -> None:
         self.redis = client
