@@ -33,12 +33,27 @@ class RedisServer:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pmc-redis-")))
     process: subprocess.Popen[bytes] | None = None
     aof: bool = True  # appendonly everysec, as README recommends for production
+    started: bool = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        """Start redis-server and wait until *this* process answers on the port. A free port
+        can be taken by someone else between `free_port()` and the bind (another test worker's
+        server, a client socket): then our server exits, and a ping alone would reach theirs —
+        two workers sharing one Redis flush each other's keys. So check the answering pid, and
+        take a new port when ours was lost — on the first start only: a restart (fault tests)
+        keeps the port its clients know, or fails."""
+        for _attempt in range(1 if self.started else 5):
+            if self._launch():
+                self.started = True
+                return self
+            self.port = free_port()
+        raise RuntimeError("redis-server could not start on a free port (5 attempts)")
+
+    def _launch(self) -> bool:
         self.process = subprocess.Popen(
             [
                 self.binary,
@@ -63,13 +78,21 @@ class RedisServer:
         )
         deadline = time.monotonic() + 10
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    client.close()
-                    return self
-            except redis.ConnectionError:
-                time.sleep(0.02)
+        try:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    self.process = None
+                    return False  # the port was taken: our server exited
+                try:
+                    pid = client.info("server")["process_id"]
+                except redis.ConnectionError:
+                    time.sleep(0.02)
+                    continue
+                if pid == self.process.pid:
+                    return True
+                time.sleep(0.02)  # someone else's server answers: ours is about to exit
+        finally:
+            client.close()
         self.stop()
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
