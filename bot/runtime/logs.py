@@ -1,5 +1,6 @@
 """Logging: structlog for our events, the standard library (Bolt, slack-sdk, APScheduler) routed
-through the same renderer. JSON lines when stdout is not a terminal, readable lines when it is.
+through the same renderer, onto stderr: JSON lines when stderr is not a terminal, readable lines
+when it is.
 
 Every line passes a redactor that removes Slack tokens, the configured secrets and the paths
 of URLs (a response_url, an incoming webhook, a file upload URL: whoever holds one may use it),
