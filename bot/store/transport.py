@@ -155,7 +155,7 @@ class Transport:
         """
         for attempt in range(2):
             replies = self.exchange(commands)
-            if not attempt and _any_instance(replies, NoScriptError):
+            if not attempt and any(isinstance(reply, NoScriptError) for reply in replies):
                 for sha in dict.fromkeys(c[1] for c in commands if c[0] == "EVALSHA"):
                     self.client.script_load(_SCRIPTS[sha])
                     self._loaded.add(sha)
@@ -215,14 +215,6 @@ class Repository:
     def __init__(self, client: redis.Redis, transport: Transport) -> None:
         self.redis = client
         self.transport = transport
-
-
-def _any_instance(values: Sequence[Any], kind: type) -> bool:
-    """any(isinstance(v, kind) for v in values), without a generator: on every round trip."""
-    for value in values:  # noqa: SIM110 - a generator costs a frame per item here
-        if isinstance(value, kind):
-            return True
-    return False
 
 
 def _make_ready(conn: Any) -> None:
