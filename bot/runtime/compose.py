@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from slack_sdk import WebClient
 
 from bot.coach import Coach
@@ -22,7 +21,7 @@ from bot.runtime.settings import Settings
 from bot.runtime.slackhttp import KeepAliveWebClient
 from bot.scheduled.recaps import Recaps
 from bot.scheduled.ticker import Ticker
-from bot.store import CAUSES, Store, connect
+from bot.store import CAUSES, Client, Store, connect
 
 # Opening a form is one Web API call that must start within its trigger_id's 3 s however slow
 # Slack answers the others: each open gets a thread of its own at once, up to this many at a
@@ -43,7 +42,7 @@ def utc_now() -> datetime:
 @dataclass
 class Runtime:
     settings: Settings
-    redis: redis.Redis
+    redis: Client
     store: Store
     client: WebClient
     deps: Deps
@@ -63,11 +62,11 @@ class Runtime:
 
 
 def build_runtime(
-    settings: Settings, redis_client: redis.Redis | None = None, clock: Any = utc_now
+    settings: Settings, redis_client: Client | None = None, clock: Any = utc_now
 ) -> Runtime:
     log = get_logger("pm_coach")
-    redis_client = redis_client if redis_client is not None else connect(settings.redis_url)
-    store = Store(redis_client)
+    client_: Client = redis_client if redis_client is not None else connect(settings.redis_url)
+    store = Store(client_)
     client = web_client(settings)
     coach = Coach(
         store,
@@ -95,7 +94,7 @@ def build_runtime(
         burst=settings.slack_post_burst,
     )
     deps = Deps(coach=coach, client=client, log=log, recaps=recaps, admin_ids=settings.admin_ids)
-    return Runtime(settings, redis_client, store, client, deps, ticker, recaps)
+    return Runtime(settings, client_, store, client, deps, ticker, recaps)
 
 
 def healthy(store: Store) -> dict[str, Any]:

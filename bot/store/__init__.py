@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
+from bot.store.cluster import ClusterTransport
 from bot.store.errors import (
     CAUSES,
     OutcomeUnknown,
@@ -37,7 +39,7 @@ from bot.store.records import (
     week_candidates,
 )
 from bot.store.teams import TeamRepo
-from bot.store.transport import Transport, connect
+from bot.store.transport import Client, Transport, Wired, connect, is_cluster_node
 from bot.store.wins import WinRepo
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
     "RECENT_MAX",
     "UNDONE_TTL_S",
     "Claim",
+    "Client",
+    "ClusterTransport",
     "Completion",
     "DeleteOutcome",
     "Keys",
@@ -64,8 +68,10 @@ __all__ = [
     "TeamRepo",
     "Transport",
     "WinRepo",
+    "Wired",
     "connect",
     "due_shard",
+    "is_cluster_node",
     "unavailable_cause",
     "week_candidates",
 ]
@@ -77,9 +83,12 @@ class Store:
     by the transport with the client's settings, never configured here. `transport` replaces
     the default one (`Transport(client)`): another wire, or a test's (see `Transport.wire`)."""
 
-    def __init__(self, client: redis.Redis, *, transport: Transport | None = None) -> None:
+    def __init__(self, client: Client, *, transport: Wired | None = None) -> None:
         self.redis = client
-        self.transport = transport if transport is not None else Transport(client)
+        if transport is None:
+            cluster = isinstance(client, RedisCluster)
+            transport = ClusterTransport(client) if cluster else Transport(client)  # type: ignore[arg-type]
+        self.transport: Wired = transport
         self.wins = WinRepo(client, self.transport)
         self.profiles = ProfileRepo(client, self.transport)
         self.nudges = NudgeRepo(client, self.transport)
@@ -94,10 +103,12 @@ class Store:
 
     def health(self) -> str:
         """ "ok" if Redis takes writes now, else why not (a key of CAUSES): "unreachable",
-        "oom", "read_only_replica", "cluster_redirect", "cluster_down". One round trip: a tiny
-        probe key written with a TTL, and INFO's cluster line (a plain client facing a Redis
-        Cluster of several masters is redirected for most keys, whichever slot the probe is in).
-        """
+        "oom", "read_only_replica", "cluster_redirect", "cluster_down". A tiny probe key is
+        written with a TTL. On a cluster, every primary must say `cluster_state:ok` too. A
+        single-node client facing a cluster of several masters is redirected for most keys,
+        whichever slot the probe is in: "cluster_redirect"."""
+        if isinstance(self.redis, RedisCluster):
+            return _cluster_health(self.redis)
         pipe = self.redis.pipeline(transaction=False)
         pipe.set(Keys.PROBE, "1", px=60_000)
         pipe.info("cluster")
@@ -116,6 +127,13 @@ class Store:
                 return "cluster_redirect"
         return "ok"
 
+    def nodes(self) -> list[str]:
+        """The primaries that hold the data ("host:port"): one for a single Redis."""
+        if isinstance(self.redis, RedisCluster):
+            return sorted(node.name for node in self.redis.get_primaries())  # type: ignore[no-untyped-call]
+        kwargs = self.redis.connection_pool.connection_kwargs
+        return [f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"]
+
     def close(self) -> None:
         """Close the store's own connections (the client's pool is closed with the client)."""
         self.transport.close()
@@ -127,3 +145,23 @@ def _cluster_slot_owners(client: redis.Redis) -> list[Any]:
     if isinstance(ranges, dict):  # redis-py's callback: {(start, end): {primary, ...}}
         return [(lo, hi, str(v.get("primary"))) for (lo, hi), v in ranges.items()]
     return [(r[0], r[1], str(r[2][:2])) for r in ranges]
+
+
+def _cluster_health(client: RedisCluster) -> str:
+    try:
+        for node in client.get_primaries():  # type: ignore[no-untyped-call]
+            if _cluster_state(node.redis_connection) != "ok":
+                return "cluster_down"
+        client.set(Keys.PROBE, "1", px=60_000)
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
+        return unavailable_cause(exc)
+    return "ok"
+
+
+def _cluster_state(node: redis.Redis) -> str:
+    """`cluster_state` of CLUSTER INFO on one node ("ok" or "fail")."""
+    info = node.execute_command("CLUSTER INFO")  # type: ignore[no-untyped-call]
+    if isinstance(info, dict):  # redis-py's response callback
+        return str(info.get("cluster_state"))
+    fields = dict(line.split(":", 1) for line in str(info).split() if ":" in line)
+    return fields.get("cluster_state", "")

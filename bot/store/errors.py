@@ -16,11 +16,17 @@ StoreRefused = (
     redis.exceptions.AskError,  # MovedError is one
     redis.exceptions.TryAgainError,
     redis.exceptions.ClusterDownError,
+    redis.exceptions.SlotNotCoveredError,  # a cluster that lost a node without a replica
 )
 # Errors that mean "Redis is not there right now" (unreachable, too slow) or refuses to store
 # what we send: handlers turn them all into "not saved" and give the PM's text back, except
 # OutcomeUnknown (one of them), which only says "could not confirm".
-StoreUnavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, *StoreRefused)
+StoreUnavailable = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.RedisClusterUnreachableError,  # no node of the cluster answers
+    *StoreRefused,
+)
 
 
 class OutcomeUnknown(redis.exceptions.ConnectionError):
@@ -42,8 +48,8 @@ CAUSES = {
     "oom": "out of memory: maxmemory reached with the noeviction policy, writes are refused (OOM)",
     "read_only_replica": "a read-only replica: REDIS_URL must name the primary (READONLY)",
     "cluster_redirect": (
-        "a Redis Cluster node that redirects our keys to other nodes (MOVED/ASK): "
-        "this client does not follow cluster redirects"
+        "a Redis Cluster that this process took for a single node (Redis was unreachable "
+        "when it started): restart it (MOVED/ASK)"
     ),
     "cluster_down": "the Redis Cluster is down or resharding (CLUSTERDOWN/TRYAGAIN)",
     "error": "an unexpected error reply",
@@ -58,8 +64,15 @@ def unavailable_cause(exc: BaseException) -> str:
         return "read_only_replica"
     if isinstance(exc, redis.exceptions.AskError):
         return "cluster_redirect"
-    if isinstance(exc, redis.exceptions.TryAgainError | redis.exceptions.ClusterDownError):
+    if isinstance(
+        exc,
+        redis.exceptions.TryAgainError
+        | redis.exceptions.ClusterDownError
+        | redis.exceptions.SlotNotCoveredError,
+    ):
         return "cluster_down"
+    if isinstance(exc, redis.exceptions.RedisClusterUnreachableError):
+        return "unreachable"
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         return "unreachable"
     return "error"

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import redis
-
 from bot.domain.weeks import week_span_ms
 from bot.domain.wins import Lane, Win
 from bot.store.codec import from_ms, load_wins, ms
@@ -18,13 +16,13 @@ from bot.store.keys import RECAP_TTL_S, Keys
 from bot.store.lua import CLAIM_RECAPS, RELEASE
 from bot.store.records import RecapMember, week_candidates
 from bot.store.teams import TeamRepo
-from bot.store.transport import Repository, Transport, evalsha
+from bot.store.transport import Client, Repository, Wired, evalsha
 
 
 class RecapRepo(Repository):
     """A team's recap settings, schedule, claims and reads."""
 
-    def __init__(self, client: redis.Redis, transport: Transport, teams: TeamRepo) -> None:
+    def __init__(self, client: Client, transport: Wired, teams: TeamRepo) -> None:
         super().__init__(client, transport)
         self.teams = teams
 

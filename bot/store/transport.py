@@ -21,10 +21,11 @@ import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
@@ -40,14 +41,23 @@ from bot.store.errors import ANSWERED, LOST, OutcomeUnknown, StoreUnavailable
 CHECK_TIMEOUT_S = 0.5
 
 Command = tuple[Any, ...]
+# The client a store is built on: one Redis, or redis-py's client of a Redis Cluster.
+Client = redis.Redis | RedisCluster
 # Writes a batch on a connection in one send and reads every reply (an error reply in its
 # place, as its exception). `send_and_read` is the real one; a test passes another to lose an
 # answer (see `Transport`).
 Wire = Callable[[Any, Sequence[Command]], list[Any]]
 
 
-def connect(url: str, **overrides: Any) -> redis.Redis:
-    """A client that fails fast: a PM must hear "not saved" well inside Slack's 3 s."""
+def connect(url: str, **overrides: Any) -> Client:
+    """A client that fails fast: a PM must hear "not saved" well inside Slack's 3 s.
+
+    `url` may name a single Redis or any node of a Redis Cluster: a node that says
+    `cluster_enabled:1` gets redis-py's cluster client (slot map, node discovery), built from
+    the same URL and options (TLS with `rediss://`, AUTH from the URL). When Redis cannot be
+    reached to ask, the single-node client is returned; if it then meets a cluster, the store's
+    health check says so (`cluster_redirect`) and /healthz fails, so the process is restarted.
+    """
     options: dict[str, Any] = {
         "decode_responses": True,
         "socket_connect_timeout": 0.5,
@@ -56,7 +66,20 @@ def connect(url: str, **overrides: Any) -> redis.Redis:
         "health_check_interval": 30,
     }
     options.update(overrides)
-    return redis.Redis.from_url(url, **options)
+    client = redis.Redis.from_url(url, **options)
+    if not is_cluster_node(client):
+        return client
+    client.close()
+    return RedisCluster.from_url(url, **options)
+
+
+def is_cluster_node(client: redis.Redis) -> bool:
+    """Whether `client` talks to a node of a Redis Cluster (False when it cannot tell)."""
+    try:
+        info = client.info("cluster")
+    except redis.RedisError:
+        return False
+    return str(info.get("cluster_enabled")) == "1"
 
 
 @cache
@@ -72,6 +95,11 @@ def evalsha(script: str, keys: Sequence[str], *args: Any) -> Command:
     sha = script_sha(script)
     _SCRIPTS[sha] = script
     return ("EVALSHA", sha, len(keys), *keys, *args)
+
+
+def script_source(sha: str) -> str:
+    """The script `evalsha` named by `sha` (to load it where Redis answered NOSCRIPT)."""
+    return _SCRIPTS[sha]
 
 
 def send_and_read(conn: Any, commands: Sequence[Command]) -> list[Any]:
@@ -157,7 +185,7 @@ class Transport:
             replies = self.exchange(commands)
             if not attempt and any(isinstance(reply, NoScriptError) for reply in replies):
                 for sha in dict.fromkeys(c[1] for c in commands if c[0] == "EVALSHA"):
-                    self.client.script_load(_SCRIPTS[sha])
+                    self.client.script_load(script_source(sha))
                     self._loaded.add(sha)
                 continue
             for reply in replies:
@@ -208,11 +236,25 @@ class Transport:
             self._spare.pop().disconnect()
 
 
+class Wired(Protocol):
+    """What the repositories need of a transport: `Transport` on one Redis,
+    `bot.store.cluster.ClusterTransport` on a cluster."""
+
+    wire: Wire
+
+    def exchange(self, commands: Sequence[Command]) -> list[Any]: ...
+    def run_scripts(self, commands: Sequence[Command]) -> list[Any]: ...
+    def check(self, commands: Sequence[Command]) -> list[Any]: ...
+    def load_script(self, script: str) -> None: ...
+    def idle_connections(self) -> tuple[Any, ...]: ...
+    def close(self) -> None: ...
+
+
 class Repository:
     """What every repository of the store holds: `redis`, the client, for plain commands and
     pipelines; `transport` for scripted batches and answers that may be lost."""
 
-    def __init__(self, client: redis.Redis, transport: Transport) -> None:
+    def __init__(self, client: Client, transport: Wired) -> None:
         self.redis = client
         self.transport = transport
 

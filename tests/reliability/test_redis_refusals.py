@@ -242,12 +242,11 @@ def test_a_read_only_replica_means_not_saved_and_unhealthy(app_on: Any, fake: Fa
                 assert_refused_everywhere(slack, fake, replica.url, "read_only_replica", "replica")
 
 
-def test_a_cluster_node_that_redirects_means_not_saved_and_unhealthy(
-    app_on: Any, fake: FakeSlack
-) -> None:
-    """REDIS_URL names one node of a two-node Redis Cluster: the PM's keys (and the
-    heartbeat's) live on the other node, so every command about them is redirected (MOVED)
-    and nothing is stored."""
+def test_a_cluster_node_that_redirects_is_followed(app_on: Any, fake: FakeSlack) -> None:
+    """REDIS_URL names one node of a two-node Redis Cluster whose other node holds the PM's
+    keys (and the heartbeat's): the cluster is detected, every command goes to the node that
+    owns its slot, and the win is stored there. A client that took the cluster for one node
+    (Redis was unreachable when it started) is told apart: `cluster_redirect`."""
     with private_redis(cluster=True) as a, private_redis(cluster=True) as b:
         port_b = int(b.url.rsplit(":", 1)[1].split("/")[0])
         a.admin.execute_command("CLUSTER", "MEET", "127.0.0.1", port_b)
@@ -267,7 +266,15 @@ def test_a_cluster_node_that_redirects_means_not_saved_and_unhealthy(
                 "the cluster to form",
             )
         with app_on(a.url) as slack:
-            assert_refused_everywhere(slack, fake, a.url, "cluster_redirect", "MOVED")
+            assert "Logged" in slack.command("/win", TYPED).text
+            assert b.admin.exists(Keys.profile(TEAM, "U0ALICE"))
+            assert a.admin.dbsize() == 0  # node A holds none of these slots
+            assert slack.get("/healthz").status == 200
+        plain = redis.Redis.from_url(a.url)
+        try:
+            assert Store(plain).health() == "cluster_redirect"
+        finally:
+            plain.close()
 
 
 def test_a_win_refused_as_too_long_comes_back_to_copy(slack: SlackDriver) -> None:
