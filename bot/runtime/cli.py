@@ -172,15 +172,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         cause = runtime.store.health()  # reachable, but does it take writes?
         alive = runtime.store.teams.live_processes(utc_now())
         backlog = runtime.store.nudges.backlog(utc_now())
+        nodes = runtime.store.nodes()
+        shape = (
+            f"cluster of {len(nodes)} primaries: {', '.join(nodes)}; "
+            if runtime.store.is_cluster
+            else ""
+        )
         if cause == "ok":
             print(
-                f"redis:  ok ({safe_url(settings.redis_url)}; {alive} live pm-coach "
+                f"redis:  ok ({safe_url(settings.redis_url)}; {shape}{alive} live pm-coach "
                 f"process(es), {backlog} nudge(s) due and not yet sent)"
             )
         else:  # OOM, a read-only replica, a cluster node redirecting: name it
             failures += 1
-            print(f"redis:  FAILED ({safe_url(settings.redis_url)}: {CAUSES[cause]})")
-    except redis.RedisError as exc:
+            print(f"redis:  FAILED ({safe_url(settings.redis_url)}: {shape}{CAUSES[cause]})")
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
         failures += 1
         cause = unavailable_cause(exc)
         reason = CAUSES[cause] if cause != "error" else type(exc).__name__

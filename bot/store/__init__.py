@@ -127,6 +127,10 @@ class Store:
                 return "cluster_redirect"
         return "ok"
 
+    @property
+    def is_cluster(self) -> bool:
+        return isinstance(self.redis, RedisCluster)
+
     def nodes(self) -> list[str]:
         """The primaries that hold the data ("host:port"): one for a single Redis."""
         if isinstance(self.redis, RedisCluster):

@@ -69,8 +69,12 @@ def connect(url: str, **overrides: Any) -> Client:
     client = redis.Redis.from_url(url, **options)
     if not is_cluster_node(client):
         return client
+    try:
+        cluster = RedisCluster.from_url(url, **options)
+    except (redis.RedisError, redis.exceptions.RedisClusterException):
+        return client  # a cluster that cannot serve every slot yet: health says why
     client.close()
-    return RedisCluster.from_url(url, **options)
+    return cluster
 
 
 def is_cluster_node(client: redis.Redis) -> bool:
