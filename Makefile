@@ -22,10 +22,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The suite starts its own redis-server; install Debian's package if the machine lacks it.
+# redis-cli (Debian's redis-tools, which redis-server depends on) builds the test cluster.
 redis-server-installed:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "redis-server not found: installing Debian's redis-server package"; \
-	  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+	@{ command -v redis-server && command -v redis-cli; } >/dev/null 2>&1 || { \
+	  echo "redis-server or redis-cli not found: installing Debian's redis-server and redis-tools"; \
+	  apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null; }
 
 # Two workers, each with its own redis-server; one when PMC_TEST_REDIS_URL names a shared one.
 PYTEST_WORKERS ?= $(if $(PMC_TEST_REDIS_URL),0,2)

@@ -25,7 +25,8 @@ from bot.runtime.server import make_server
 from bot.runtime.settings import Settings
 from bot.runtime.slackwsgi import wsgi_app
 from tests.driver import SlackDriver
-from tests.redis_server import RedisServer, find_redis_server
+from tests.redis_cluster import RedisClusterServers
+from tests.redis_server import RedisServer, find_redis_cli, find_redis_server
 
 SIGNING_SECRET = "test-signing-secret-5f2a9c"
 BOT_TOKEN = "xoxb-test-1111-2222-secretbot"
@@ -88,6 +89,44 @@ def _redis_server() -> Iterator[RedisServer]:
     server = RedisServer(binary).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session", name="redis_cluster")
+def _redis_cluster() -> Iterator[RedisClusterServers]:
+    """A real 3-master Redis Cluster of this worker's own, started on first use (about 2 s):
+    or PMC_TEST_REDIS_CLUSTER=host:port,host:port,... naming the masters of a *disposable*
+    cluster (flushed between tests; stop_node/start_node skip on it)."""
+    spec = os.environ.get("PMC_TEST_REDIS_CLUSTER")
+    if spec:
+        cluster = RedisClusterServers.external(spec, find_redis_cli())
+        yield cluster
+        cluster.close()
+        return
+    server, cli = find_redis_server(), find_redis_cli()
+    if server is None or cli is None:
+        missing = " and ".join(
+            name for name, path in (("redis-server", server), ("redis-cli", cli)) if path is None
+        )
+        if os.environ.get("CI"):
+            pytest.exit(f"NO {missing} FOUND: CI needs Debian's redis-server and redis-tools", 3)
+        message = f"NO {missing} FOUND: the Redis Cluster tests are SKIPPED"
+        warnings.warn(message, stacklevel=1)
+        print(f"\n*** {message} ***\n", file=sys.stderr)
+        pytest.skip(message)
+    cluster = RedisClusterServers(server, cli).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(name="cluster_url")
+def _cluster_url(redis_cluster: RedisClusterServers) -> str:
+    """The cluster's first node URL, for a test starting from an empty, healthy cluster: a
+    node a previous test stopped is started again, a slot migration it left open is closed,
+    every master is flushed. The slot layout a previous test left (a reshard) is kept."""
+    redis_cluster.reset()
+    return redis_cluster.url
 
 
 def make_redis(url: str) -> redis.Redis:

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class RedisServer:
     process: subprocess.Popen[bytes] | None = None
     aof: bool = True  # appendonly everysec, as README recommends for production
     started: bool = False
+    extra_args: Sequence[str] = ()  # appended to the command line (cluster nodes add theirs)
 
     @property
     def url(self) -> str:
@@ -55,26 +57,7 @@ class RedisServer:
 
     def _launch(self) -> bool:
         self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                *(
-                    ["--appendonly", "yes", "--appendfsync", "everysec"]
-                    if self.aof
-                    else ["--appendonly", "no"]
-                ),
-                "--dir",
-                str(self.workdir),
-                "--protected-mode",
-                "yes",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            self.arguments(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 10
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
@@ -96,6 +79,29 @@ class RedisServer:
         self.stop()
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
+    def arguments(self) -> list[str]:
+        """The command line of one launch, built afresh each time: `start()` may have moved
+        to another port since the last one."""
+        return [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            *(
+                ["--appendonly", "yes", "--appendfsync", "everysec"]
+                if self.aof
+                else ["--appendonly", "no"]
+            ),
+            "--dir",
+            str(self.workdir),
+            "--protected-mode",
+            "yes",
+            *self.extra_args,
+        ]
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -110,5 +116,12 @@ class RedisServer:
 def find_redis_server() -> str | None:
     return shutil.which("redis-server") or next(
         (p for p in ("/usr/bin/redis-server", "/usr/local/bin/redis-server") if Path(p).exists()),
+        None,
+    )
+
+
+def find_redis_cli() -> str | None:
+    return shutil.which("redis-cli") or next(
+        (p for p in ("/usr/bin/redis-cli", "/usr/local/bin/redis-cli") if Path(p).exists()),
         None,
     )
