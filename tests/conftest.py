@@ -77,7 +77,7 @@ def _redis_url() -> Iterator[str]:
         return
     server = RedisServer(binary).start()
     yield server.url
-    server.stop()
+    server.remove()
 
 
 @pytest.fixture(name="redis_server")
@@ -88,7 +88,7 @@ def _redis_server() -> Iterator[RedisServer]:
         pytest.skip("needs a redis-server binary")
     server = RedisServer(binary).start()
     yield server
-    server.stop()
+    server.remove()
 
 
 @pytest.fixture(scope="session", name="redis_cluster")

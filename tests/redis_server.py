@@ -112,6 +112,11 @@ class RedisServer:
                 self.process.wait(timeout=5)
         self.process = None
 
+    def remove(self) -> None:
+        """Stop for good: the server, then its working directory (its AOF and dump)."""
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
 
 def find_redis_server() -> str | None:
     return shutil.which("redis-server") or next(

@@ -27,5 +27,5 @@ def test_a_taken_port_gets_a_server_of_its_own() -> None:
             finally:
                 client.close()
     finally:
-        second.stop()
-        first.stop()
+        second.remove()
+        first.remove()

@@ -11,9 +11,6 @@ scheduled jobs carry on, `/healthz` answers 503 naming the cause and `pm-coach c
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +28,7 @@ from bot.store import Keys, Store, connect
 from bot.store.transport import send_and_read
 from tests.conftest import TEAM, Clock, serve_app
 from tests.driver import Response, SlackDriver
-from tests.redis_server import find_redis_server, free_port
+from tests.redis_server import RedisServer, find_redis_server, free_port
 from tests.test_cli import cli_env, pm_coach
 
 TYPED = "clarity Framed the & <pricing> bet for the exec team"
@@ -41,48 +38,28 @@ TYPED = "clarity Framed the & <pricing> bet for the exec team"
 class Private:
     url: str
     admin: redis.Redis  # a plain client of the test's own
-
-
-def _cluster_port() -> int:
-    """A free port whose cluster bus port (+10000) exists and is free too."""
-    for _ in range(100):
-        port = free_port()
-        if port <= 55535:
-            with contextlib.suppress(OSError), socket.socket() as sock:
-                sock.bind(("127.0.0.1", port + 10000))
-                return port
-    raise RuntimeError("no free port pair for a cluster node")
+    bus_port: int = 0  # a cluster node's bus port (for CLUSTER MEET)
 
 
 @contextlib.contextmanager
 def private_redis(*extra: str, cluster: bool = False) -> Iterator[Private]:
-    """A redis-server on a free loopback port with `extra` options, stopped afterwards."""
+    """A redis-server on a free loopback port with `extra` options (its own process answers
+    there: see `RedisServer.start`), removed afterwards."""
     binary = find_redis_server()
     if binary is None:
         pytest.skip("needs a redis-server binary")
-    port = _cluster_port() if cluster else free_port()
-    workdir = tempfile.mkdtemp(prefix="pmc-refusal-")
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir]
-    args += ["--appendonly", "no", "--enable-debug-command", "local", *extra]
+    args = ["--enable-debug-command", "local", *extra]
+    bus_port = free_port() if cluster else 0  # port + 10000 may not exist, or be taken
     if cluster:
-        args += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf"]
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    admin = redis.Redis(port=port, decode_responses=True, socket_connect_timeout=0.2)
+        args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+        args += ["--cluster-port", str(bus_port)]
+    server = RedisServer(binary, aof=False, extra_args=args).start()
+    admin = redis.Redis(port=server.port, decode_responses=True, socket_connect_timeout=0.2)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                admin.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-        yield Private(f"redis://127.0.0.1:{port}/0", admin)
+        yield Private(f"redis://127.0.0.1:{server.port}/0", admin, bus_port)
     finally:
         admin.close()
-        process.kill()
-        process.wait(timeout=10)
+        server.remove()
 
 
 def wait_until(predicate: Any, what: str, timeout: float = 20.0) -> None:
@@ -249,7 +226,7 @@ def test_a_cluster_node_that_redirects_is_followed(app_on: Any, fake: FakeSlack)
     (Redis was unreachable when it started) is told apart: `cluster_redirect`."""
     with private_redis(cluster=True) as a, private_redis(cluster=True) as b:
         port_b = int(b.url.rsplit(":", 1)[1].split("/")[0])
-        a.admin.execute_command("CLUSTER", "MEET", "127.0.0.1", port_b)
+        a.admin.execute_command("CLUSTER", "MEET", "127.0.0.1", port_b, b.bus_port)
         used = {
             int(a.admin.execute_command("CLUSTER", "KEYSLOT", key))
             for key in (Keys.profile(TEAM, "U0ALICE"), Keys.PROCS, Keys.PROBE)
