@@ -1,6 +1,7 @@
 """Racing processes: three real `pm-coach tick --at <instant>` processes (subprocesses, not
-threads) against one Redis, at every due instant of a simulated month, for 1,000 PMs in two
-teams, four schedules and four time zones, across the EU's and the US's DST changes.
+threads) at every due instant of a simulated month, for 1,000 PMs in two teams, four schedules
+and four time zones, across the EU's and the US's DST changes; against one Redis, and against
+a 3-master Redis Cluster whose first node alone is REDIS_URL (each process detects the cluster).
 
 Every scheduled nudge is sent exactly once (no duplicate, none missing, none unexpected) and
 every team gets exactly one recap per week.
@@ -11,19 +12,23 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import redis
+import pytest
+from redis.cluster import RedisCluster
 
 from bot.domain.schedule import parse_schedule
 from bot.domain.weeks import week_of
 from bot.fakeslack import FakeSlack
 from bot.runtime.compose import build_runtime
 from bot.runtime.settings import Settings
-from bot.store import Store
+from bot.store import Client, Keys, Store, connect
+from bot.store.keys import DUE_SHARDS
 from tests.conftest import TEAM, Clock
+from tests.redis_cluster import RedisClusterServers, key_slot
 from tests.test_cli import ROOT, cli_env
 from tests.test_ticker import sent_slots
 
@@ -96,11 +101,44 @@ def tick_processes(env: dict[str, str], at: datetime) -> list[subprocess.Complet
     return done
 
 
+def spread_due_shards(cluster: RedisClusterServers) -> None:
+    """The race's premise on a cluster: the 16 due-index shards (and their leases) live on
+    every node. A layout a previous test left (a reshard) that gives a node none gets one
+    shard's slot moved there (the cluster is empty: a slot move is cheap)."""
+    for index in range(cluster.masters):
+        owners = [cluster.node_of(Keys.due_index(shard)) for shard in range(DUE_SHARDS)]
+        if index not in owners:
+            donor = max(set(owners), key=owners.count)
+            shard = owners.index(donor)
+            cluster.migrate_slot(key_slot(Keys.due_index(shard)), donor, index)
+    owners = [cluster.node_of(Keys.due_index(shard)) for shard in range(DUE_SHARDS)]
+    assert set(owners) == set(range(cluster.masters)), owners
+
+
+@pytest.fixture(name="backend", params=["single", "cluster"])
+def _backend(request: pytest.FixtureRequest) -> Iterator[tuple[str, Client]]:
+    """(REDIS_URL, the test's own client): the worker's Redis, or the cluster's first node
+    (the client is redis-py's cluster client, as `connect` builds for `pm-coach`)."""
+    if request.param == "single":
+        url: str = request.getfixturevalue("redis_url")
+        yield url, request.getfixturevalue("rds")
+        return
+    url = request.getfixturevalue("cluster_url")
+    spread_due_shards(request.getfixturevalue("redis_cluster"))
+    client = connect(url)
+    assert isinstance(client, RedisCluster)
+    yield url, client
+    client.close()
+
+
 def test_three_tick_processes_a_month_of_1000_pms(
-    settings: Settings, redis_url: str, rds: redis.Redis, fake: FakeSlack
+    settings: Settings, backend: tuple[str, Client], fake: FakeSlack
 ) -> None:
     """At each of the month's 14 due instants three `pm-coach tick` processes race: every one
-    of the ~4,000 nudges goes out exactly once and each team gets exactly one recap a week."""
+    of the ~4,000 nudges goes out exactly once and each team gets exactly one recap a week.
+    On the cluster the due shards, the PMs' keys and the teams' recap claims are spread over
+    the three nodes, and REDIS_URL names one of them."""
+    redis_url, rds = backend
     clock = Clock(START)
     runtime = build_runtime(settings, redis_client=rds, clock=clock)
     coach, store = runtime.deps.coach, Store(rds)
