@@ -35,6 +35,7 @@ class RedisServer:
     process: subprocess.Popen[bytes] | None = None
     aof: bool = True  # appendonly everysec, as README recommends for production
     started: bool = False
+    password: str | None = None  # the start-up check's, when extra_args set requirepass
     extra_args: Sequence[str] = ()  # appended to the command line (cluster nodes add theirs)
 
     @property
@@ -60,7 +61,7 @@ class RedisServer:
             self.arguments(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.monotonic() + 10
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.2)
         try:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
