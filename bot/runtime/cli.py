@@ -222,7 +222,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
     try:
         report = runtime.ticker.tick(args.at)
         recaps = runtime.recaps.run_due(args.at)
-    except redis.RedisError as exc:
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
         print(f"tick: Redis unavailable ({type(exc).__name__})", file=sys.stderr)
         return 1
     finally:
@@ -259,7 +259,7 @@ def cmd_recap(args: argparse.Namespace) -> int:
         outcome = runtime.recaps.post(args.team, week, force=args.force)
         print(f"recap {args.team} {week}: {outcome.status}")
         return 0 if outcome.status in ("posted", "thread_posted", "already_posted") else 1
-    except redis.RedisError as exc:
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
         print(f"recap: Redis unavailable ({type(exc).__name__})", file=sys.stderr)
         return 1
     finally:
