@@ -9,7 +9,8 @@ the same run, printed as one table.
 Benchmarks: 1 slash (the /win path over HTTP), 2 roundtrips (Redis round trips per operation),
 3 fanout (nudges per second; rate-limited, three processes), 4 recap (build time; memory per
 win), 5 scaling (fan-out and recap at growing sizes), 6 edge (the HTTP front alone; /win with 500
-slow clients open; first-time /win and form opens while Slack is slow).
+slow clients open; first-time /win and form opens while Slack is slow), 7 cluster (/win, commands
+per /win, fan-out and recap on a 3-master Redis Cluster it starts, against one node).
 """
 
 from __future__ import annotations
@@ -26,13 +27,23 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import fanout, front, recap, roundtrips, scaling, slash, slowclients, slowslack
+from bench import (
+    cluster,
+    fanout,
+    front,
+    recap,
+    roundtrips,
+    scaling,
+    slash,
+    slowclients,
+    slowslack,
+)
 from bench.infra import BOT_TOKEN, SIGNING_SECRET, FakeControl, RedisProc
 from bench.report import Figure, machine, machine_lines, table
 from bot.fakeslack import drop_proxies
 from bot.runtime.logs import configure_logging
 
-NAMES = ("slash", "roundtrips", "fanout", "recap", "scaling", "edge")
+NAMES = ("slash", "roundtrips", "fanout", "recap", "scaling", "edge", "cluster")
 ALIASES = {str(i + 1): name for i, name in enumerate(NAMES)}
 
 
@@ -49,6 +60,8 @@ class Plan:
     memory_wins: int
     fanout_sizes: list[int]
     recap_sizes: list[int]
+    cluster: cluster.Sizes
+    year_pms: int
 
 
 FULL = Plan(
@@ -63,6 +76,8 @@ FULL = Plan(
     memory_wins=100_000,
     fanout_sizes=[1_000, 10_000, 50_000],
     recap_sizes=[1_000, 10_000, 50_000],
+    cluster=cluster.FULL,
+    year_pms=200,
 )
 QUICK = Plan(
     quick=True,
@@ -76,6 +91,8 @@ QUICK = Plan(
     memory_wins=10_000,
     fanout_sizes=[500, 1_000, 1_500],
     recap_sizes=[250, 500, 1_000],
+    cluster=cluster.QUICK,
+    year_pms=20,
 )
 
 
@@ -154,8 +171,11 @@ def bench_recap(run: Run) -> None:
     run.figures.append(recap.timing_figure(timing))
     run.say(f"recap: memory over {run.plan.memory_wins:,} wins")
     memory = recap.memory(run.plan.memory_wins)
-    run.raw["recap"] = {"timing": timing, "memory": memory}
     run.figures += recap.memory_figures(memory)
+    run.say(f"recap: memory of a year of use by {run.plan.year_pms:,} PMs")
+    year = recap.memory_year(run.plan.year_pms)
+    run.raw["recap"] = {"timing": timing, "memory": memory, "year": year}
+    run.figures.append(recap.year_figure(year))
 
 
 def bench_scaling(run: Run) -> None:
@@ -217,6 +237,13 @@ def bench_edge(run: Run) -> None:
     run.raw["edge"] = {"front": alone, "slow_clients": clients, "slow_slack": slack}
 
 
+def bench_cluster(run: Run) -> None:
+    fake, _ = run.shared()
+    out = cluster.run(fake, run.plan.cluster, say=run.say)
+    run.raw["cluster"] = out
+    run.figures += cluster.figures(out, run.plan.cluster)
+
+
 STEPS: dict[str, Callable[[Run], None]] = {
     "slash": bench_slash,
     "roundtrips": bench_roundtrips,
@@ -224,6 +251,7 @@ STEPS: dict[str, Callable[[Run], None]] = {
     "recap": bench_recap,
     "scaling": bench_scaling,
     "edge": bench_edge,
+    "cluster": bench_cluster,
 }
 
 
@@ -236,7 +264,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help=f"comma-separated benchmarks to run: {', '.join(NAMES)} (or 1-6)",
+        help=f"comma-separated benchmarks to run: {', '.join(NAMES)} (or 1-{len(NAMES)})",
     )
     parser.add_argument("--json", metavar="FILE", help="write every figure and raw result here")
     parser.add_argument(

@@ -45,8 +45,11 @@ def prepare_population(fake: FakeControl, redis_url: str, n: int) -> None:
     rds.close()
 
 
-def product_fast(fake: FakeControl, redis_url: str, n: int, *, limit_s: float) -> dict[str, Any]:
-    """`Ticker.tick` sending `n` due nudges as fast as the fake answers."""
+def product_fast(
+    fake: FakeControl, redis_url: str, n: int, *, limit_s: float, counters: Any = None
+) -> dict[str, Any]:
+    """`Ticker.tick` sending `n` due nudges as fast as the fake answers. `counters` (a
+    `ServerCounters` or `NodeCounters`): its delta over the tick is the result's "server"."""
     prepare_population(fake, redis_url, n)
     fake.reset()
     settings = settings_for(fake.api_base_url, redis_url, rate=FAST_RATE, burst=FAST_BURST)
@@ -62,11 +65,13 @@ def product_fast(fake: FakeControl, redis_url: str, n: int, *, limit_s: float) -
     )
     store.ping()
     ticker.client(TEAM)
+    before = counters.snapshot() if counters is not None else None
     cpu = time.process_time()
     started = time.perf_counter()
     report = ticker.tick(TICK_AT, budget_s=limit_s)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    server = counters.delta(before) if counters is not None else {}
     stats = fake.stats()
     store.redis.close()
     posts = stats["calls"].get("chat.postMessage", {})
@@ -80,6 +85,7 @@ def product_fast(fake: FakeControl, redis_url: str, n: int, *, limit_s: float) -
         "duplicates": stats["duplicates"],
         "cpu_ms_per_item": 1000 * cpu / n,
         "cores": cpu / elapsed,
+        "server": server,
     }
 
 

@@ -23,7 +23,8 @@ import redis
 from bot.fakeslack import PROXY_VARS
 from bot.runtime.settings import Settings
 from bot.store import connect
-from tests.redis_server import RedisServer, find_redis_server, free_port
+from tests.redis_cluster import RedisClusterServers
+from tests.redis_server import RedisServer, find_redis_cli, find_redis_server, free_port
 from tests.test_store import CountingConnection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,46 @@ class RedisProc(RedisServer):
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+class ClusterProc:
+    """A Redis Cluster owned by one benchmark: `masters` masters, no replicas, on free loopback
+    ports (never 6379), AOF off; started with the test suite's `RedisClusterServers`
+    (`redis-cli --cluster create`, then every node agrees on the slot map)."""
+
+    def __init__(self, masters: int = 3) -> None:
+        self.masters = masters
+        self.servers: RedisClusterServers | None = None
+
+    def start(self) -> ClusterProc:
+        cli = find_redis_cli()
+        if cli is None:
+            raise SystemExit("bench: redis-cli not found (make bench installs it)")
+        for _attempt in range(3):
+            servers = RedisClusterServers(_redis_binary(), cli, masters=self.masters).start()
+            if not FORBIDDEN_PORTS & {
+                p for node in servers.nodes for p in (node.port, node.bus_port)
+            }:
+                self.servers = servers
+                return self
+            servers.stop()
+        raise RuntimeError("bench: no cluster on free ports away from 6379")
+
+    @property
+    def url(self) -> str:
+        """The first node's URL: what an operator puts in REDIS_URL."""
+        assert self.servers is not None
+        return self.servers.url
+
+    @property
+    def urls(self) -> list[str]:
+        assert self.servers is not None
+        return self.servers.urls
+
+    def stop(self) -> None:
+        if self.servers is not None:
+            self.servers.stop()
+            self.servers = None
+
+
 def counting_client(url: str) -> redis.Redis:
     """The production client configuration, counting every send (= one round trip)."""
     return connect(url, connection_class=CountingConnection, health_check_interval=0)
@@ -114,6 +155,32 @@ class ServerCounters:
 
     def close(self) -> None:
         self.client.close()
+
+
+class NodeCounters:
+    """`ServerCounters` of several nodes (a cluster's masters): deltas per node, by port, and
+    summed with `total`."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.nodes = {str(urlsplit(url).port): ServerCounters(url) for url in urls}
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        return {port: counters.snapshot() for port, counters in self.nodes.items()}
+
+    def delta(self, before: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        return {port: counters.delta(before[port]) for port, counters in self.nodes.items()}
+
+    @staticmethod
+    def total(per_node: dict[str, dict[str, int]]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for counts in per_node.values():
+            for key, value in counts.items():
+                out[key] = out.get(key, 0) + value
+        return out
+
+    def close(self) -> None:
+        for counters in self.nodes.values():
+            counters.close()
 
 
 # Child processes ------------------------------------------------------------------------------

@@ -133,9 +133,11 @@ def recap_team(
     return written
 
 
-def win_for_log(team: str, user: str, n: int, now: datetime, rng: random.Random) -> Win:
-    """The n-th win a PM logged, spread over the 25 weeks before `now`."""
-    at = now - timedelta(days=rng.randint(0, 175), minutes=rng.randint(0, 600))
+def win_for_log(
+    team: str, user: str, n: int, now: datetime, rng: random.Random, *, days: int = 175
+) -> Win:
+    """The n-th win a PM logged, spread over the `days` (25 weeks) before `now`."""
+    at = now - timedelta(days=rng.randint(0, days), minutes=rng.randint(0, 600))
     link = "https://docs.example.com/d/" + f"{rng.getrandbits(40):010x}" if n % 5 == 0 else None
     return Win(
         id=win_id(team, user, f"command:{n}"),

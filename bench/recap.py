@@ -11,23 +11,36 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
 
 from bench.infra import TEAM, RedisProc, ServerCounters, user_id
-from bench.populate import FRI_15_BERLIN, log_wins_pipelined, recap_team, win_for_log
+from bench.populate import (
+    FRI_15_BERLIN,
+    TZ,
+    enrol_due,
+    log_wins_pipelined,
+    recap_team,
+    win_for_log,
+)
 from bench.report import Figure, verdict
 from bench.roundtrips import RECAP_CHANNEL, RECAP_WEEK, MembersStub
 from bot.domain.prompts import prompt_of_the_week
 from bot.domain.recap import MAX_HIGHLIGHTS, build_recap
-from bot.domain.weeks import week_span_ms
+from bot.domain.weeks import week_of, week_span_ms
 from bot.runtime.logs import get_logger
 from bot.scheduled.recaps import Recaps, member_weeks
 from bot.store import Keys, Store, connect, week_candidates
 
 BATCH = 500  # RecapRepo.recap_members' batch
+REFLECTIONS = [
+    "The pricing review needed me most: I framed the question and let the team decide.",
+    "I spent the week in delivery meetings; next week I block Tuesday for the roadmap bet.",
+    "Saying no to the SSO request early saved two sprints; I should write these down sooner.",
+    "Discovery calls changed my mind about onboarding. I shared the synthesis with design.",
+]
 BOT = "U0FAKEBOT01"
 
 
@@ -189,6 +202,80 @@ def memory(wins: int) -> dict[str, Any]:
     }
 
 
+WINS_PER_WEEK = 4  # a PM who uses PM Coach as intended: a few wins a week
+REFLECTIONS_PER_YEAR = 26  # an answer to every other weekly nudge
+
+
+def memory_year(pms: int) -> dict[str, Any]:
+    """used_memory before and after a year of use by `pms` PMs in a fresh redis-server:
+    enrolment and schedule (`enrol_due`: profile, week counts, due index, team set), 52 weeks ×
+    WINS_PER_WEEK wins logged with `WinRepo.log_win`'s own commands, REFLECTIONS_PER_YEAR
+    reflections through `ProfileRepo.add_reflection`, the latest nudge's record and a cycle of
+    prompts shown; and MEMORY USAGE of each key kind per PM."""
+    server = RedisProc().start()
+    try:
+        rds = connect(server.url, socket_timeout=30)
+        rng = random.Random(5)
+        now = FRI_15_BERLIN
+        users = [user_id("UY", i) for i in range(pms)]
+        rds.script_load("return 1")  # the script cache exists before the first snapshot
+        before = int(rds.info("memory")["used_memory"])
+        enrol_due(rds, TEAM, users, now)
+        wins = [
+            win_for_log(TEAM, u, n, now, rng, days=364)
+            for u in users
+            for n in range(52 * WINS_PER_WEEK)
+        ]
+        log_wins_pipelined(rds, wins, now)
+        store = Store(rds)
+        for u in users:
+            for k in range(REFLECTIONS_PER_YEAR):
+                at = now - timedelta(weeks=2 * k)
+                prompt = prompt_of_the_week(week_of(at, TZ))
+                reflection = {
+                    "id": f"{rng.getrandbits(48):012x}",
+                    "at": at.isoformat(),
+                    "prompt_id": prompt.id,
+                    "prompt": prompt.text,
+                    "text": rng.choice(REFLECTIONS),
+                }
+                store.profiles.add_reflection(TEAM, u, reflection, at)
+        pipe = rds.pipeline(transaction=False)
+        for u in users:
+            prompt = prompt_of_the_week(week_of(now, TZ))
+            pipe.hset(
+                Keys.nudge(TEAM, u),
+                mapping={
+                    "channel": "D0" + u,
+                    "ts": "1764252000.000100",
+                    "prompt_id": prompt.id,
+                    "prompt": prompt.text,
+                    "slot": "2026-11-27",
+                },
+            )
+            pipe.sadd(Keys.shown(TEAM, u), *(f"p{i}" for i in range(8)))
+        pipe.execute()
+        after = int(rds.info("memory")["used_memory"])
+        kinds: dict[str, int] = {}
+        sample = users[: min(len(users), 20)]
+        for u in sample:
+            for kind in ("profile", "wins", "timeline", "recent", "weeks", "reflections"):
+                key = getattr(Keys, kind)(TEAM, u)
+                kinds[kind] = kinds.get(kind, 0) + int(rds.memory_usage(key, samples=0) or 0)
+        store.close()
+        rds.close()
+    finally:
+        server.stop()
+    return {
+        "pms": pms,
+        "wins_per_pm": 52 * WINS_PER_WEEK,
+        "reflections_per_pm": REFLECTIONS_PER_YEAR,
+        "used_memory_delta": after - before,
+        "bytes_per_pm_year": (after - before) / pms,
+        "memory_usage_per_pm_by_key": {k: round(v / len(sample)) for k, v in kinds.items()},
+    }
+
+
 def timing_figure(result: dict[str, Any]) -> Figure:
     ratio = result["build_s"] / result["plain_s"]
     ok = ratio <= 2.0
@@ -239,3 +326,21 @@ def memory_figures(result: dict[str, Any]) -> list[Figure]:
             result,
         ),
     ]
+
+
+def year_figure(result: dict[str, Any]) -> Figure:
+    parts = ", ".join(f"{k} {v:,}" for k, v in result["memory_usage_per_pm_by_key"].items())
+    return Figure(
+        "4",
+        f"Redis memory per PM per year (used_memory Δ, {result['pms']:,} PMs)",
+        result["bytes_per_pm_year"] / 1024,
+        "KiB",
+        None,
+        "",
+        "state it",
+        "INFO",
+        f"a year each: {result['wins_per_pm']} wins ({WINS_PER_WEEK} a week), "
+        f"{result['reflections_per_pm']} reflections, profile, week counts, schedule, latest "
+        f"nudge; MEMORY USAGE per PM by key (B): {parts}",
+        result,
+    )

@@ -29,3 +29,30 @@ def test_ab_compares_server_variants_side_by_side() -> None:
     results = compare(variants, rounds=1, seconds=0.3)
     assert set(results) == {"bare", "quiet"} and results["bare"]["ratio"] == 1.0
     assert results["quiet"]["rps"] > 0 and results["quiet"]["c1_ms"] > 0
+
+
+def test_cluster_recap_step_and_memory_of_a_year_run_at_small_sizes() -> None:
+    """bench.cluster starts its own 3-master cluster and compares it with one node: the recap
+    step builds the same recap on both and counts round trips on every master."""
+    from bench import cluster
+    from bench.infra import ClusterProc
+
+    node, nodes = RedisProc().start(), ClusterProc(3)
+    try:
+        nodes.start()
+        assert len(nodes.urls) == 3 and 6379 not in nodes.servers.ports  # type: ignore[union-attr]
+        out = cluster.recap_build(
+            {"node": node.url, "cluster": nodes.url},
+            {"node": [node.url], "cluster": nodes.urls},
+            60,
+            1,
+        )
+    finally:
+        nodes.stop()
+        node.stop()
+    assert out["node"]["build_s"] > 0 and out["cluster"]["build_s"] > 0
+    assert len(out["cluster"]["reads_by_node"]) == 3
+    assert all(reads > 0 for reads in out["cluster"]["reads_by_node"].values())
+    year = recap.memory_year(3)
+    by_key = year["memory_usage_per_pm_by_key"]
+    assert year["bytes_per_pm_year"] > by_key["wins"] > by_key["reflections"] > 0
