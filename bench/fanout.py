@@ -46,14 +46,21 @@ def prepare_population(fake: FakeControl, redis_url: str, n: int) -> None:
 
 
 def product_fast(
-    fake: FakeControl, redis_url: str, n: int, *, limit_s: float, counters: Any = None
+    fake: FakeControl,
+    redis_url: str,
+    n: int,
+    *,
+    limit_s: float,
+    counters: Any = None,
+    **client_options: Any,
 ) -> dict[str, Any]:
     """`Ticker.tick` sending `n` due nudges as fast as the fake answers. `counters` (a
-    `ServerCounters` or `NodeCounters`): its delta over the tick is the result's "server"."""
+    `ServerCounters` or `NodeCounters`): its delta over the tick is the result's "server";
+    `client_options` go to the store's client (a counting `connection_class`)."""
     prepare_population(fake, redis_url, n)
     fake.reset()
     settings = settings_for(fake.api_base_url, redis_url, rate=FAST_RATE, burst=FAST_BURST)
-    store = Store(connect(redis_url))
+    store = Store(connect(redis_url, **client_options))
     ticker = Ticker(
         store,
         lambda team, on_429: nudge_client(settings, on_429),
