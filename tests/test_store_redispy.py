@@ -1,5 +1,6 @@
 """Pins of the redis-py (and hiredis) surface `bot.store.transport` relies on beyond redis-py's
-public client API: one test per internal. A redis-py upgrade that changes one fails here, with
+public client API, and of the cluster client API `bot.store.cluster` and `connect` use: one
+test per internal. A redis-py upgrade that changes one fails here, with
 a message that names what the transport needs, before any behaviour test fails obscurely.
 """
 
@@ -12,9 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
 
 from bot.store import connect
 from bot.store.transport import Transport, send_and_read
+from tests.redis_cluster import RedisClusterServers, key_slot
 
 
 @pytest.fixture(name="client")
@@ -150,3 +155,161 @@ def test_a_transport_counts_on_the_clients_connection_class(client: redis.Redis)
     assert type(conn) is client.connection_pool.connection_class
     transport.close()
     assert transport.idle_connections() == ()
+
+
+# redis-py's cluster client, as `bot.store.cluster.ClusterTransport`, `connect` and
+# `Store.health` use it ------------------------------------------------------------------------
+
+
+@pytest.fixture(name="cluster_client")
+def _cluster_client(cluster_url: str) -> Iterator[RedisCluster]:
+    client = connect(cluster_url, socket_timeout=2.0)
+    assert isinstance(client, RedisCluster), "connect() no longer builds a RedisCluster"
+    yield client
+    client.close()
+
+
+def test_cluster_from_url_takes_connects_options_to_every_node(
+    redis_cluster: RedisClusterServers, cluster_url: str
+) -> None:
+    """`connect` builds `RedisCluster.from_url(url, **options)` with the single node's options;
+    each node's client must carry them (the transport makes its connections from the node
+    client's pool: `connection_class(**connection_kwargs)`)."""
+
+    class Marked(redis.Connection):
+        pass
+
+    client = RedisCluster.from_url(
+        cluster_url,
+        decode_responses=True,
+        socket_connect_timeout=0.5,
+        socket_timeout=1.0,
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=30,
+        connection_class=Marked,
+    )
+    try:
+        nodes = client.get_primaries()
+        assert len(nodes) == 3, "RedisCluster.get_primaries() does not list every primary"
+        for node in nodes:
+            pool = node.redis_connection.connection_pool
+            assert pool.connection_class is Marked, "connection_class does not reach the nodes"
+            for name, value in (("socket_timeout", 1.0), ("socket_connect_timeout", 0.5)):
+                assert pool.connection_kwargs.get(name) == value, f"{name} does not reach nodes"
+            assert pool.connection_kwargs.get("decode_responses") is True
+    finally:
+        client.close()
+
+
+def test_cluster_nodes_by_key_by_address_and_by_default(
+    redis_cluster: RedisClusterServers, cluster_client: RedisCluster
+) -> None:
+    """`get_node_from_key` routes every command (the slot's primary), `get_node(host=, port=)`
+    finds an ASK target (None for an address it does not know), `get_default_node` takes the
+    commands without a key; a ClusterNode's `name` is "host:port" (the transport's per-node
+    key) and its `redis_connection` a plain client of that node."""
+    for index in range(3):
+        key = f"{{{redis_cluster.tag_on(index)}}}:k"
+        node = cluster_client.get_node_from_key(key)
+        assert isinstance(node, ClusterNode), "get_node_from_key() no longer gives a ClusterNode"
+        assert node.port == redis_cluster.ports[index], "get_node_from_key() is not the owner"
+        assert node.name == f"{node.host}:{node.port}", "ClusterNode.name is not host:port"
+        assert isinstance(node.redis_connection, redis.Redis), "ClusterNode.redis_connection"
+        assert node.redis_connection.ping() is True
+        same = cluster_client.get_node(host=node.host, port=node.port)
+        assert same is node, "get_node(host=, port=) does not find a known node"
+    assert cluster_client.get_node(host="127.0.0.1", port=1) is None, "get_node() of no node"
+    default = cluster_client.get_default_node()
+    assert isinstance(default, ClusterNode), "get_default_node() no longer gives a ClusterNode"
+
+
+def test_nodes_manager_initialize_reads_the_slot_map_again(
+    redis_cluster: RedisClusterServers, cluster_client: RedisCluster
+) -> None:
+    """After MOVED the transport calls `nodes_manager.initialize()`: it must re-read the slot
+    map, so that `get_node_from_key` names the new owner."""
+    key = f"{{{redis_cluster.tag_on(0, prefix='guard')}}}:k"
+    assert cluster_client.get_node_from_key(key).port == redis_cluster.ports[0]
+    redis_cluster.migrate_slot(key_slot(key), 0, 1)
+    cluster_client.nodes_manager.initialize()
+    moved = cluster_client.get_node_from_key(key)
+    assert moved.port == redis_cluster.ports[1], "nodes_manager.initialize() kept the old map"
+
+
+def test_redirect_replies_carry_slot_and_address(redis_cluster: RedisClusterServers) -> None:
+    """The transport reads MOVED and ASK replies raw (`read_response`) and follows them by
+    `AskError.host`, `.port` and `.slot_id`; MovedError is an AskError (one isinstance
+    test sorts both)."""
+    exc = redis.exceptions
+    assert issubclass(exc.MovedError, exc.AskError), "MovedError is no longer an AskError"
+    assert issubclass(exc.TryAgainError, exc.ResponseError), "TryAgainError is not a reply"
+    key = f"{{{redis_cluster.tag_on(0, prefix='redirect')}}}:k"
+    slot = key_slot(key)
+    wrong = redis_cluster.client(1)
+    try:
+        conn = _new_connection(wrong)
+        try:
+            conn.connect()
+            [moved] = send_and_read(conn, [("GET", key)])
+        finally:
+            conn.disconnect()
+    finally:
+        wrong.close()
+    assert isinstance(moved, exc.MovedError), f"a MOVED reply reads as {moved!r}"
+    assert (moved.host, moved.port, moved.slot_id) == ("127.0.0.1", redis_cluster.ports[0], slot)
+    source = redis_cluster.client(0)
+    try:
+        with redis_cluster.migrating(slot, 0, 2):
+            conn = _new_connection(source)
+            try:
+                conn.connect()
+                [ask] = send_and_read(conn, [("GET", key)])  # not on the source: ASK
+            finally:
+                conn.disconnect()
+    finally:
+        source.close()
+    assert isinstance(ask, exc.AskError) and not isinstance(ask, exc.MovedError), repr(ask)
+    assert (ask.host, ask.port, ask.slot_id) == ("127.0.0.1", redis_cluster.ports[2], slot)
+
+
+def test_cluster_info_and_slots_reply_shapes(
+    redis_cluster: RedisClusterServers, cluster_client: RedisCluster
+) -> None:
+    """`Store.health` reads `CLUSTER INFO` through a node's `execute_command` (a dict, or the
+    raw text) for `cluster_state`, and `CLUSTER SLOTS` through a plain client (a dict keyed
+    by (start, end) with a "primary", or the raw list); `is_cluster_node` reads
+    `info("cluster")["cluster_enabled"]`."""
+    node = cluster_client.get_primaries()[0]
+    info = node.redis_connection.execute_command("CLUSTER INFO")
+    if isinstance(info, dict):
+        assert info.get("cluster_state") == "ok", f"CLUSTER INFO's dict lacks it: {info!r}"
+    else:
+        assert "cluster_state:ok" in str(info), f"CLUSTER INFO reads as {info!r}"
+    plain = redis_cluster.client(0)
+    try:
+        assert str(plain.info("cluster").get("cluster_enabled")) == "1"
+        ranges = plain.execute_command("CLUSTER SLOTS")
+    finally:
+        plain.close()
+    if isinstance(ranges, dict):
+        owners = {str(v.get("primary")) for v in ranges.values()}
+        assert all(isinstance(k, tuple) and len(k) == 2 for k in ranges), repr(ranges)
+    else:
+        owners = {str(r[2][:2]) for r in ranges}
+    assert len(owners) == 3, f"CLUSTER SLOTS names {owners!r}, not the 3 primaries"
+
+
+def test_cluster_scan_iter_and_pipelines_span_every_node(
+    redis_cluster: RedisClusterServers, cluster_client: RedisCluster
+) -> None:
+    """Forget-me finds a PM's keys with `scan_iter(match=...)` and the repositories read with
+    non-transactional pipelines whose keys span slots: on a cluster both must reach every
+    node."""
+    keys = [f"{{{redis_cluster.tag_on(i, prefix='scan')}}}:k" for i in range(3)]
+    pipe = cluster_client.pipeline(transaction=False)
+    for key in keys:
+        pipe.set(key, "v")
+    assert pipe.execute() == [True] * 3, "a pipeline over three nodes failed"
+    found = set(cluster_client.scan_iter(match="{scan*", count=100))
+    assert found == set(keys), "RedisCluster.scan_iter() does not scan every primary"
+    assert cluster_client.unlink(*keys) == 3
