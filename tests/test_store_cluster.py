@@ -32,6 +32,7 @@ from bot.store import (
     OutcomeUnknown,
     SentNudge,
     Store,
+    StoreRefused,
     StoreUnavailable,
     connect,
     due_shard,
@@ -351,6 +352,30 @@ def test_mid_migration_a_moved_key_is_reached_by_asking_and_the_rest_stays_put(
     assert store.recaps.recap_state(team, "2026-W48") == ("", "")
     [third] = store.nudges.reserve_sends(team, 1, rate_per_s=1, burst=1)
     assert 1.5 < third <= 2.0, "the reservation mid-migration ran other than once"
+
+
+def test_a_multi_key_script_mid_migration_is_refused_honestly_and_writes_nothing(
+    cluster: RedisClusterServers, store: Store
+) -> None:
+    """While the PM's slot is migrating, Redis refuses a script over several of their keys
+    when some do not exist on the node asked (TRYAGAIN): `/win` declares keys that usually do
+    not (the undo marker, the pauses). The store waits a little, then reports the refusal
+    (StoreRefused: "not saved"), having written nothing; once the slot has moved, the same
+    win logs, once."""
+    layout = Layout(cluster)
+    team = layout.team_on(2)
+    user = layout.user_on(team, 0)
+    assert store.wins.log_win(win(team, user, "w1"), tz="UTC", now=NOW).status == "logged"
+    with cluster.migrating(key_slot(Keys.profile(team, user)), 0, 1) as migration:
+        with pytest.raises(StoreRefused) as refused:  # keys all on the source
+            store.wins.log_win(win(team, user, "w2"), tz="UTC", now=NOW)
+        assert isinstance(refused.value, redis.exceptions.TryAgainError)
+        migration.move_keys()
+        with pytest.raises(StoreRefused):  # all on the target: ASK, then TRYAGAIN there
+            store.wins.log_win(win(team, user, "w2"), tz="UTC", now=NOW)
+    assert [w.id for w in store.wins.user_wins(team, user)] == ["w1"]
+    assert store.wins.log_win(win(team, user, "w2"), tz="UTC", now=NOW).status == "logged"
+    assert store.wins.snapshot(team, user).state.counts["2026-W48"].clarity == 2
 
 
 def test_noscript_on_one_node_resends_only_its_commands(
