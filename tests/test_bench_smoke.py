@@ -53,6 +53,10 @@ def test_cluster_recap_step_and_memory_of_a_year_run_at_small_sizes() -> None:
     assert out["node"]["build_s"] > 0 and out["cluster"]["build_s"] > 0
     assert len(out["cluster"]["reads_by_node"]) == 3
     assert all(reads > 0 for reads in out["cluster"]["reads_by_node"].values())
+    # round trips counted at the client, by the node each send went to
+    assert len(out["cluster"]["round_trips_by_node"]) == 3
+    assert all(sends > 0 for sends in out["cluster"]["round_trips_by_node"].values())
+    assert list(out["node"]["round_trips_by_node"]) == [node.url.split(":")[2].split("/")[0]]
     year = recap.memory_year(3)
     by_key = year["memory_usage_per_pm_by_key"]
     assert year["bytes_per_pm_year"] > by_key["wins"] > by_key["reflections"] > 0
