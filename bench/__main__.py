@@ -1,7 +1,7 @@
 """`python -m bench` (`make bench`): PM Coach's benchmarks, each against a baseline measured in
 the same run, printed as one table.
 
-    make bench                       # everything, < 10 minutes on 2 cores
+    make bench                       # everything, about 10 minutes on 2 cores
     make bench ARGS=--quick          # small sizes, < 1 minute (development, smoke test)
     make bench ARGS="--only fanout"  # one benchmark (or several: --only slash,recap)
     make bench ARGS="--json out.json"
