@@ -28,7 +28,7 @@ from bot.fakeslack import FakeSlack
 from bot.runtime.settings import Settings
 from bot.store import Keys, connect
 from tests.conftest import TEAM, Clock, serve_app
-from tests.driver import SlackDriver
+from tests.driver import Response, SlackDriver
 from tests.redis_cluster import RedisClusterServers, key_slot
 
 THREADS = 4
@@ -314,3 +314,80 @@ def refusals(cluster: RedisClusterServers, error: str) -> int:
 def asking_calls(client: redis.Redis) -> int:
     """How many ASKING commands the node has run."""
     return int(client.info("commandstats").get("cmdstat_asking", {}).get("calls", 0))
+
+
+# A node stopped and started again ----------------------------------------------------------
+
+
+def test_a_node_stopped_mid_traffic_never_gets_a_false_logged_and_comes_back(
+    redis_cluster: RedisClusterServers, cluster_app: SlackDriver, fake: FakeSlack
+) -> None:
+    """Four threads send `/win`s for two PMs on each node; node 2 is shut down (cleanly: what
+    it acknowledged is on disk), long enough for the other nodes to declare the cluster
+    failed, and started again. While it is down its PMs are told "not saved" or "couldn't
+    confirm", never "Logged", and /healthz answers 503 (the node unreachable, then the
+    cluster down); once it is back every PM's win is logged again and /healthz is 200,
+    without restarting the app. Every "Logged" win is stored once, every "not saved" one is
+    absent."""
+    owners = redis_cluster.slot_owners()
+    taken: set[str] = set()
+    users = [
+        user_on(redis_cluster, {s for s, o in enumerate(owners) if o == i}, taken, "N")
+        for i in range(3)
+        for _ in range(2)
+    ]
+    down_users = set(users[4:])  # node 2's
+    add_users(fake, users)
+
+    with traffic(cluster_app, users) as running:
+        running.wait_for(
+            "a win of every PM",
+            lambda rs: {r.user for r in rs if r.kind == "logged"} == set(users),
+        )
+        assert cluster_app.get("/healthz").status == 200
+        redis_cluster.stop_node(2, keep_data=True)
+        stopped = time.monotonic()
+        running.wait_for(
+            "answers to the stopped node's PMs",
+            lambda rs: all(len(since(rs, stopped, user)) >= 3 for user in down_users),
+        )
+        assert cluster_app.get("/healthz").status == 503
+        # The other nodes mark node 2 failed after the node timeout: the cluster is down.
+        health = wait_for_health(cluster_app, "cluster_down")
+        assert health.status == 503
+        failed = time.monotonic()
+        running.wait_for(
+            "answers while the cluster is down",
+            lambda rs: {r.user for r in since(rs, failed)} == set(users),
+        )
+        restarting = time.monotonic()
+        redis_cluster.start_node(2)
+        restarted = time.monotonic()
+        running.wait_for(
+            "a win of every PM logged after the restart",
+            lambda rs: {r.user for r in since(rs, restarted) if r.kind == "logged"} == set(users),
+        )
+        health = cluster_app.get("/healthz")
+        assert health.status == 200, health.body
+        replies = running.stop()
+
+    assert_honest(redis_cluster, replies, users)
+    while_down = [
+        r
+        for r in replies
+        if r.user in down_users and stopped <= r.sent and r.answered <= restarting
+    ]
+    assert len(while_down) >= 6
+    assert Counter(r.kind for r in while_down).keys() <= {"not_saved", "unconfirmed"}
+
+
+def wait_for_health(slack: SlackDriver, redis_cause: str) -> Response:
+    """Poll /healthz until its `redis` field is `redis_cause`; fails after WAIT_S."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        health = slack.get("/healthz")
+        if health.json.get("redis") == redis_cause:
+            return health
+        if time.monotonic() > deadline:
+            raise AssertionError(f"/healthz never said {redis_cause}: {health.body!r}")
+        time.sleep(0.05)
