@@ -17,6 +17,7 @@ import pytest
 from bot.fakeslack import FakeSlack, payloads
 from tests.conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM
 from tests.driver import SlackDriver
+from tests.redis_cluster import RedisClusterServers
 from tests.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,6 +222,28 @@ def test_check_fails_when_redis_or_slack_is_not_fine(fake: FakeSlack, redis_url:
     fake.fail("auth.test", "invalid_auth")
     result = pm_coach("check", env=cli_env(fake, redis_url))
     assert result.returncode == 1 and "slack:  FAILED (auth.test: invalid_auth)" in result.stdout
+
+
+def test_check_on_a_cluster_names_its_primaries_and_a_node_that_is_down(
+    fake: FakeSlack, redis_cluster: RedisClusterServers, cluster_url: str
+) -> None:
+    """REDIS_URL names the second node of a 3-master cluster: `check` says ok, naming the
+    cluster and its three primaries. With the third node stopped it fails, naming that node
+    as unreachable."""
+    env = cli_env(fake, redis_cluster.urls[1])
+    primaries = [f"127.0.0.1:{port}" for port in redis_cluster.ports]
+    result = pm_coach("check", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("redis:")]
+    assert line.startswith(f"redis:  ok ({redis_cluster.urls[1]}; cluster of 3 primaries: ")
+    assert all(primary in line for primary in primaries), line
+    redis_cluster.stop_node(2)
+    result = pm_coach("check", env=env)
+    assert result.returncode == 1
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("redis:")]
+    assert line.startswith("redis:  FAILED (") and "cluster of 3 primaries" in line, line
+    assert f"{primaries[2]} unreachable" in line, line
+    redis_cluster.start_node(2)
 
 
 @pytest.mark.parametrize(

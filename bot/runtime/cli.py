@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from redis.cluster import RedisCluster
 from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -154,6 +155,29 @@ def serve_socket_mode(app: App, settings: Settings, stop: threading.Event, log: 
     handler.close()  # type: ignore[no-untyped-call]
 
 
+def cluster_shape(store: Store) -> str:
+    """ "cluster of N primaries: host:port, …; " on a Redis Cluster (from the client's slot
+    map: no round trip), else ""."""
+    if not store.is_cluster:
+        return ""
+    nodes = store.nodes()
+    return f"cluster of {len(nodes)} primaries: {', '.join(nodes)}; "
+
+
+def unreachable_primaries(store: Store) -> list[str]:
+    """On a Redis Cluster, the primaries ("host:port") that do not answer a PING of their own;
+    [] on a single Redis."""
+    if not isinstance(store.redis, RedisCluster):
+        return []
+    down = []
+    for node in store.redis.get_primaries():  # type: ignore[no-untyped-call]
+        try:
+            node.redis_connection.ping()
+        except redis.RedisError:
+            down.append(node.name)
+    return sorted(down)
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Print whether config, Redis and Slack are fine; non-zero if any is not."""
     settings = load_settings()
@@ -172,12 +196,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         cause = runtime.store.health()  # reachable, but does it take writes?
         alive = runtime.store.teams.live_processes(utc_now())
         backlog = runtime.store.nudges.backlog(utc_now())
-        nodes = runtime.store.nodes()
-        shape = (
-            f"cluster of {len(nodes)} primaries: {', '.join(nodes)}; "
-            if runtime.store.is_cluster
-            else ""
-        )
+        shape = cluster_shape(runtime.store)
         if cause == "ok":
             print(
                 f"redis:  ok ({safe_url(settings.redis_url)}; {shape}{alive} live pm-coach "
@@ -190,7 +209,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         failures += 1
         cause = unavailable_cause(exc)
         reason = CAUSES[cause] if cause != "error" else type(exc).__name__
-        print(f"redis:  FAILED ({safe_url(settings.redis_url)}: {reason})")
+        down = unreachable_primaries(runtime.store)
+        if down:  # on a cluster: which node
+            reason = f"{', '.join(down)} {CAUSES['unreachable']}"
+        shape = cluster_shape(runtime.store)
+        print(f"redis:  FAILED ({safe_url(settings.redis_url)}: {shape}{reason})")
     try:
         auth = runtime.client.auth_test()
         print(f"slack:  ok (team {auth.get('team')}, bot {auth.get('user')})")
