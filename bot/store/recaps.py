@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bot.domain.weeks import week_span_ms
 from bot.domain.wins import Lane, Win
-from bot.store.codec import from_ms, load_wins, ms
+from bot.store.codec import from_ms, load_wins, ms, to_dict
 from bot.store.keys import RECAP_TTL_S, Keys
 from bot.store.lua import CLAIM_RECAPS, RELEASE
 from bot.store.records import RecapMember, week_candidates
 from bot.store.teams import TeamRepo
-from bot.store.transport import Client, Repository, Wired, evalsha
+from bot.store.transport import Client, Command, Repository, Wired, evalsha
 
 
 class RecapRepo(Repository):
@@ -120,22 +121,38 @@ class RecapRepo(Repository):
         per = 4 if span else 3
         for start in range(0, len(user_ids), batch):
             chunk = user_ids[start : start + batch]
-            pipe = self.redis.pipeline(transaction=False)
+            commands: list[Command] = []
             for u in chunk:
-                pipe.hgetall(Keys.weeks(team_id, u))
-                pipe.smembers(Keys.paused(team_id, u))
-                pipe.hget(Keys.profile(team_id, u), "share")
+                commands += [
+                    ("HGETALL", Keys.weeks(team_id, u)),
+                    ("SMEMBERS", Keys.paused(team_id, u)),
+                    ("HGET", Keys.profile(team_id, u), "share"),
+                ]
                 if span:
-                    pipe.zrangebyscore(
-                        Keys.timeline(team_id, u), span[0], f"({span[1]}", withscores=True
+                    timeline = Keys.timeline(team_id, u)
+                    commands.append(
+                        ("ZRANGEBYSCORE", timeline, span[0], f"({span[1]}", "WITHSCORES")
                     )
-            raw = pipe.execute()
+            raw = self._read(commands)
             for i, u in enumerate(chunk):
                 weeks, paused, sharing = raw[per * i], raw[per * i + 1], raw[per * i + 2]
-                around = [(int(at), str(w)) for w, at in raw[per * i + 3]] if span else []
-                # decode_responses: already a dict and a set of str
-                out.append(RecapMember(u, weeks or {}, paused or set(), str(sharing or ""), around))
+                around = _scored(raw[per * i + 3]) if span else []
+                out.append(
+                    RecapMember(
+                        u, to_dict(weeks), {str(w) for w in paused}, str(sharing or ""), around
+                    )
+                )
         return out
+
+    def _read(self, commands: Sequence[Command]) -> list[Any]:
+        """Raw replies of read-only `commands`, one round trip per node (on a cluster, each
+        PM's keys are on one node: the transport routes them without a pipeline's per-command
+        bookkeeping). The first error reply is raised."""
+        replies = self.transport.exchange(commands)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
 
     def first_clarity_wins(
         self, team_id: str, week: str, candidates: Sequence[tuple[int, str, str]], limit: int
@@ -149,10 +166,9 @@ class RecapRepo(Repository):
         found: list[Win] = []
         start, size = 0, 4 * limit
         while start < len(candidates) and len(found) < limit:
-            pipe = self.redis.pipeline(transaction=False)
-            for _, user_id, win_id in candidates[start : start + size]:
-                pipe.hget(Keys.wins(team_id, user_id), win_id)
-            for win in load_wins(pipe.execute()):
+            batch = candidates[start : start + size]
+            reads = [("HGET", Keys.wins(team_id, u), w) for _, u, w in batch]
+            for win in load_wins(self._read(reads)):
                 if win.lane is Lane.CLARITY and win.week == week:
                     found.append(win)
             start, size = start + size, 2 * size
@@ -168,7 +184,15 @@ class RecapRepo(Repository):
         around the week, from their timeline; then those stored for that week)."""
         users = sorted(self.teams.team_users(team_id))
         candidates = week_candidates(self.recap_members(team_id, users, week=week))
-        pipe = self.redis.pipeline(transaction=False)
-        for _, user_id, win_id in candidates:
-            pipe.hget(Keys.wins(team_id, user_id), win_id)
-        return [w for w in load_wins(pipe.execute()) if w.week == week] if candidates else []
+        if not candidates:
+            return []
+        reads = [("HGET", Keys.wins(team_id, u), w) for _, u, w in candidates]
+        return [w for w in load_wins(self._read(reads)) if w.week == week]
+
+
+def _scored(reply: Sequence[Any]) -> list[tuple[int, str]]:
+    """(score, member) of a raw WITHSCORES reply: [member, score, ...] in RESP2, [[member,
+    score], ...] in RESP3."""
+    if reply and isinstance(reply[0], list | tuple):
+        return [(int(float(score)), str(member)) for member, score in reply]
+    return [(int(float(reply[j + 1])), str(reply[j])) for j in range(0, len(reply), 2)]
