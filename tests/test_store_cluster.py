@@ -21,6 +21,7 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
+import bot.store.cluster
 import bot.store.lua as lua
 from bot.domain.wins import Lane, Win
 from bot.store import (
@@ -445,6 +446,45 @@ def test_an_answer_lost_on_one_node_is_an_unknown_outcome_never_resent(
     found = store.wins.stored_win(lost, now=NOW)
     assert found is not None and found[0].id == "w1"
     assert [w.id for w in store.wins.user_wins(team, users[1])] == ["w1"]
+
+
+class Refusing(redis.Connection):
+    """A connection that cannot connect to the node at `port` (set it; 0: none): that node
+    is unreachable before anything is sent to it, while the node itself stays up."""
+
+    port_refused: ClassVar[int] = 0
+
+    def connect(self) -> None:
+        if int(self.port) == type(self).port_refused:
+            self.disconnect()
+            raise redis.ConnectionError(f"Error 111 connecting to 127.0.0.1:{self.port}.")
+        super().connect()
+
+
+def test_a_node_unreachable_after_the_last_redirect_is_never_a_reply(
+    cluster: RedisClusterServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node that cannot be reached is tried once more after the slot map is read again,
+    within the call's redirect budget: when the budget is spent before that second try, the
+    call fails (StoreUnavailable), it never returns a reply for a command never sent."""
+    monkeypatch.setattr(bot.store.cluster, "MAX_REDIRECTS", 0)
+    layout = Layout(cluster)
+    team = layout.team_on(0)
+    user = layout.user_on(team, 1)
+    client = connect(cluster.url, connection_class=Refusing)
+    store = Store(client)
+    try:
+        store.profiles.enrol(team, user, "UTC", NOW)
+        Refusing.port_refused = layout.ports[1]
+        with pytest.raises(StoreUnavailable) as unreachable:
+            store.nudges.guard([(team, user, SLOT, "t")], 60)
+        assert not isinstance(unreachable.value, OutcomeUnknown)
+        Refusing.port_refused = 0
+        assert store.nudges.guard([(team, user, SLOT, "t")], 60) == ["ok"]
+    finally:
+        Refusing.port_refused = 0
+        store.close()
+        client.close()
 
 
 def test_a_node_down_is_unavailable_after_a_refresh_and_health_names_it(

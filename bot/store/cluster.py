@@ -115,7 +115,9 @@ class ClusterTransport:
         }
         sent_any = False
         refreshed = False
+        unreached: BaseException | None = None  # why a node could not be reached
         redirected: list[int] = []
+        retry: dict[int, tuple[ClusterNode, bool]] = {}
         for _round in range(MAX_REDIRECTS + 1):
             if not targets:
                 break
@@ -125,7 +127,7 @@ class ClusterTransport:
                 groups.setdefault((node.name, ask), []).append(i)
                 nodes[node.name] = node
             targets = {}
-            retry: dict[int, tuple[ClusterNode, bool]] = {}
+            retry = {}
             for (name, ask), positions in groups.items():
                 batch = [commands[i] for i in positions]
                 if ask:  # one ASKING before each command: it holds for the next command only
@@ -139,7 +141,7 @@ class ClusterTransport:
                         raise OutcomeUnknown(str(exc)) from exc
                     if refreshed:
                         raise
-                    refreshed = True
+                    refreshed, unreached = True, exc
                     self._refresh_after(exc)
                     for i in positions:
                         retry[i] = (self._node_of(commands[i]), False)
@@ -153,6 +155,13 @@ class ClusterTransport:
                         redirected.append(i)
             targets = {**retry, **self._redirects(commands, replies, redirected)}
             redirected = []
+        else:
+            # The redirect budget ran out before a node that could not be reached was tried
+            # again: those commands have no reply, which must never read as one (a nil).
+            if retry and unreached is not None:
+                if sent_any:
+                    raise OutcomeUnknown(str(unreached)) from unreached
+                raise unreached
         return replies
 
     def _refresh_after(self, exc: BaseException) -> None:
