@@ -487,6 +487,43 @@ def test_a_node_unreachable_after_the_last_redirect_is_never_a_reply(
         client.close()
 
 
+def test_a_node_lost_while_reloading_its_scripts_is_an_unknown_outcome_when_others_ran(
+    cluster: RedisClusterServers,
+) -> None:
+    """Node 1 answers NOSCRIPT for its part of a batch that nodes 0 and 2 ran, then cannot be
+    reached to load the script: the call must not read as "nothing stored" (a plain
+    StoreUnavailable) but as OutcomeUnknown; node 1's command never ran, the others once."""
+    layout = Layout(cluster)
+    team = layout.team_on(0)
+    users = [layout.user_on(team, i) for i in range(3)]
+    client = connect(cluster.url, connection_class=Refusing)
+    store = Store(client)
+    try:
+        claims = claimed(store, [(team, u) for u in users])
+        store.transport.load_script(lua.MARK_SENT)
+        flusher = cluster.client(1)
+        try:
+            flusher.script_flush()
+        finally:
+            flusher.close()
+
+        def wire(conn: Any, commands: Sequence[Command]) -> list[Any]:
+            replies = send_and_read(conn, commands)
+            if int(conn.port) == layout.ports[1]:  # its NOSCRIPT read, node 1 is gone
+                Refusing.port_refused = layout.ports[1]
+            return replies
+
+        store.transport.wire = wire
+        with pytest.raises(OutcomeUnknown):
+            store.nudges.mark_sent_many([sent(claims[u]) for u in users])
+        Refusing.port_refused = 0
+        assert [ignored(store, team, u) for u in users] == ["1", None, "1"]
+    finally:
+        Refusing.port_refused = 0
+        store.close()
+        client.close()
+
+
 def test_a_node_down_is_unavailable_after_a_refresh_and_health_names_it(
     cluster: RedisClusterServers, store: Store
 ) -> None:
