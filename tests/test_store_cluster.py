@@ -12,6 +12,7 @@ Ids are chosen so their hash tags land on given nodes (`RedisClusterServers.tag_
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -632,4 +633,70 @@ def test_auth_from_the_url_on_a_single_node_and_on_a_cluster(
     finally:
         for admin in admins:  # connected before the password was set: still signed in
             admin.config_set("requirepass", "")
+            admin.close()
+
+
+# Connections ------------------------------------------------------------------------------
+
+
+def test_concurrent_batches_over_every_node_get_their_own_replies_in_order(
+    cluster: RedisClusterServers, store: Store
+) -> None:
+    """Many threads send batches whose commands alternate between the three nodes: each
+    caller gets exactly its own replies, in its commands' order (a batch split by node is
+    put back together by position; no two threads share a node connection)."""
+    tags = [cluster.tag_on(i) for i in range(3)]
+    errors: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def work(n: int) -> None:
+        barrier.wait()
+        for i in range(100):
+            value = f"{n}-{i}"
+            keys = [f"{{{tag}}}:thread{n}" for tag in tags]
+            commands = [("SET", key, f"{value}@{key}") for key in keys]
+            commands += [("GET", key) for key in reversed(keys)]
+            replies = store.transport.exchange(commands)
+            expected = ["OK"] * 3 + [f"{value}@{key}" for key in reversed(keys)]
+            if replies != expected:
+                errors.append(f"{value}: {replies!r}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    idle = store.transport.idle_connections()
+    assert len({id(c) for c in idle}) == len(idle) <= 8 * 3
+
+
+def test_closing_the_store_and_its_client_closes_every_connection_on_every_node(
+    cluster: RedisClusterServers,
+) -> None:
+    """What every `pm-coach` command does on its way out (the store, then the client)
+    leaves no connection of the process open on any node: neither the store's own per-node
+    connections nor the cluster client's pools."""
+    name = "pmc-close-cluster"
+    admins = [cluster.client(i) for i in range(3)]
+
+    def mine() -> list[int]:
+        return [sum(1 for c in a.client_list() if c.get("name") == name) for a in admins]
+
+    try:
+        client = connect(cluster.url, client_name=name)
+        store = Store(client)
+        keys = [f"{{{cluster.tag_on(i)}}}:k" for i in range(3)]
+        for _ in range(3):
+            store.transport.exchange([("GET", key) for key in keys])
+        client.mget(keys[0])  # the client's own pools too
+        assert all(count >= 1 for count in mine()), mine()
+        store.close()
+        client.close()
+        deadline = time.monotonic() + 2.0  # the server notices closed sockets on its next loop
+        while any(mine()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert mine() == [0, 0, 0]
+    finally:
+        for admin in admins:
             admin.close()
