@@ -260,15 +260,19 @@ def test_every_logged_win_is_stored_once_while_slots_move(
 
     with traffic(cluster_app, users) as running:
         running.wait_for("every PM's first win", lambda rs: {r.user for r in rs} == set(users))
-        moved_before = refusals(redis_cluster, "MOVED")
         resharding = time.monotonic()
-        for (source, target), planned in zip(RESHARDS, moves, strict=True):
-            before = running.count()
+        for k, ((source, target), planned) in enumerate(zip(RESHARDS, moves, strict=True)):
+            redirected = refusals(redis_cluster, "MOVED")
             moved = redis_cluster.reshard(RESHARD_SLOTS, source, target)
             assert set(moved) == planned  # the PMs chosen for this move were in it
-            assert running.count() > before, "no /win answered while the slots moved"
+            done, pms = time.monotonic(), movers[2 * k : 2 * k + 2]
+            running.wait_for(
+                f"wins of the PMs moved from node {source} to {target}",
+                lambda rs, done=done, pms=pms: all(since(rs, done, pm) for pm in pms),
+            )
+            # Their first win after the move found the app's slot map stale: MOVED.
+            assert refusals(redis_cluster, "MOVED") > redirected
         resharded = time.monotonic()
-        assert refusals(redis_cluster, "MOVED") > moved_before  # the traffic was redirected
 
         target = redis_cluster.client(2)
         asking, asked = asking_calls(target), refusals(redis_cluster, "ASK")
