@@ -136,8 +136,9 @@ def test_three_tick_processes_a_month_of_1000_pms(
 ) -> None:
     """At each of the month's 14 due instants three `pm-coach tick` processes race: every one
     of the ~4,000 nudges goes out exactly once and each team gets exactly one recap a week.
-    On the cluster the due shards, the PMs' keys and the teams' recap claims are spread over
-    the three nodes, and REDIS_URL names one of them."""
+    On the cluster the due shards and the PMs' keys are spread over the three nodes (each
+    team's keys, its recap claims among them, on the node its tag hashes to), and REDIS_URL
+    names one of them."""
     redis_url, rds = backend
     clock = Clock(START)
     runtime = build_runtime(settings, redis_client=rds, clock=clock)
