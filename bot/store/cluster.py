@@ -54,6 +54,17 @@ def command_key(command: Command) -> str | None:
     return str(command[1])
 
 
+def hash_tag(key: str) -> str:
+    """What Redis hashes to place `key`: the text between its first `{` and the next `}` when
+    that is not empty, else the whole key (the same slot whenever the tag is the same)."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
+
+
 class ClusterTransport:
     """`Transport`'s contract on a Redis Cluster. `wire` is the same public seam: it is used on
     every node."""
@@ -87,6 +98,23 @@ class ClusterTransport:
             return cast(ClusterNode, self.client.get_default_node())  # type: ignore[no-untyped-call]
         return cast(ClusterNode, self.client.get_node_from_key(key))  # type: ignore[no-untyped-call]
 
+    def _nodes_of(self, commands: Sequence[Command]) -> list[ClusterNode]:
+        """The node of each command, looked up once per hash tag: a batch of many PMs' reads
+        (a recap's 20,000) has a few commands per PM, all in the PM's one slot."""
+        by_tag: dict[str, ClusterNode] = {}
+        nodes = []
+        for command in commands:
+            key = command_key(command)
+            if key is None:
+                nodes.append(self._node_of(command))
+                continue
+            tag = hash_tag(key)
+            node = by_tag.get(tag)
+            if node is None:
+                node = by_tag[tag] = self._node_of(command)
+            nodes.append(node)
+        return nodes
+
     def _node_at(self, host: str, port: int) -> ClusterNode:
         node = self.client.get_node(host=host, port=port)  # type: ignore[no-untyped-call]
         if node is None:  # a node the map does not know yet (a new master, a promoted replica)
@@ -111,7 +139,7 @@ class ClusterTransport:
         replies: list[Any] = [None] * len(commands)
         # position → (node, ask): where the command goes next; ask: prefix it with ASKING
         targets: dict[int, tuple[ClusterNode, bool]] = {
-            i: (self._node_of(command), False) for i, command in enumerate(commands)
+            i: (node, False) for i, node in enumerate(self._nodes_of(commands))
         }
         sent_any = False
         refreshed = False
