@@ -582,6 +582,17 @@ def test_connect_on_any_node_of_a_cluster_gives_a_cluster_client(
         single.close()
 
 
+def test_a_database_other_than_0_on_a_cluster_is_named(cluster: RedisClusterServers) -> None:
+    """A cluster has database 0 only: REDIS_URL ending in /1 is not a traceback or a bare
+    "ResponseError" but a cause that says what to change."""
+    client = connect(f"{cluster.url}/1")
+    try:
+        assert Store(client).health() == "cluster_db"
+        assert "/0" in CAUSES["cluster_db"]
+    finally:
+        client.close()
+
+
 @pytest.fixture(name="password_server")
 def _password_server() -> Iterator[RedisServer]:
     binary = find_redis_server()

@@ -52,6 +52,7 @@ CAUSES = {
         "when it started): restart it (MOVED/ASK)"
     ),
     "cluster_down": "the Redis Cluster is down or resharding (CLUSTERDOWN/TRYAGAIN)",
+    "cluster_db": "a Redis Cluster has database 0 only: end REDIS_URL with /0 or no database",
     "error": "an unexpected error reply",
 }
 
@@ -73,6 +74,8 @@ def unavailable_cause(exc: BaseException) -> str:
         return "cluster_down"
     if isinstance(exc, redis.exceptions.RedisClusterUnreachableError):
         return "unreachable"
+    if "SELECT is not allowed in cluster mode" in str(exc):
+        return "cluster_db"
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         return "unreachable"
     return "error"
