@@ -222,15 +222,18 @@ class ClusterTransport:
     def run_scripts(self, commands: Sequence[Command]) -> list[Any]:
         """`exchange` a batch of scripts called by SHA. A node that lacks a script (new,
         restarted, failed over) answers NOSCRIPT: nothing of that command ran, so the script is
-        loaded on every primary and those commands alone are sent again, once. If Redis cannot
-        be reached meanwhile while other commands of the batch ran, that is OutcomeUnknown, not
-        "nothing stored". The first error reply is raised."""
+        loaded on the nodes that lack it and those commands alone are sent again, once. If Redis
+        cannot be reached meanwhile while other commands of the batch ran, that is
+        OutcomeUnknown, not "nothing stored". The first error reply is raised."""
         replies = self.exchange(commands)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
             try:
-                for sha in dict.fromkeys(str(commands[i][1]) for i in missing):
-                    self._load_everywhere(script_source(sha))
+                # Loaded where it is missing only: one unreachable primary elsewhere must not
+                # fail the batch.
+                lacking = {(str(commands[i][1]), self._node_of(commands[i])) for i in missing}
+                for sha, node in lacking:
+                    node.redis_connection.script_load(script_source(sha))
                 again = self.exchange([commands[i] for i in missing])
             except OutcomeUnknown:
                 raise
