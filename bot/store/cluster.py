@@ -38,8 +38,12 @@ from bot.store.transport import (
 # How often one command may be redirected within a call (a slot that moves twice while a batch
 # is on its way); then the refusal is the command's reply and the caller says "not saved".
 MAX_REDIRECTS = 5
-# A multi-key command whose keys are split by a slot migration answers TRYAGAIN: wait this long.
+# A multi-key command whose keys are split by a slot migration (or that names a key that exists
+# on neither side yet, as a win's undo marker) answers TRYAGAIN until the slot has moved: wait
+# this long, doubling each round up to TRYAGAIN_MAX_WAIT_S — about 1 s in all, well inside the
+# 3 s Slack gives an answer.
 TRYAGAIN_WAIT_S = 0.05
+TRYAGAIN_MAX_WAIT_S = 0.35
 
 _COMMANDS_WITHOUT_KEY = frozenset({"PING", "ECHO", "INFO", "TIME", "SCRIPT", "CLUSTER"})
 
@@ -181,7 +185,7 @@ class ClusterTransport:
                     replies[i] = answer
                     if isinstance(answer, AskError | TryAgainError):  # MovedError is an AskError
                         redirected.append(i)
-            targets = {**retry, **self._redirects(commands, replies, redirected)}
+            targets = {**retry, **self._redirects(commands, replies, redirected, _round)}
             redirected = []
         else:
             # The redirect budget ran out before a node that could not be reached was tried
@@ -199,7 +203,7 @@ class ClusterTransport:
             raise exc from None
 
     def _redirects(
-        self, commands: Sequence[Command], replies: list[Any], refused: list[int]
+        self, commands: Sequence[Command], replies: list[Any], refused: list[int], attempt: int
     ) -> dict[int, tuple[ClusterNode, bool]]:
         """Where each refused command goes next. MOVED: the slot map is read again (once for
         the whole batch). ASK: this key has moved already in a slot being migrated. TRYAGAIN:
@@ -209,7 +213,7 @@ class ClusterTransport:
         if any(isinstance(replies[i], MovedError) for i in refused):
             self.refresh()
         if any(isinstance(replies[i], TryAgainError) for i in refused):
-            time.sleep(TRYAGAIN_WAIT_S)
+            time.sleep(min(TRYAGAIN_WAIT_S * 2**attempt, TRYAGAIN_MAX_WAIT_S))
         targets: dict[int, tuple[ClusterNode, bool]] = {}
         for i in refused:
             answer = replies[i]
