@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,32 +22,13 @@ from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.fakeslack import PROXY_VARS, Call, FakeSlack, Journal, payloads
+from bot.fakeslack import Call, FakeSlack, Journal, payloads
 from bot.fakeslack.state import Workspace
-from tests.fakeslack_support import (
+from tests.fakeslack.support import (
     ANN,
     TEAM,
     raw_post,
-    sample_fake,
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with sample_fake() as f:
-        yield f
-
-
-@pytest.fixture
-def client(fake: FakeSlack) -> WebClient:
-    return WebClient(token="xoxb-test", base_url=fake.api_base_url, timeout=5)
-
 
 # --------------------------------------------------------------------------- faults
 

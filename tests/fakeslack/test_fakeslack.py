@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,40 +14,20 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.fakeslack import (
-    PROXY_VARS,
     FakeSlack,
     payloads,
     validate_blocks,
     validate_view,
 )
-from tests.fakeslack_support import (
+from tests.fakeslack.support import (
     ANN,
     TEAM,
     api_sample,
     data_keys,
     modal,
     raw_post,
-    sample_fake,
     section,
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with sample_fake() as f:
-        yield f
-
-
-@pytest.fixture
-def client(fake: FakeSlack) -> WebClient:
-    return WebClient(token="xoxb-test", base_url=fake.api_base_url, timeout=5)
-
 
 # --------------------------------------------------------------------------- auth
 

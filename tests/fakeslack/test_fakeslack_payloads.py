@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -15,36 +15,16 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 from bot.fakeslack import (
-    PROXY_VARS,
     FakeSlack,
     payloads,
     signed_headers,
 )
-from tests.fakeslack_support import (
+from tests.fakeslack.support import (
     ANN,
     SAMPLES,
     TEAM,
     modal,
-    sample_fake,
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with sample_fake() as f:
-        yield f
-
-
-@pytest.fixture
-def client(fake: FakeSlack) -> WebClient:
-    return WebClient(token="xoxb-test", base_url=fake.api_base_url, timeout=5)
-
 
 # --------------------------------------------------------------------------- signing
 
